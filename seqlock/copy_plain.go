@@ -1,0 +1,16 @@
+//go:build !race && (amd64 || arm64)
+
+package seqlock
+
+// Payload and slot-header accesses are plain memory operations on amd64 and
+// arm64; the counter accesses and fences around them (order_*.go) give the
+// ordering. They race, by design, with a writer; the second counter load
+// detects every copy that a write overlapped, and such a copy is discarded.
+
+func copyIn(dst, src []byte)        { copy(dst, src) }
+func copyOut(dst, src []byte)       { copy(dst, src) }
+func loadMeta(p *uint64) uint64     { return *p }
+func storeMeta(p *uint64, v uint64) { *p = v }
+
+// atomicCopies tells tests and benchmarks which copy strategy is built in.
+const atomicCopies = false

@@ -1,0 +1,188 @@
+package seqlock
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Layout version 1, byte by byte. docs/layout.md is the normative description
+// for implementers in other languages; the constants here must match it.
+//
+// All fields are little-endian unsigned 64-bit integers unless noted.
+const (
+	offMagic        = 0   // 8 bytes "SEQSHM\x00\x00"
+	offVersion      = 8   // layout version, 1
+	offHeaderSize   = 16  // bytes of header before slot 0 (256 in version 1)
+	offCapacity     = 24  // maximum payload bytes per value
+	offSlotSize     = 32  // bytes per slot: 64-byte slot header + payload, a multiple of 128
+	offSlot0        = 40  // offset of slot 0
+	offSlot1        = 48  // offset of slot 1
+	offTotalSize    = 56  // bytes of the whole segment as created
+	offFingerprint  = 64  // type fingerprint; 0 = raw bytes
+	offCreated      = 72  // creation time, Unix nanoseconds (int64)
+	offWriterState  = 80  // stateInit, stateRunning or stateClosed
+	offWriterPID    = 88  // process id of the last writer to open the segment
+	offWriterStart  = 96  // when that writer opened it, Unix nanoseconds (int64)
+	offNotify       = 104 // offset of the waiter area, 0 if none
+	offFlags        = 112 // flag bits, see flag*
+	offSeq          = 128 // the sequence counter, alone on bytes 128..255
+	headerSize      = 256
+	slotHeaderSize  = 64 // per slot: length, publish time, write number, reserved
+	slotAlign       = 128
+	notifyAlign     = 64 << 10 // largest page size of supported systems
+	notifySize      = 128
+	offSlotLen      = 0  // within a slot: payload length in bytes
+	offSlotTime     = 8  // within a slot: publish time, Unix ns (int64), 0 = not stamped
+	offSlotWriteNum = 16 // within a slot: the write number n stored in it
+	offNotifyWaiter = 0  // within the waiter area: uint32 count of registered waiters
+
+	// maxCapacity bounds the capacity a reader accepts, so that no size
+	// arithmetic on header fields can overflow an int on 64-bit platforms.
+	maxCapacity = 1 << 40
+)
+
+// magic is the first 8 bytes of every segment.
+var magic = [8]byte{'S', 'E', 'Q', 'S', 'H', 'M', 0, 0}
+
+// magicWord is magic read as a little-endian uint64.
+var magicWord = binary.LittleEndian.Uint64(magic[:])
+
+// LayoutVersion is the version of the segment layout this package writes
+// and the only one it reads.
+const LayoutVersion = 1
+
+// Writer states, stored at offWriterState.
+const (
+	stateInit    = 0 // the writer is still initialising the header
+	stateRunning = 1 // a writer has the segment open
+	stateClosed  = 2 // the last writer closed the segment cleanly
+)
+
+// Flag bits, stored at offFlags.
+const (
+	// flagMembarrier: the writer does not fence between its commit store and
+	// its load of the waiter count, relying on waiters to issue
+	// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before they sleep.
+	flagMembarrier = 1 << 0
+)
+
+// geometry is everything a reader needs from a header, validated.
+type geometry struct {
+	capacity    int
+	slotSize    int
+	slot        [2]int // offsets of the two slots
+	totalSize   int
+	fingerprint uint64
+	notify      int // offset of the waiter area, 0 if none
+	flags       uint64
+}
+
+// slotSizeFor returns the bytes one slot takes for a capacity.
+func slotSizeFor(capacity int) int {
+	return roundUp(slotHeaderSize+roundUp(capacity, 8), slotAlign)
+}
+
+func roundUp(n, align int) int { return (n + align - 1) / align * align }
+
+// Size returns the number of bytes a region needs to hold values of up to
+// capacity bytes, including the waiter area used by Subscriber.Wait.
+func Size(capacity int) int {
+	if capacity < 1 || capacity > maxCapacity {
+		return 0
+	}
+	return newGeometry(capacity, 0, 0).totalSize
+}
+
+func newGeometry(capacity int, fingerprint, flags uint64) geometry {
+	g := geometry{capacity: capacity, slotSize: slotSizeFor(capacity), fingerprint: fingerprint, flags: flags}
+	g.slot[0] = headerSize
+	g.slot[1] = headerSize + g.slotSize
+	g.notify = roundUp(g.slot[1]+g.slotSize, notifyAlign)
+	g.totalSize = g.notify + notifySize
+	return g
+}
+
+// encode writes every header field except the magic and the counter.
+func (g geometry) encode(h []byte) {
+	le := binary.LittleEndian
+	le.PutUint64(h[offVersion:], LayoutVersion)
+	le.PutUint64(h[offHeaderSize:], headerSize)
+	le.PutUint64(h[offCapacity:], uint64(g.capacity))
+	le.PutUint64(h[offSlotSize:], uint64(g.slotSize))
+	le.PutUint64(h[offSlot0:], uint64(g.slot[0]))
+	le.PutUint64(h[offSlot1:], uint64(g.slot[1]))
+	le.PutUint64(h[offTotalSize:], uint64(g.totalSize))
+	le.PutUint64(h[offFingerprint:], g.fingerprint)
+	le.PutUint64(h[offNotify:], uint64(g.notify))
+	le.PutUint64(h[offFlags:], g.flags)
+}
+
+// decodeHeader validates a header against the real length of the region it
+// sits in and returns its geometry. It never reads outside h and never
+// panics, whatever the bytes: it is the decoder of untrusted input.
+func decodeHeader(h []byte) (geometry, error) {
+	var g geometry
+	if len(h) < headerSize {
+		return g, fmt.Errorf("%w: region of %d bytes is smaller than the %d-byte header", ErrCorrupt, len(h), headerSize)
+	}
+	le := binary.LittleEndian
+	if m := le.Uint64(h[offMagic:]); m != magicWord {
+		if m == 0 {
+			return g, ErrNotReady
+		}
+		return g, fmt.Errorf("%w: bad magic %q", ErrNotSeqshm, h[offMagic:offMagic+8])
+	}
+	if v := le.Uint64(h[offVersion:]); v != LayoutVersion {
+		return g, fmt.Errorf("%w: layout version %d, this reader knows %d", ErrVersion, v, LayoutVersion)
+	}
+	size := uint64(len(h))
+	field := func(off int) uint64 { return le.Uint64(h[off:]) }
+	hs, capacity, slotSize := field(offHeaderSize), field(offCapacity), field(offSlotSize)
+	s0, s1, total := field(offSlot0), field(offSlot1), field(offTotalSize)
+	notify := field(offNotify)
+	switch {
+	case hs < headerSize || hs > size:
+		return g, fmt.Errorf("%w: header size %d outside [%d, %d]", ErrCorrupt, hs, headerSize, size)
+	case total > size:
+		return g, fmt.Errorf("%w: header says %d bytes, region has %d (truncated?)", ErrCorrupt, total, size)
+	case capacity < 1 || capacity > maxCapacity:
+		return g, fmt.Errorf("%w: capacity %d", ErrCorrupt, capacity)
+	case slotSize < slotHeaderSize+capacity || slotSize > total || slotSize%8 != 0:
+		return g, fmt.Errorf("%w: slot size %d for capacity %d", ErrCorrupt, slotSize, capacity)
+	case !slotFits(s0, slotSize, hs, total) || !slotFits(s1, slotSize, hs, total):
+		return g, fmt.Errorf("%w: slots at %d and %d (size %d) outside the %d-byte segment", ErrCorrupt, s0, s1, slotSize, total)
+	case s0 < s1 && s0+slotSize > s1, s1 < s0 && s1+slotSize > s0, s0 == s1:
+		return g, fmt.Errorf("%w: slots at %d and %d overlap", ErrCorrupt, s0, s1)
+	case notify != 0 && (notify%8 != 0 || notify < hs || notify > total || total-notify < notifySize ||
+		rangesOverlap(notify, notifySize, s0, slotSize) || rangesOverlap(notify, notifySize, s1, slotSize)):
+		return g, fmt.Errorf("%w: waiter area at %d", ErrCorrupt, notify)
+	}
+	g.capacity = int(capacity)
+	g.slotSize = int(slotSize)
+	g.slot = [2]int{int(s0), int(s1)}
+	g.totalSize = int(total)
+	g.fingerprint = field(offFingerprint)
+	g.notify = int(notify)
+	g.flags = field(offFlags)
+	return g, nil
+}
+
+// slotFits reports whether a slot at off of size n lies after the header,
+// inside total bytes, with its payload 8-byte aligned. All values are
+// bounded by the region length, so the sums cannot overflow.
+func slotFits(off, n, hs, total uint64) bool {
+	return off >= hs && off%8 == 0 && off <= total && total-off >= n
+}
+
+func rangesOverlap(a, an, b, bn uint64) bool { return a < b+bn && b < a+an }
+
+// MakeRegion allocates a zeroed region for values of up to capacity bytes,
+// aligned as a mapping would be, for using the protocol within one process
+// or in tests. It returns nil if capacity is out of range.
+func MakeRegion(capacity int) []byte {
+	n := Size(capacity)
+	if n == 0 {
+		return nil
+	}
+	return alignedBytes(n, slotAlign)
+}

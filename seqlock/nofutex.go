@@ -1,0 +1,18 @@
+//go:build !linux
+
+package seqlock
+
+import "errors"
+
+// Without futexes, waiters poll with backoff; the writer never has anyone
+// to wake and fences nothing extra.
+
+const haveFutex = false
+
+func writerFlags() uint64 { return 0 }
+
+func wake(seq *uint64) {}
+
+func globalBarrier() error { return errors.ErrUnsupported }
+
+func futexSleep(seq *uint64, val uint32, d int64) error { return errors.ErrUnsupported }

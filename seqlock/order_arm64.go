@@ -1,0 +1,27 @@
+//go:build !race
+
+package seqlock
+
+import "sync/atomic"
+
+// On arm64 the counter is stored with STLR and read with LDAR, and two DMBs
+// in order_arm64.s cover what those do not order. docs/memory-model.md has
+// the argument.
+
+// beginWrite stores the odd counter value (STLR) and fences later stores
+// behind it (DMB ISHST).
+//
+//go:noescape
+func beginWrite(p *uint64, v uint64)
+
+// commitWrite stores the even counter value. atomic.StoreUint64 is STLR on
+// arm64: every earlier load and store of the writer (the payload) is
+// visible before the new counter.
+func commitWrite(p *uint64, v uint64) { atomic.StoreUint64(p, v) }
+
+// loadFence orders the payload loads before the second counter load (DMB ISHLD).
+func loadFence()
+
+// commitLoadOrdered is true: an LDAR (the writer's load of the waiter count)
+// is never performed before an earlier STLR (the commit) of the same thread.
+const commitLoadOrdered = true

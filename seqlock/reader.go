@@ -1,0 +1,144 @@
+package seqlock
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// maxLaps bounds the attempts of one Read. A reader is lapped only when the
+// writer completes two writes during one copy, so in practice Read succeeds
+// on its first or second attempt; the bound turns a pathological case (a
+// reader descheduled again and again, or a hostile writer) into ErrLapped
+// instead of an endless loop.
+const maxLaps = 1000
+
+// Meta describes a value returned by Read.
+type Meta struct {
+	// Len is the value's length in bytes. With ErrShortBuffer it is the
+	// buffer size needed.
+	Len int
+	// Seq is the write number of the value: 1 for the first write, then
+	// one more for each write. A larger Seq is a newer value.
+	Seq uint64
+	// UnixNano is the publish time in Unix nanoseconds, or 0 if the writer
+	// did not stamp the value.
+	UnixNano int64
+}
+
+// Time returns the publish time, or the zero Time if the value has none.
+func (m Meta) Time() time.Time {
+	if m.UnixNano == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, m.UnixNano)
+}
+
+// A Reader copies the newest complete value out of a region. It never
+// writes to the region, so the region may be mapped read-only.
+//
+// A Reader is safe for concurrent use by multiple goroutines; each Read
+// copies into the caller's own buffer.
+type Reader struct {
+	region  []byte
+	g       geometry
+	seq     *uint64
+	payload [2][]byte
+	slotLen [2]*uint64
+	slotT   [2]*uint64
+	slotNum [2]*uint64
+	waiters *uint32 // nil: Wait polls
+}
+
+// NewReader validates the header of region against the region's length and
+// returns a Reader. What it validated is kept: later changes to the header
+// (by a hostile or broken writer) cannot make a Read leave the region.
+func NewReader(region []byte) (*Reader, error) {
+	if !aligned8(region) {
+		return nil, ErrMisaligned
+	}
+	if len(region) < headerSize {
+		return nil, fmt.Errorf("%w: region of %d bytes is smaller than the %d-byte header", ErrCorrupt, len(region), headerSize)
+	}
+	// Acquire: the header fields the writer stored before its magic are
+	// visible once the magic is.
+	if atomic.LoadUint64(word64(region, offMagic)) == 0 {
+		return nil, ErrNotReady
+	}
+	g, err := decodeHeader(region)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{region: region[:g.totalSize:g.totalSize], g: g}
+	r.seq = word64(region, offSeq)
+	for i, off := range g.slot {
+		r.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
+		r.slotLen[i] = word64(region, off+offSlotLen)
+		r.slotT[i] = word64(region, off+offSlotTime)
+		r.slotNum[i] = word64(region, off+offSlotWriteNum)
+	}
+	return r, nil
+}
+
+// Capacity returns the largest value the region holds, in bytes.
+func (r *Reader) Capacity() int { return r.g.capacity }
+
+// Fingerprint returns the type fingerprint recorded by the writer (0 for
+// raw bytes).
+func (r *Reader) Fingerprint() uint64 { return r.g.fingerprint }
+
+// Seq returns the write number of the newest complete value (0 if none)
+// without copying it.
+func (r *Reader) Seq() uint64 { return atomic.LoadUint64(r.seq) / 2 }
+
+// Read copies the newest complete value into buf and describes it. It
+// never waits for a write in progress: it reads the previous value instead.
+//
+// A Read that returns a nil error observes one complete Write, in full: it
+// synchronizes after that Write's commit. It returns ErrNoValue before the
+// first write, ErrShortBuffer (with Meta.Len set) if buf is too small,
+// ErrLapped if the writer overtook it maxLaps times, and ErrCorrupt if the
+// slot contradicts the validated header. It does not allocate.
+func (r *Reader) Read(buf []byte) (Meta, error) {
+	capacity := uint64(r.g.capacity)
+	for lap := 0; lap < maxLaps; lap++ {
+		// Acquire (LDAR on arm64): the loads below are not performed
+		// before this one.
+		s1 := atomic.LoadUint64(r.seq)
+		if s1 < 2 {
+			return Meta{}, ErrNoValue
+		}
+		m := s1 / 2 // newest complete write; its slot is m%2
+		i := m & 1
+		n := loadMeta(r.slotLen[i])
+		t := loadMeta(r.slotT[i])
+		num := loadMeta(r.slotNum[i])
+		// The length is untrusted until validated: copy only what is in
+		// bounds, and decide after the second counter load.
+		if n <= capacity && n <= uint64(len(buf)) {
+			copyOut(buf[:n], r.payload[i])
+		}
+		// The payload loads above complete before the counter load below
+		// (DMB ISHLD on arm64; compiler barrier on amd64).
+		loadFence()
+		s2 := atomic.LoadUint64(r.seq)
+		// Slot m%2 is next written by write m+2, which first stores
+		// 2m+3. Any smaller counter means our copy is intact. A counter
+		// below s1 means a hostile writer; treat it as a lap.
+		if s2 > 2*m+2 || s2 < s1 {
+			if lap%64 == 63 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		switch {
+		case n > capacity || num != m:
+			return Meta{}, fmt.Errorf("%w: slot %d holds write %d of %d bytes, expected write %d of at most %d", ErrCorrupt, i, num, n, m, capacity)
+		case n > uint64(len(buf)):
+			return Meta{Len: int(n), Seq: m, UnixNano: int64(t)}, ErrShortBuffer
+		}
+		return Meta{Len: int(n), Seq: m, UnixNano: int64(t)}, nil
+	}
+	return Meta{}, ErrLapped
+}

@@ -1,0 +1,125 @@
+package seqlock
+
+import (
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Fingerprint returns the type fingerprint of T, a 64-bit hash of its
+// memory layout: kinds, sizes, alignments, array lengths, and field names
+// and offsets, recursively. Two programs agree on it when their types have
+// the same layout and field names, whatever the types are called. It
+// returns an error if T holds pointers, slices, strings, maps, channels,
+// functions, interfaces or uintptrs, or has size 0: such values cannot be
+// shared between processes by copying bytes.
+func Fingerprint[T any]() (uint64, error) {
+	return fingerprintOf(reflect.TypeFor[T]())
+}
+
+func fingerprintOf(t reflect.Type) (uint64, error) {
+	if t.Size() == 0 {
+		return 0, fmt.Errorf("seqlock: type %v has size 0", t)
+	}
+	var b strings.Builder
+	if err := describe(&b, t, t.String()); err != nil {
+		return 0, err
+	}
+	h := fnv.New64a()
+	h.Write([]byte(b.String()))
+	if fp := h.Sum64(); fp != 0 {
+		return fp, nil
+	}
+	return 1, nil // 0 means raw bytes
+}
+
+// describe writes a canonical description of t's layout, or an error
+// naming the first field (path) that cannot be shared.
+func describe(b *strings.Builder, t reflect.Type, path string) error {
+	switch k := t.Kind(); k {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		b.WriteString(k.String())
+		b.WriteString(strconv.Itoa(int(t.Size())))
+		return nil
+	case reflect.Array:
+		b.WriteString("[" + strconv.Itoa(t.Len()) + "]")
+		return describe(b, t.Elem(), path+"[]")
+	case reflect.Struct:
+		b.WriteString("struct" + strconv.Itoa(int(t.Size())) + "/" + strconv.Itoa(t.Align()) + "{")
+		for i := range t.NumField() {
+			f := t.Field(i)
+			b.WriteString(f.Name + "@" + strconv.Itoa(int(f.Offset)) + ":")
+			if err := describe(b, f.Type, path+"."+f.Name); err != nil {
+				return err
+			}
+			b.WriteString(";")
+		}
+		b.WriteString("}")
+		return nil
+	default:
+		return fmt.Errorf("seqlock: %s is a %v: a shared value must not contain pointers, slices, strings, maps, channels, functions, interfaces or uintptrs", path, t.Kind())
+	}
+}
+
+// A TypedWriter publishes values of a fixed-size, pointer-free type T. Like
+// Writer, it is not safe for concurrent use.
+type TypedWriter[T any] struct {
+	w *Writer
+}
+
+// NewTypedWriter is NewWriter for values of type T: the capacity is T's
+// size and the type's fingerprint is recorded in the header.
+func NewTypedWriter[T any](region []byte, timestamp bool) (*TypedWriter[T], error) {
+	fp, err := Fingerprint[T]()
+	if err != nil {
+		return nil, err
+	}
+	w, err := NewWriter(region, WriterOptions{Capacity: int(reflect.TypeFor[T]().Size()), Fingerprint: fp, Timestamp: timestamp})
+	if err != nil {
+		return nil, err
+	}
+	return &TypedWriter[T]{w: w}, nil
+}
+
+// Write publishes v and returns its write number.
+func (tw *TypedWriter[T]) Write(v *T) (uint64, error) { return tw.w.Write(bytesOf(v)) }
+
+// Writer returns the underlying byte Writer.
+func (tw *TypedWriter[T]) Writer() *Writer { return tw.w }
+
+// A TypedReader reads values of type T. Like Reader, it is safe for
+// concurrent use.
+type TypedReader[T any] struct {
+	r *Reader
+}
+
+// NewTypedReader is NewReader for a region written by a TypedWriter[T]. It
+// returns ErrTypeMismatch if the region holds another type.
+func NewTypedReader[T any](region []byte) (*TypedReader[T], error) {
+	r, err := NewReader(region)
+	if err != nil {
+		return nil, err
+	}
+	return typedReader[T](r)
+}
+
+func typedReader[T any](r *Reader) (*TypedReader[T], error) {
+	fp, err := Fingerprint[T]()
+	if err != nil {
+		return nil, err
+	}
+	if r.g.fingerprint != fp {
+		return nil, fmt.Errorf("%w: region fingerprint %#x, %v has %#x", ErrTypeMismatch, r.g.fingerprint, reflect.TypeFor[T](), fp)
+	}
+	return &TypedReader[T]{r: r}, nil
+}
+
+// Read copies the newest value into *v. See Reader.Read.
+func (tr *TypedReader[T]) Read(v *T) (Meta, error) { return tr.r.Read(bytesOf(v)) }
+
+// Reader returns the underlying byte Reader.
+func (tr *TypedReader[T]) Reader() *Reader { return tr.r }

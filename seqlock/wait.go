@@ -1,0 +1,118 @@
+package seqlock
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// maxSleep bounds one futex sleep, so that a writer that never wakes
+	// anyone (a foreign implementation, or a lost wake-up on a kernel
+	// without membarrier) delays a waiter by at most this much.
+	maxSleep = 100 * time.Millisecond
+	// pollMin and pollMax bound the backoff of a waiter that cannot sleep
+	// on a futex (read-only waiter area, or no futexes on this OS).
+	pollMin = 20 * time.Microsecond
+	pollMax = 5 * time.Millisecond
+	// spinChecks is how many times Wait rechecks the counter before it
+	// sleeps: a value due within a microsecond or so is taken without a
+	// system call.
+	spinChecks = 64
+)
+
+// setWaiters gives the Reader a writable view of the region's waiter area,
+// so that Wait can register itself and sleep on a futex.
+func (r *Reader) setWaiters(area []byte) {
+	if len(area) >= 4 && haveFutex {
+		r.waiters = word32(area, offNotifyWaiter)
+	}
+}
+
+// Wait blocks until a value with a write number greater than after is
+// published, or ctx ends, and returns the newest write number. It does not
+// consume CPU while it waits: on Linux, when the waiter area is writable, it
+// sleeps on a futex on the counter; otherwise it polls with a backoff of up
+// to 5 ms. Wait(ctx, 0) waits for the first value.
+//
+// The value itself is read with Read, which may return an even newer one:
+// values published faster than a reader takes them coalesce.
+func (r *Reader) Wait(ctx context.Context, after uint64) (uint64, error) {
+	for i := 0; i < spinChecks; i++ {
+		if s := atomic.LoadUint64(r.seq) / 2; s > after {
+			return s, nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if r.waiters != nil {
+		return r.sleepWait(ctx, after)
+	}
+	return r.pollWait(ctx, after)
+}
+
+func (r *Reader) pollWait(ctx context.Context, after uint64) (uint64, error) {
+	d := pollMin
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+		if s := atomic.LoadUint64(r.seq) / 2; s > after {
+			return s, nil
+		}
+		d = min(2*d, pollMax)
+		t.Reset(d)
+	}
+}
+
+func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
+	// A cancelled context wakes the sleepers on the counter; the others
+	// find nothing new and sleep again.
+	stop := context.AfterFunc(ctx, func() { wake(r.seq) })
+	defer stop()
+	for {
+		// Register before the last look at the counter: either the
+		// writer's load of the count sees us (and wakes us), or our load
+		// of the counter sees its commit. docs/memory-model.md, "Waking".
+		atomic.AddUint32(r.waiters, 1)
+		if r.g.flags&flagMembarrier != 0 {
+			// The writer commits with a plain store; force a full
+			// barrier on its CPU so that the commit is visible to the
+			// load below or the writer's later load sees our count.
+			if globalBarrier() != nil {
+				// Cannot happen on the kernel where the writer
+				// registered; if it does, sleep briefly instead.
+				atomic.AddUint32(r.waiters, ^uint32(0))
+				return r.pollWait(ctx, after)
+			}
+		}
+		s := atomic.LoadUint64(r.seq)
+		if s/2 > after {
+			atomic.AddUint32(r.waiters, ^uint32(0))
+			return s / 2, nil
+		}
+		d := maxSleep
+		if dl, ok := ctx.Deadline(); ok {
+			d = min(d, time.Until(dl))
+		}
+		var err error
+		if d > 0 {
+			err = futexSleep(r.seq, uint32(s), int64(d))
+		}
+		atomic.AddUint32(r.waiters, ^uint32(0))
+		if err != nil {
+			return r.pollWait(ctx, after)
+		}
+		if s := atomic.LoadUint64(r.seq) / 2; s > after {
+			return s, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package seqlock
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// WriterOptions configure NewWriter.
+type WriterOptions struct {
+	// Capacity is the largest value in bytes. Required when initialising a
+	// region; when adopting one it must match (0 accepts the region's).
+	Capacity int
+	// Fingerprint identifies the type of the values (0 = raw bytes). Typed
+	// writers set it; see Fingerprint.
+	Fingerprint uint64
+	// Timestamp stamps every value with the wall-clock time of its
+	// publication, which costs one clock read (tens of nanoseconds) per
+	// write. Without it, Meta.UnixNano is 0 unless WriteAt is used.
+	Timestamp bool
+}
+
+// A Writer publishes values into a region. It is the region's only writer:
+// a Writer is not safe for concurrent use, and two Writers on one region
+// corrupt nothing but make each other fail with ErrConcurrentWrite.
+//
+// A Writer must not be copied after first use.
+type Writer struct {
+	_       noCopy
+	region  []byte
+	g       geometry
+	seq     *uint64
+	payload [2][]byte
+	slotLen [2]*uint64
+	slotT   [2]*uint64
+	slotNum [2]*uint64
+	waiters *uint32 // nil when the region has no waiter area
+	next    uint64  // number of the next write
+	expect  uint64  // the counter as this writer left it
+	stamp   bool
+	fence   bool // commit with a full fence (see commitLoadOrdered)
+	closed  bool
+}
+
+// NewWriter initialises region for values of up to opts.Capacity bytes, or
+// adopts it if it already holds a valid segment: then the last complete
+// value stays readable, and if a previous writer died in the middle of write
+// n, this Writer's first value completes write n.
+//
+// An all-zero region is initialised; a region with any other content that
+// is not a valid segment gives an error and is left untouched. region must
+// be 8-byte aligned and at least Size(opts.Capacity) bytes long.
+func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
+	if !aligned8(region) {
+		return nil, ErrMisaligned
+	}
+	if len(region) < headerSize {
+		return nil, fmt.Errorf("%w: region of %d bytes is smaller than the %d-byte header", ErrCorrupt, len(region), headerSize)
+	}
+	// Readers check the magic last-written-first-read: load it atomically so
+	// that on arm64 the header fields written before it are visible.
+	m := atomic.LoadUint64(word64(region, offMagic))
+	var g geometry
+	switch {
+	case m == 0:
+		if opts.Capacity < 1 || opts.Capacity > maxCapacity {
+			return nil, fmt.Errorf("seqlock: capacity %d outside [1, %d]", opts.Capacity, maxCapacity)
+		}
+		g = newGeometry(opts.Capacity, opts.Fingerprint, 0)
+		if g.totalSize > len(region) {
+			return nil, fmt.Errorf("seqlock: region of %d bytes too small for capacity %d (need %d)", len(region), opts.Capacity, g.totalSize)
+		}
+		g.flags = writerFlags()
+		g.encode(region)
+		binary.LittleEndian.PutUint64(region[offCreated:], uint64(time.Now().UnixNano()))
+		// Release store: every header field above is visible to a reader
+		// that sees the magic.
+		atomic.StoreUint64(word64(region, offMagic), magicWord)
+	default:
+		var err error
+		if g, err = decodeHeader(region); err != nil {
+			return nil, err
+		}
+		if opts.Capacity != 0 && opts.Capacity != g.capacity {
+			return nil, fmt.Errorf("%w: capacity %d, asked for %d", ErrIncompatible, g.capacity, opts.Capacity)
+		}
+		if opts.Fingerprint != g.fingerprint {
+			return nil, fmt.Errorf("%w: type fingerprint %#x, asked for %#x", ErrIncompatible, g.fingerprint, opts.Fingerprint)
+		}
+		g.flags = writerFlags()
+		atomic.StoreUint64(word64(region, offFlags), g.flags)
+	}
+	w := &Writer{region: region[:g.totalSize:g.totalSize], g: g, stamp: opts.Timestamp}
+	w.seq = word64(region, offSeq)
+	for i, off := range g.slot {
+		w.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
+		w.slotLen[i] = word64(region, off+offSlotLen)
+		w.slotT[i] = word64(region, off+offSlotTime)
+		w.slotNum[i] = word64(region, off+offSlotWriteNum)
+	}
+	if g.notify != 0 {
+		w.waiters = word32(region, g.notify+offNotifyWaiter)
+	}
+	w.fence = !commitLoadOrdered && g.flags&flagMembarrier == 0
+	s := atomic.LoadUint64(w.seq)
+	// A counter at 2n-2 means write n is next; at 2n-1 a writer died during
+	// write n, whose slot no reader uses, so the next write redoes write n.
+	w.next = s/2 + 1
+	w.expect = s
+	atomic.StoreUint64(word64(region, offWriterPID), uint64(os.Getpid()))
+	atomic.StoreUint64(word64(region, offWriterStart), uint64(time.Now().UnixNano()))
+	atomic.StoreUint64(word64(region, offWriterState), stateRunning)
+	return w, nil
+}
+
+// Capacity returns the largest value in bytes.
+func (w *Writer) Capacity() int { return w.g.capacity }
+
+// Seq returns the number of the last completed write (0 if none).
+func (w *Writer) Seq() uint64 { return w.next - 1 }
+
+// Write publishes p as the newest value and returns its write number.
+// Readers see either the previous value or p, never a mixture. It does not
+// retain p. It returns ErrTooLarge if p exceeds the capacity and
+// ErrConcurrentWrite if another writer moved the counter.
+func (w *Writer) Write(p []byte) (uint64, error) {
+	var t int64
+	if w.stamp {
+		t = time.Now().UnixNano()
+	}
+	return w.WriteAt(p, t)
+}
+
+// WriteAt is Write with an explicit publish time in Unix nanoseconds (0 =
+// none), for callers that already have a timestamp.
+func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
+	if w.closed {
+		return 0, ErrClosed
+	}
+	if len(p) > w.g.capacity {
+		return 0, fmt.Errorf("%w: %d bytes, capacity %d", ErrTooLarge, len(p), w.g.capacity)
+	}
+	// The counter line is this writer's own; the load is cheap and catches a
+	// second writer (or a second goroutine) before it can tear anything.
+	if atomic.LoadUint64(w.seq) != w.expect {
+		return 0, ErrConcurrentWrite
+	}
+	n := w.next
+	i := n & 1
+	// Odd: write n is in progress in slot n%2. Readers keep using slot
+	// (n-1)%2; the fence inside beginWrite keeps the stores below behind it.
+	beginWrite(w.seq, 2*n-1)
+	copyIn(w.payload[i], p)
+	storeMeta(w.slotLen[i], uint64(len(p)))
+	storeMeta(w.slotT[i], uint64(unixNano))
+	storeMeta(w.slotNum[i], n)
+	// Even: write n is complete. Release: the stores above are visible to
+	// any reader that loads this value.
+	if w.fence {
+		// The waiter check below must not be performed before this store
+		// is visible (store buffering), and no membarrier covers it.
+		atomic.StoreUint64(w.seq, 2*n)
+	} else {
+		commitWrite(w.seq, 2*n)
+	}
+	w.expect = 2 * n
+	w.next = n + 1
+	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
+		wake(w.seq)
+	}
+	return n, nil
+}
+
+// Close marks the region as closed cleanly by its writer; the last value
+// stays readable. Further writes return ErrClosed.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	atomic.StoreUint64(word64(w.region, offWriterState), stateClosed)
+	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
+		wake(w.seq)
+	}
+	return nil
+}
+
+// noCopy makes go vet's copylocks check report copies of the types that
+// embed it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
