@@ -132,13 +132,22 @@ func (r *Reader) Read(buf []byte) (Meta, error) {
 			}
 			continue
 		}
-		switch {
-		case n > capacity || num != m:
-			return Meta{}, fmt.Errorf("%w: slot %d holds write %d of %d bytes, expected write %d of at most %d", ErrCorrupt, i, num, n, m, capacity)
-		case n > uint64(len(buf)):
-			return Meta{Len: int(n), Seq: m, UnixNano: int64(t)}, ErrShortBuffer
+		if n > capacity || num != m {
+			return Meta{}, corruptSlot(i, num, n, m, capacity)
 		}
-		return Meta{Len: int(n), Seq: m, UnixNano: int64(t)}, nil
+		meta := Meta{Len: int(n), Seq: m, UnixNano: int64(t)}
+		if n > uint64(len(buf)) {
+			return meta, ErrShortBuffer
+		}
+		return meta, nil
 	}
 	return Meta{}, ErrLapped
+}
+
+// corruptSlot builds the error for a validated read of an inconsistent
+// slot. It is kept out of Read so that Read's frame stays small.
+//
+//go:noinline
+func corruptSlot(slot, num, n, m, capacity uint64) error {
+	return fmt.Errorf("%w: slot %d holds write %d of %d bytes, expected write %d of at most %d", ErrCorrupt, slot, num, n, m, capacity)
 }

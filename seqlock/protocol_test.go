@@ -1,0 +1,275 @@
+package seqlock
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// These tests reach into the region to play a crashed or hostile writer.
+
+func mustWriter(t *testing.T, region []byte, capacity int) *Writer {
+	t.Helper()
+	w, err := NewWriter(region, WriterOptions{Capacity: capacity})
+	if err != nil {
+		t.Fatalf("NewWriter = %v", err)
+	}
+	return w
+}
+
+func readString(t *testing.T, r *Reader) (string, Meta) {
+	t.Helper()
+	buf := make([]byte, r.Capacity())
+	m, err := r.Read(buf)
+	if err != nil {
+		t.Fatalf("Read = %v", err)
+	}
+	return string(buf[:m.Len]), m
+}
+
+// A writer that dies between its odd and even stores leaves the previous
+// value readable; a new writer completes the interrupted write number.
+func TestAdoptInterruptedWrite(t *testing.T) {
+	region := MakeRegion(32)
+	w := mustWriter(t, region, 32)
+	w.Write([]byte("one"))
+	w.Write([]byte("two"))
+	// Write 3 dies half-way: odd counter, half a payload in slot 1.
+	seq := word64(region, offSeq)
+	atomic.StoreUint64(seq, 5)
+	copy(region[w.g.slot[1]+slotHeaderSize:], "GARBAGE")
+	r, err := NewReader(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, m := readString(t, r); got != "two" || m.Seq != 2 {
+		t.Errorf("Read after a crash mid-write = %q (write %d), want \"two\" (write 2)", got, m.Seq)
+	}
+	w2 := mustWriter(t, region, 32)
+	if n, err := w2.Write([]byte("three")); err != nil || n != 3 {
+		t.Errorf("adopting Write = %d, %v, want 3, nil", n, err)
+	}
+	if got, m := readString(t, r); got != "three" || m.Seq != 3 {
+		t.Errorf("Read after adoption = %q (write %d), want \"three\" (write 3)", got, m.Seq)
+	}
+	if got := atomic.LoadUint64(seq); got != 6 {
+		t.Errorf("counter = %d, want 6", got)
+	}
+}
+
+// A reader lapped by a writer retries; lapped on every attempt it gives up
+// with ErrLapped instead of spinning forever.
+func TestLapped(t *testing.T) {
+	region := MakeRegion(64 << 10)
+	w := mustWriter(t, region, 64<<10)
+	w.Write(bytes.Repeat([]byte("a"), 64<<10))
+	r, err := NewReader(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := word64(region, offSeq)
+	buf := make([]byte, 64<<10)
+
+	// A hostile writer that completes two writes during every copy: the
+	// reader is told on every attempt that its slot was rewritten.
+	hostile := func(stop *atomic.Bool, limit int64) {
+		for n := int64(0); limit < 0 || n < limit; n++ {
+			atomic.AddUint64(seq, 4)
+			if n%1024 == 0 && stop.Load() {
+				return
+			}
+		}
+	}
+	t.Run("gives up", func(t *testing.T) {
+		// Every Read must end, with ErrLapped when the hostile writer ran
+		// during all its attempts, or ErrCorrupt when an attempt saw no
+		// lap and found the slot inconsistent with the counter (the
+		// hostile writer never fills slots). Never a value, never a hang.
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		wg.Go(func() { hostile(&stop, -1) })
+		var nLapped, nCorrupt int
+		for start := time.Now(); time.Since(start) < time.Second || nLapped == 0 && time.Since(start) < 10*time.Second; {
+			m, err := r.Read(buf)
+			switch {
+			case errors.Is(err, ErrLapped):
+				nLapped++
+			case errors.Is(err, ErrCorrupt):
+				nCorrupt++
+			case err == nil && m.Seq == 1 && buf[0] == 'a':
+				// Read before the hostile writer started.
+			default:
+				t.Fatalf("Read under a writer that always laps = %+v, %v, want ErrLapped or ErrCorrupt", m, err)
+			}
+		}
+		stop.Store(true)
+		wg.Wait()
+		t.Logf("%d reads gave up lapped, %d saw an unfilled slot", nLapped, nCorrupt)
+	})
+	t.Run("recovers", func(t *testing.T) {
+		// Make the counter consistent again: an even count whose slot
+		// holds the matching write number.
+		s := atomic.LoadUint64(seq) &^ 1
+		i := (s / 2) & 1
+		binary.LittleEndian.PutUint64(region[w.g.slot[i]+offSlotWriteNum:], s/2)
+		binary.LittleEndian.PutUint64(region[w.g.slot[i]+offSlotLen:], 5)
+		atomic.StoreUint64(seq, s)
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		wg.Go(func() { hostile(&stop, 50) })
+		// The hostile writer stops after 50 laps; the read must then
+		// succeed within its bounded attempts or report ErrLapped.
+		m, err := r.Read(buf)
+		stop.Store(true)
+		wg.Wait()
+		if err != nil && !errors.Is(err, ErrLapped) && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Read = %+v, %v, want success or a clean error", m, err)
+		}
+		if m, err := r.Read(buf); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Read after the writer stopped = %+v, %v", m, err)
+		}
+	})
+}
+
+// A slot whose header contradicts the validated geometry gives ErrCorrupt,
+// never a read out of bounds.
+func TestCorruptSlot(t *testing.T) {
+	region := MakeRegion(16)
+	w := mustWriter(t, region, 16)
+	w.Write([]byte("ok"))
+	r, _ := NewReader(region)
+	binary.LittleEndian.PutUint64(region[w.g.slot[1]+offSlotLen:], 1<<40)
+	if _, err := r.Read(make([]byte, 1<<10)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Read of a slot claiming 1 TiB = %v, want ErrCorrupt", err)
+	}
+	binary.LittleEndian.PutUint64(region[w.g.slot[1]+offSlotLen:], 2)
+	binary.LittleEndian.PutUint64(region[w.g.slot[1]+offSlotWriteNum:], 99)
+	if _, err := r.Read(make([]byte, 16)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Read of a slot holding the wrong write number = %v, want ErrCorrupt", err)
+	}
+}
+
+// A reader keeps the geometry it validated: a header rewritten afterwards
+// cannot send it outside the region.
+func TestReaderKeepsValidatedHeader(t *testing.T) {
+	region := MakeRegion(16)
+	w := mustWriter(t, region, 16)
+	w.Write([]byte("fine"))
+	r, _ := NewReader(region)
+	binary.LittleEndian.PutUint64(region[offCapacity:], 1<<30)
+	binary.LittleEndian.PutUint64(region[offSlot1:], 1<<30)
+	if got, _ := readString(t, r); got != "fine" {
+		t.Errorf("Read after the header was rewritten = %q, want \"fine\"", got)
+	}
+}
+
+func TestDecodeHeaderRejects(t *testing.T) {
+	valid := func() []byte {
+		region := MakeRegion(64)
+		mustWriter(t, region, 64)
+		return region
+	}
+	put := func(off int, v uint64) func([]byte) []byte {
+		return func(b []byte) []byte { binary.LittleEndian.PutUint64(b[off:], v); return b }
+	}
+	g := newGeometry(64, 0, 0)
+	tests := []struct {
+		name  string
+		break_ func([]byte) []byte
+		want  error
+	}{
+		{"zero magic", put(offMagic, 0), ErrNotReady},
+		{"bad magic", func(b []byte) []byte { copy(b, "BOOST!!!"); return b }, ErrNotSeqshm},
+		{"version 2", put(offVersion, 2), ErrVersion},
+		{"header size small", put(offHeaderSize, 8), ErrCorrupt},
+		{"header size huge", put(offHeaderSize, 1<<62), ErrCorrupt},
+		{"capacity 0", put(offCapacity, 0), ErrCorrupt},
+		{"capacity huge", put(offCapacity, 1<<62), ErrCorrupt},
+		{"capacity beyond slot", put(offCapacity, uint64(g.slotSize)), ErrCorrupt},
+		{"slot size huge", put(offSlotSize, 1<<63), ErrCorrupt},
+		{"slot0 beyond file", put(offSlot0, uint64(g.totalSize)), ErrCorrupt},
+		{"slot1 wraps", put(offSlot1, ^uint64(0)-7), ErrCorrupt},
+		{"slot in header", put(offSlot0, 8), ErrCorrupt},
+		{"slot misaligned", put(offSlot1, uint64(g.slot[1]+1)), ErrCorrupt},
+		{"slots overlap", put(offSlot1, uint64(g.slot[0]+64)), ErrCorrupt},
+		{"total beyond region", put(offTotalSize, uint64(g.totalSize+1)), ErrCorrupt},
+		{"notify overlaps slot", put(offNotify, uint64(g.slot[1])), ErrCorrupt},
+		{"notify beyond file", put(offNotify, uint64(g.totalSize)), ErrCorrupt},
+		{"truncated", func(b []byte) []byte { return b[:g.totalSize-1] }, ErrCorrupt},
+		{"header only", func(b []byte) []byte { return b[:headerSize] }, ErrCorrupt},
+		{"shorter than header", func(b []byte) []byte { return b[:100] }, ErrCorrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.break_(valid())
+			if _, err := NewReader(b); !errors.Is(err, tt.want) {
+				t.Errorf("NewReader(%s) = %v, want %v", tt.name, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestWaitWakes(t *testing.T) {
+	region := MakeRegion(16)
+	w := mustWriter(t, region, 16)
+	r, _ := NewReader(region)
+	r.setWaiters(region[r.g.notify:])
+	for _, name := range []string{"futex", "poll"} {
+		t.Run(name, func(t *testing.T) {
+			if name == "poll" {
+				r.waiters = nil
+			}
+			after := r.Seq()
+			done := make(chan uint64)
+			go func() {
+				n, err := r.Wait(context.Background(), after)
+				if err != nil {
+					t.Errorf("Wait = %v", err)
+				}
+				done <- n
+			}()
+			time.Sleep(20 * time.Millisecond) // let it sleep; the test passes either way
+			n, _ := w.Write([]byte("x"))
+			select {
+			case got := <-done:
+				if got != n {
+					t.Errorf("Wait = %d, want %d", got, n)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Wait did not return after a write")
+			}
+		})
+	}
+	t.Run("context", func(t *testing.T) {
+		r.setWaiters(region[r.g.notify:])
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			_, err := r.Wait(ctx, r.Seq())
+			done <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Wait after cancel = %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Wait did not return after cancel")
+		}
+		ctx, cancel = context.WithTimeout(context.Background(), 30*time.Millisecond)
+		defer cancel()
+		if _, err := r.Wait(ctx, r.Seq()); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Wait with a 30ms deadline = %v, want DeadlineExceeded", err)
+		}
+		if got := atomic.LoadUint32(r.waiters); got != 0 {
+			t.Errorf("waiter count after Wait returned = %d, want 0", got)
+		}
+	})
+}
