@@ -179,9 +179,9 @@ func TestDecodeHeaderRejects(t *testing.T) {
 	}
 	g := newGeometry(64, 0, 0)
 	tests := []struct {
-		name  string
+		name   string
 		break_ func([]byte) []byte
-		want  error
+		want   error
 	}{
 		{"zero magic", put(offMagic, 0), ErrNotReady},
 		{"bad magic", func(b []byte) []byte { copy(b, "BOOST!!!"); return b }, ErrNotSeqshm},
