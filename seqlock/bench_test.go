@@ -126,14 +126,13 @@ func BenchmarkTyped(b *testing.B) {
 	b.Run("Write", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			w.Write(&v)
+			w.Write(v)
 		}
 	})
 	b.Run("Read", func(b *testing.B) {
 		b.ReportAllocs()
-		var got pose
 		for b.Loop() {
-			r.Read(&got)
+			r.Read()
 		}
 	})
 }

@@ -34,9 +34,8 @@ func ExampleTypedWriter() {
 	w, _ := seqlock.NewTypedWriter[Pose](region, false)
 	r, _ := seqlock.NewTypedReader[Pose](region)
 
-	w.Write(&Pose{X: 1.5, Y: -2, Yaw: 0.25})
-	var p Pose
-	m, _ := r.Read(&p)
+	w.Write(Pose{X: 1.5, Y: -2, Yaw: 0.25})
+	p, m, _ := r.Read()
 	fmt.Printf("%+v write %d\n", p, m.Seq)
 
 	_, err := seqlock.NewTypedReader[[3]float32](region)

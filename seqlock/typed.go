@@ -86,7 +86,7 @@ func NewTypedWriter[T any](region []byte, timestamp bool) (*TypedWriter[T], erro
 }
 
 // Write publishes v and returns its write number.
-func (tw *TypedWriter[T]) Write(v *T) (uint64, error) { return tw.w.Write(bytesOf(v)) }
+func (tw *TypedWriter[T]) Write(v T) (uint64, error) { return tw.w.Write(bytesOf(&v)) }
 
 // Writer returns the underlying byte Writer.
 func (tw *TypedWriter[T]) Writer() *Writer { return tw.w }
@@ -118,8 +118,12 @@ func typedReader[T any](r *Reader) (*TypedReader[T], error) {
 	return &TypedReader[T]{r: r}, nil
 }
 
-// Read copies the newest value into *v. See Reader.Read.
-func (tr *TypedReader[T]) Read(v *T) (Meta, error) { return tr.r.Read(bytesOf(v)) }
+// Read returns the newest value. See Reader.Read.
+func (tr *TypedReader[T]) Read() (T, Meta, error) {
+	var v T
+	m, err := tr.r.Read(bytesOf(&v))
+	return v, m, err
+}
 
 // Reader returns the underlying byte Reader.
 func (tr *TypedReader[T]) Reader() *Reader { return tr.r }

@@ -26,11 +26,11 @@ func TestTypedRoundTrip(t *testing.T) {
 		t.Fatalf("NewTypedReader[imu] = %v", err)
 	}
 	want := imu{Accel: [3]float64{0, 0, 9.81}, Gyro: [3]float64{0.1, 0.2, 0.3}, Stamp: 42, Valid: true}
-	if _, err := w.Write(&want); err != nil {
+	if _, err := w.Write(want); err != nil {
 		t.Fatal(err)
 	}
-	var got imu
-	if _, err := r.Read(&got); err != nil {
+	got, _, err := r.Read()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

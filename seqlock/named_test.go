@@ -1,0 +1,373 @@
+package seqlock_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seqshm/seqshm/seqlock"
+	"github.com/seqshm/seqshm/shmfile"
+)
+
+// TestMain doubles as a helper process: with SEQLOCK_TEST_CHILD set, the
+// test binary publishes into a segment and waits to be killed.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("SEQLOCK_TEST_CHILD"); spec != "" {
+		os.Exit(child(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// child runs "publish NAME VALUE": publish VALUE, say "ready", then sleep.
+func child(spec string) int {
+	f := strings.SplitN(spec, " ", 3)
+	p, err := seqlock.Create(f[1], nil)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	p.Publish([]byte(f[2]))
+	fmt.Println("ready")
+	time.Sleep(time.Hour)
+	return 0
+}
+
+// segDir points the segment directory at a fresh temporary directory.
+func segDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	t.Setenv("SEQSHM_DIR", d)
+	return d
+}
+
+// startChild starts a helper process that publishes value into name, and
+// waits for it to be ready.
+func startChild(t *testing.T, name, value string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SEQLOCK_TEST_CHILD=publish "+name+" "+value)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		t.Fatalf("helper process said %q, want ready", line)
+	}
+	return cmd
+}
+
+func readAll(t *testing.T, s *seqlock.Subscriber) (string, seqlock.Meta) {
+	t.Helper()
+	buf := make([]byte, s.Capacity())
+	m, err := s.Read(buf)
+	if err != nil {
+		t.Fatalf("Read(%q) = %v", s.Name(), err)
+	}
+	return string(buf[:m.Len]), m
+}
+
+func TestHappyPath(t *testing.T) {
+	segDir(t)
+	pub, err := seqlock.Create("imu", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	pub.Publish([]byte("hello"))
+
+	sub, err := seqlock.Open("imu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	got, m := readAll(t, sub)
+	if got != "hello" || m.Seq != 1 || time.Since(m.Time()) > time.Minute {
+		t.Errorf("Read = %q, %+v, want \"hello\", write 1, a recent time", got, m)
+	}
+}
+
+func TestRetainedAndTakeOver(t *testing.T) {
+	segDir(t)
+	pub, err := seqlock.Create("retained", &seqlock.Options{Capacity: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Publish([]byte("one"))
+	pub.Publish([]byte("two"))
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := seqlock.Stat("retained")
+	if err != nil || st.Writer != seqlock.WriterClosed || st.Seq != 2 || st.Capacity != 64 {
+		t.Errorf("Stat after Close = %+v, %v, want writer closed, write 2, capacity 64", st, err)
+	}
+	pub, err = seqlock.Create("retained", nil) // capacity 0: take what is there
+	if err != nil {
+		t.Fatalf("Create over a closed segment = %v", err)
+	}
+	defer pub.Close()
+	sub, err := seqlock.Open("retained")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if got, _ := readAll(t, sub); got != "two" {
+		t.Errorf("value after take-over = %q, want the retained \"two\"", got)
+	}
+	if n, err := pub.Publish([]byte("three")); n != 3 || err != nil {
+		t.Errorf("Publish after take-over = %d, %v, want write 3", n, err)
+	}
+	if _, err := seqlock.Create("retained", &seqlock.Options{Capacity: 128}); !errors.Is(err, seqlock.ErrBusy) {
+		t.Errorf("second Create while the first publishes = %v, want ErrBusy", err)
+	}
+}
+
+func TestCreateRefuses(t *testing.T) {
+	dir := segDir(t)
+	p, err := seqlock.Create("small", &seqlock.Options{Capacity: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	os.WriteFile(filepath.Join(dir, "foreign"), []byte(strings.Repeat("x", 4096)), 0o600)
+	tests := []struct {
+		name string
+		opts *seqlock.Options
+		want error
+	}{
+		{"small", &seqlock.Options{Capacity: 32}, seqlock.ErrIncompatible},
+		{"foreign", nil, seqlock.ErrNotSeqshm},
+		{"../escape", nil, shmfile.ErrInvalidName},
+		{"neg", &seqlock.Options{Capacity: -1}, nil},
+	}
+	for _, tt := range tests {
+		_, err := seqlock.Create(tt.name, tt.opts)
+		if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
+			t.Errorf("Create(%q, %+v) = %v, want %v", tt.name, tt.opts, err, tt.want)
+		}
+	}
+	if _, err := seqlock.CreateTyped[struct{ X, Y float64 }]("small", nil); !errors.Is(err, seqlock.ErrIncompatible) {
+		t.Errorf("CreateTyped over a raw 16-byte segment = %v, want ErrIncompatible", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	segDir(t)
+	_, err := seqlock.Open("missing")
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), `"missing"`) {
+		t.Errorf("Open(missing) = %v, want fs.ErrNotExist naming the segment", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := seqlock.OpenWait(ctx, "missing"); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenWait(missing, 50ms) = %v, want DeadlineExceeded and ErrNotExist", err)
+	}
+}
+
+func TestOpenWaitSeesCreate(t *testing.T) {
+	segDir(t)
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		p, err := seqlock.Create("late", nil)
+		if err == nil {
+			p.Publish([]byte("here"))
+			t.Cleanup(func() { p.Close() })
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := seqlock.OpenWait(ctx, "late")
+	if err != nil {
+		t.Fatalf("OpenWait = %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Wait(ctx, 0); err != nil {
+		t.Errorf("Wait for the first value = %v", err)
+	}
+}
+
+func TestWriterDied(t *testing.T) {
+	segDir(t)
+	cmd := startChild(t, "crashy", "last words")
+	st, err := seqlock.Stat("crashy")
+	if err != nil || st.Writer != seqlock.WriterAlive || st.PID != cmd.Process.Pid {
+		t.Errorf("Stat with a live publisher = %+v, %v, want alive, pid %d", st, err, cmd.Process.Pid)
+	}
+	_, err = seqlock.Create("crashy", nil)
+	if !errors.Is(err, seqlock.ErrBusy) || !strings.Contains(err.Error(), fmt.Sprint(cmd.Process.Pid)) {
+		t.Errorf("Create while another process publishes = %v, want ErrBusy naming pid %d", err, cmd.Process.Pid)
+	}
+	if err := seqlock.Remove("crashy"); !errors.Is(err, seqlock.ErrBusy) {
+		t.Errorf("Remove with a live publisher = %v, want ErrBusy", err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	st, err = seqlock.Stat("crashy")
+	if err != nil || st.Writer != seqlock.WriterDied || st.Seq != 1 {
+		t.Errorf("Stat after SIGKILL = %+v, %v, want died, write 1", st, err)
+	}
+	sub, err := seqlock.Open("crashy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if got, _ := readAll(t, sub); got != "last words" {
+		t.Errorf("value after the publisher died = %q, want \"last words\"", got)
+	}
+	pub, err := seqlock.Create("crashy", nil)
+	if err != nil {
+		t.Fatalf("Create after the publisher died = %v", err)
+	}
+	pub.Publish([]byte("new publisher"))
+	if got, m := readAll(t, sub); got != "new publisher" || m.Seq != 2 {
+		t.Errorf("value from the new publisher = %q (write %d), want \"new publisher\" (write 2)", got, m.Seq)
+	}
+	pub.Close()
+	if err := seqlock.Remove("crashy"); err != nil {
+		t.Errorf("Remove after Close = %v", err)
+	}
+}
+
+func TestWaitNamed(t *testing.T) {
+	segDir(t)
+	pub, err := seqlock.Create("waited", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	sub, err := seqlock.Open("waited")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 1; i <= 3; i++ {
+		done := make(chan uint64, 1)
+		go func() {
+			n, err := sub.Wait(ctx, uint64(i-1))
+			if err != nil {
+				t.Errorf("Wait = %v", err)
+			}
+			done <- n
+		}()
+		time.Sleep(5 * time.Millisecond)
+		pub.Publish([]byte{byte(i)})
+		if n := <-done; n != uint64(i) {
+			t.Errorf("Wait = %d, want %d", n, i)
+		}
+	}
+}
+
+func TestTruncatedUnderReader(t *testing.T) {
+	dir := segDir(t)
+	pub, err := seqlock.Create("shrinking", &seqlock.Options{Capacity: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	pub.Publish(make([]byte, 64<<10))
+	sub, err := seqlock.Open("shrinking")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := os.Truncate(filepath.Join(dir, "shrinking"), 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, sub.Capacity())
+	if _, err := sub.Read(buf); !errors.Is(err, seqlock.ErrTruncated) {
+		t.Errorf("Read of a truncated segment = %v, want ErrTruncated", err)
+	}
+	if _, err := sub.Status(); !errors.Is(err, seqlock.ErrTruncated) {
+		t.Errorf("Status of a truncated segment = %v, want ErrTruncated", err)
+	}
+	if _, err := sub.Wait(context.Background(), 0); !errors.Is(err, seqlock.ErrTruncated) {
+		t.Errorf("Wait on a truncated segment = %v, want ErrTruncated", err)
+	}
+}
+
+func TestListAndRemove(t *testing.T) {
+	dir := segDir(t)
+	for _, n := range []string{"b", "a"} {
+		p, err := seqlock.Create(n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Publish([]byte(n))
+		defer p.Close()
+	}
+	os.WriteFile(filepath.Join(dir, "foreign"), make([]byte, 8192), 0o600)
+	os.WriteFile(filepath.Join(dir, "sem.x"), []byte("x"), 0o600)
+	list, err := seqlock.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range list {
+		names = append(names, e.Name+"/"+e.Writer.String())
+	}
+	// The zero-filled "foreign" file looks like a segment not yet initialised.
+	if got, want := strings.Join(names, ","), "a/alive,b/alive,foreign/none"; got != want {
+		t.Errorf("List() = %s, want %s", got, want)
+	}
+	if err := seqlock.Remove("sem.x"); err == nil {
+		t.Errorf("Remove of a foreign file = nil error, want a refusal")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sem.x")); err != nil {
+		t.Errorf("foreign file was removed: %v", err)
+	}
+}
+
+func TestTypedNamed(t *testing.T) {
+	segDir(t)
+	type Pose struct{ X, Y, Yaw float64 }
+	pub, err := seqlock.CreateTyped[Pose]("pose", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	pub.Publish(Pose{1, 2, 3})
+	sub, err := seqlock.OpenTyped[Pose]("pose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if v, m, err := sub.Read(); err != nil || v != (Pose{1, 2, 3}) || m.Seq != 1 {
+		t.Errorf("Read = %+v, %+v, %v, want {1 2 3}, write 1", v, m, err)
+	}
+	if _, err := seqlock.OpenTyped[[3]float32]("pose"); !errors.Is(err, seqlock.ErrTypeMismatch) {
+		t.Errorf("OpenTyped[[3]float32] = %v, want ErrTypeMismatch", err)
+	}
+}
+
+func TestSubscriberReadAllocs(t *testing.T) {
+	segDir(t)
+	pub, _ := seqlock.Create("allocs", nil)
+	defer pub.Close()
+	pub.Publish([]byte("x"))
+	sub, _ := seqlock.Open("allocs")
+	defer sub.Close()
+	buf := make([]byte, sub.Capacity())
+	if a := testing.AllocsPerRun(100, func() { sub.Read(buf) }); a != 0 {
+		t.Errorf("Subscriber.Read allocates %v times, want 0", a)
+	}
+	if a := testing.AllocsPerRun(100, func() { pub.Publish(buf[:64]) }); a != 0 {
+		t.Errorf("Publisher.Publish allocates %v times, want 0", a)
+	}
+}

@@ -1,0 +1,84 @@
+package seqlock
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+)
+
+// A TypedPublisher publishes values of a fixed-size, pointer-free type T
+// into a named segment. Like Publisher, it is not safe for concurrent use.
+type TypedPublisher[T any] struct {
+	p *Publisher
+}
+
+// CreateTyped is Create for values of type T: the capacity is T's size and
+// T's Fingerprint is recorded, so that a subscriber of another type gets
+// ErrTypeMismatch and a publisher of another type ErrIncompatible.
+func CreateTyped[T any](name string, opts *Options) (*TypedPublisher[T], error) {
+	fp, err := Fingerprint[T]()
+	if err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	size := int(reflect.TypeFor[T]().Size())
+	if o.Capacity != 0 && o.Capacity != size {
+		return nil, fmt.Errorf("seqlock: create %q: capacity %d given for a %d-byte %v", name, o.Capacity, size, reflect.TypeFor[T]())
+	}
+	o.Capacity, o.fingerprint = size, fp
+	p, err := Create(name, &o)
+	if err != nil {
+		return nil, err
+	}
+	return &TypedPublisher[T]{p: p}, nil
+}
+
+// Publish makes v the newest value and returns its write number.
+func (tp *TypedPublisher[T]) Publish(v T) (uint64, error) { return tp.p.w.Write(bytesOf(&v)) }
+
+// Publisher returns the underlying Publisher.
+func (tp *TypedPublisher[T]) Publisher() *Publisher { return tp.p }
+
+// Close is Publisher.Close.
+func (tp *TypedPublisher[T]) Close() error { return tp.p.Close() }
+
+// A TypedSubscriber reads values of type T from a named segment. Like
+// Subscriber, it is safe for concurrent use except for Close.
+type TypedSubscriber[T any] struct {
+	s *Subscriber
+}
+
+// OpenTyped is Open for a segment published by a TypedPublisher[T]; it
+// returns ErrTypeMismatch if the segment holds another type.
+func OpenTyped[T any](name string) (*TypedSubscriber[T], error) {
+	s, err := Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := typedReader[T](s.r); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("seqlock: open %q: %w", name, err)
+	}
+	return &TypedSubscriber[T]{s: s}, nil
+}
+
+// Read returns the newest value; see Subscriber.Read.
+func (ts *TypedSubscriber[T]) Read() (T, Meta, error) {
+	var v T
+	m, err := ts.s.Read(bytesOf(&v))
+	return v, m, err
+}
+
+// Wait is Subscriber.Wait.
+func (ts *TypedSubscriber[T]) Wait(ctx context.Context, after uint64) (uint64, error) {
+	return ts.s.Wait(ctx, after)
+}
+
+// Subscriber returns the underlying Subscriber.
+func (ts *TypedSubscriber[T]) Subscriber() *Subscriber { return ts.s }
+
+// Close is Subscriber.Close.
+func (ts *TypedSubscriber[T]) Close() error { return ts.s.Close() }
