@@ -2,6 +2,7 @@ package seqlock
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -65,6 +66,13 @@ const (
 	// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before they sleep.
 	flagMembarrier = 1 << 0
 )
+
+// littleEndian reports whether this machine stores words little-endian, as
+// the layout does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// errBigEndian is returned on machines the layout does not support.
+var errBigEndian = fmt.Errorf("seqlock: big-endian machines are not supported: %w", errors.ErrUnsupported)
 
 // geometry is everything a reader needs from a header, validated.
 type geometry struct {

@@ -55,6 +55,9 @@ type Reader struct {
 // returns a Reader. What it validated is kept: later changes to the header
 // (by a hostile or broken writer) cannot make a Read leave the region.
 func NewReader(region []byte) (*Reader, error) {
+	if !littleEndian {
+		return nil, errBigEndian
+	}
 	if !aligned8(region) {
 		return nil, ErrMisaligned
 	}

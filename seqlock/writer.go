@@ -53,6 +53,9 @@ type Writer struct {
 // is not a valid segment gives an error and is left untouched. region must
 // be 8-byte aligned and at least Size(opts.Capacity) bytes long.
 func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
+	if !littleEndian {
+		return nil, errBigEndian
+	}
 	if !aligned8(region) {
 		return nil, ErrMisaligned
 	}
