@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Cross-compile one Go package's tests for linux/arm64 and run them under
+# qemu-user (qemu-aarch64).
+#
+# Usage: scripts/qemu-arm64-test.sh PKG [go test flags...] [-- raw test-binary args...]
+#   PKG            one package, as `go test` takes it (./internal/foo, internal/foo,
+#                  or an import path), resolved from the current directory.
+#   test flags     -run/-skip/-count/-timeout/-v/-short/-failfast/-bench/...
+#                  (rewritten to -test.*), -test.* flags passed as is.
+#   build flags    -tags/-ldflags/-gcflags/-trimpath/... go to `go test -c`.
+#   -test.v is always passed. Default -test.timeout=10m (like go test).
+#
+# Environment:
+#   QEMU_AARCH64            qemu binary (default: qemu-aarch64, else qemu-aarch64-static)
+#   QEMU_TEST_HARD_TIMEOUT  outer kill timeout (default 20m)
+#   QEMU_TEST_KEEP=1        keep the temp dir with the test binary
+#
+# The binary is built with CGO_ENABLED=0 (static), so no -L sysroot is needed.
+# Child processes: when a test re-executes os.Args[0], the kernel must know
+# how to run an arm64 ELF. Without a binfmt_misc registration for qemu-aarch64
+# (qemu-user-binfmt, needs binfmt_misc mounted) that exec fails with
+# "exec format error". This script exports SEQSHM_TEST_EXEC_WRAPPER=<qemu path>
+# so tests can prefix their child command with it when binfmt is unavailable.
+#
+# Known qemu-user 7.2 gap: a SIGBUS from touching a truncated mmap arrives with
+# si_addr=0, so with debug.SetPanicOnFault the recovered value is a plain
+# runtime error ("invalid memory address or nil pointer dereference") with NO
+# Addr() method (natively it has Addr()). Code that demands Addr() fails here.
+#
+# Exit status: the test binary's exit status; 2 on usage or setup errors.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/lib/gotest-common.sh
+source "$SCRIPT_DIR/lib/gotest-common.sh"
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
+(($# >= 1)) || usage
+case $1 in -h | --help) usage ;; esac
+
+PKG=$(normalize_pkg "$1")
+shift
+parse_gotest_args "$@"
+((HAVE_TIMEOUT)) || TEST_ARGS=(-test.timeout=10m "${TEST_ARGS[@]}")
+
+command -v go >/dev/null 2>&1 || die "'go' not found"
+QEMU=${QEMU_AARCH64:-}
+if [[ -z $QEMU ]]; then
+    QEMU=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
+fi
+[[ -n $QEMU ]] && command -v "$QEMU" >/dev/null 2>&1 ||
+    die "qemu-aarch64 not found; run scripts/install-deps.sh"
+QEMU=$(command -v "$QEMU")
+
+T0=$(now_ms)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/qemu-arm64-test.XXXXXX")
+cleanup() { if [[ ${QEMU_TEST_KEEP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi; }
+trap cleanup EXIT
+
+export CGO_ENABLED=0
+PKG_DIR=$(GOOS=linux GOARCH=arm64 go list -f '{{.Dir}}' "$PKG")
+PKG_PATH=$(GOOS=linux GOARCH=arm64 go list -f '{{.ImportPath}}' "$PKG")
+BIN="$TMP/pkg.test"
+t=$(now_ms)
+log "building: CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go test -c -o $BIN ${BUILD_ARGS[*]-} $PKG"
+GOOS=linux GOARCH=arm64 go test -c -o "$BIN" "${BUILD_ARGS[@]}" "$PKG"
+if [[ ! -f $BIN ]]; then
+    log "no test files in $PKG_PATH"
+    printf '?   \t%s\t[no test files]\n' "$PKG_PATH"
+    exit 0
+fi
+log "built in $(elapsed "$t")"
+
+export SEQSHM_TEST_EXEC_WRAPPER=$QEMU
+if [[ -r /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] &&
+    grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+    log "binfmt_misc: qemu-aarch64 registered (arm64 child processes exec directly)"
+else
+    log "binfmt_misc: no qemu-aarch64 handler; re-exec'd arm64 children must use \$SEQSHM_TEST_EXEC_WRAPPER ($QEMU)"
+fi
+log "running (cwd $PKG_DIR): $(basename "$QEMU") pkg.test -test.v ${TEST_ARGS[*]}"
+t=$(now_ms)
+set +e
+(cd "$PKG_DIR" && timeout --kill-after=30s "${QEMU_TEST_HARD_TIMEOUT:-20m}" \
+    "$QEMU" "$BIN" -test.v "${TEST_ARGS[@]}" </dev/null) 2>&1 | tee "$TMP/out.txt"
+rc=${PIPESTATUS[0]}
+set -e
+((rc == 124 || rc == 137)) && log "qemu run hit QEMU_TEST_HARD_TIMEOUT (${QEMU_TEST_HARD_TIMEOUT:-20m})"
+rc=$(check_test_output "$TMP/out.txt" "$rc")
+if ((rc == 0)); then
+    printf 'ok  \t%s\t%s\t(linux/arm64 under qemu; total %s)\n' "$PKG_PATH" "$(elapsed "$t")" "$(elapsed "$T0")"
+else
+    printf 'FAIL\t%s\t%s\t(linux/arm64 under qemu, exit %d)\n' "$PKG_PATH" "$(elapsed "$t")" "$rc"
+fi
+exit "$rc"
