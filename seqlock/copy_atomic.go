@@ -26,8 +26,6 @@ func storeMeta(p *uint64, v uint64)   { atomic.StoreUint64(p, v) }
 // commit store before the writer's later load of the waiter count.
 const commitLoadOrdered = true
 
-const atomicCopies = true
-
 // copyIn copies src into the slot dst one atomic word at a time.
 func copyIn(dst, src []byte) {
 	ne := binary.NativeEndian

@@ -11,6 +11,3 @@ func copyIn(dst, src []byte)        { copy(dst, src) }
 func copyOut(dst, src []byte)       { copy(dst, src) }
 func loadMeta(p *uint64) uint64     { return *p }
 func storeMeta(p *uint64, v uint64) { *p = v }
-
-// atomicCopies tells tests and benchmarks which copy strategy is built in.
-const atomicCopies = false
