@@ -143,7 +143,7 @@ func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
 		return 0, ErrClosed
 	}
 	if len(p) > w.g.capacity {
-		return 0, fmt.Errorf("%w: %d bytes, capacity %d", ErrTooLarge, len(p), w.g.capacity)
+		return 0, tooLarge(len(p), w.g.capacity)
 	}
 	// The counter line is this writer's own; the load is cheap and catches a
 	// second writer (or a second goroutine) before it can tear anything.
@@ -196,3 +196,11 @@ type noCopy struct{}
 
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
+
+// tooLarge builds the error for an oversized value, out of line so that
+// WriteAt's frame stays small.
+//
+//go:noinline
+func tooLarge(n, capacity int) error {
+	return fmt.Errorf("%w: %d bytes, capacity %d", ErrTooLarge, n, capacity)
+}
