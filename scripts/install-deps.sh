@@ -8,6 +8,8 @@
 #                  wine wine64           wine launcher + 64-bit loader (scripts/wine-test.sh)
 #                  qemu-user             qemu-aarch64 (scripts/qemu-arm64-test.sh)
 #                  gcc-mingw-w64-x86-64  builds the bcryptprimitives.dll shim
+#                  gcc-aarch64-linux-gnu, libc6-dev-arm64-cross
+#                                        the C reader's AArch64 build (clients/test.sh)
 #                Note: on Debian 12 `wine64` alone has no `wine`/`wineboot`
 #                commands (only /usr/lib/wine/wine64); they come from `wine`,
 #                which wine64 merely Recommends, so it is listed explicitly.
@@ -55,6 +57,9 @@ if ((want_apt)); then
     fi
     if ! have x86_64-w64-mingw32-gcc; then
         pkgs+=(gcc-mingw-w64-x86-64)
+    fi
+    if ! have aarch64-linux-gnu-gcc; then
+        pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) # clients/test.sh: the C reader's AArch64 build
     fi
     if ((${#pkgs[@]} == 0)); then
         log "apt: wine, wineboot, wine64, qemu-aarch64, x86_64-w64-mingw32-gcc already present; skipping"

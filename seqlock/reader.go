@@ -128,8 +128,9 @@ func (r *Reader) Read(buf []byte) (Meta, error) {
 		s2 := atomic.LoadUint64(r.seq)
 		// Slot m%2 is next written by write m+2, which first stores
 		// 2m+3. Any smaller counter means our copy is intact. A counter
-		// below s1 means a hostile writer; treat it as a lap.
-		if s2 > 2*m+2 || s2 < s1 {
+		// below s1 means a hostile writer; treat it as a lap. (Written as
+		// a difference, which cannot overflow once s2 >= s1 >= 2m.)
+		if s2 < s1 || s2-2*m > 2 {
 			if lap%64 == 63 {
 				runtime.Gosched()
 			}

@@ -80,7 +80,9 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 		// writer's load of the count sees us (and wakes us), or our load
 		// of the counter sees its commit. docs/memory-model.md, "Waking".
 		atomic.AddUint32(r.waiters, 1)
-		if r.g.flags&flagMembarrier != 0 {
+		// Flags are re-read: a writer that took over the segment since
+		// NewReader may rely on membarrier where its predecessor did not.
+		if atomic.LoadUint64(word64(r.region, offFlags))&flagMembarrier != 0 {
 			// The writer commits with a plain store; force a full
 			// barrier on its CPU so that the commit is visible to the
 			// load below or the writer's later load sees our count.

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Tests of the foreign-language readers (clients/c, clients/python) against
+# segments made by the Go implementation (clients/testdata/writer).
+#
+# Usage: clients/test.sh        (from anywhere; needs go, gcc, python3)
+#
+# Builds the C reader (and, if aarch64-linux-gnu-gcc is installed, an
+# AArch64 build, run under qemu-aarch64 when that is installed too), then
+# checks both readers on: a fixed value, ~3 s of checksummed values written
+# at full speed while both read (zero torn values accepted), a writer that
+# died mid-write, corrupt segments, a missing segment, things that are not
+# segments, and bad usage. All segments live in a temporary $SEQSHM_DIR, so
+# /dev/shm is never touched. Prints "N passed, M failed"; exits 1 if any
+# check failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+WORK=$(mktemp -d)
+export SEQSHM_DIR="$WORK/shm"
+mkdir "$SEQSHM_DIR"
+BIN="$WORK/bin"
+mkdir "$BIN"
+WRITER_PID=
+BG_PIDS=() # background readers, killed if the script stops early
+cleanup() {
+	local pid
+	for pid in $WRITER_PID "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok    $1"; }
+fail() {
+	failed=$((failed + 1))
+	echo "FAIL  $1"
+	shift
+	local line
+	for line in "$@"; do printf '      %s\n' "$line"; done
+}
+
+# run CMD...: runs CMD, setting $rc, $out and $err (never fails itself).
+run() {
+	if out=$("$@" 2>"$WORK/stderr"); then rc=0; else rc=$?; fi
+	err=$(<"$WORK/stderr")
+}
+
+# check NAME WANT_RC STDOUT_RE STDERR_RE CMD...: run CMD and compare; an
+# empty regular expression matches anything.
+check() {
+	local name=$1 want_rc=$2 out_re=$3 err_re=$4
+	shift 4
+	run "$@"
+	if [[ $rc != "$want_rc" ]] || ! [[ $out =~ $out_re ]] || ! [[ $err =~ $err_re ]]; then
+		fail "$name" "command: $*" "exit $rc, want $want_rc" "stdout: ${out:0:300}" "stderr: ${err:0:300}" \
+			"want stdout =~ $out_re" "want stderr =~ $err_re"
+		return
+	fi
+	pass "$name"
+}
+
+# ---- build -----------------------------------------------------------------
+
+CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror)
+if gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat" clients/c/seqshm-cat.c 2>"$WORK/cc.log"; then
+	pass "build: gcc ${CFLAGS[*]} seqshm-cat.c"
+else
+	fail "build: gcc ${CFLAGS[*]} seqshm-cat.c" "$(cat "$WORK/cc.log")"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+if go build -o "$BIN/writer" ./clients/testdata/writer 2>"$WORK/go.log"; then
+	pass "build: go build ./clients/testdata/writer"
+else
+	fail "build: go build ./clients/testdata/writer" "$(cat "$WORK/go.log")"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+ARM=
+if command -v aarch64-linux-gnu-gcc >/dev/null; then
+	if aarch64-linux-gnu-gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat-arm64" clients/c/seqshm-cat.c 2>"$WORK/cc.log"; then
+		pass "build: aarch64-linux-gnu-gcc ${CFLAGS[*]} seqshm-cat.c"
+		# The AArch64 fence instructions are where they should be.
+		aarch64-linux-gnu-gcc "${CFLAGS[@]}" -S -o "$WORK/cat-arm64.s" clients/c/seqshm-cat.c
+		if grep -q 'dmb[[:space:]]*ishld' "$WORK/cat-arm64.s"; then
+			pass "build: aarch64 reader contains dmb ishld"
+		else
+			fail "build: aarch64 reader contains dmb ishld" "no 'dmb ishld' in the generated assembly"
+		fi
+		QEMU=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
+		if [[ -n $QEMU && -d /usr/aarch64-linux-gnu ]]; then ARM="$QEMU -L /usr/aarch64-linux-gnu $BIN/seqshm-cat-arm64"; fi
+	else
+		fail "build: aarch64-linux-gnu-gcc ${CFLAGS[*]} seqshm-cat.c" "$(cat "$WORK/cc.log")"
+	fi
+else
+	echo "skip  build for aarch64: aarch64-linux-gnu-gcc not installed"
+fi
+
+C_READER="$BIN/seqshm-cat"
+PY_READER="python3 clients/python/seqshm.py"
+READERS=(c py)
+reader() { # reader c|py -> the command words
+	case $1 in
+	c) echo "$C_READER" ;;
+	py) echo "$PY_READER" ;;
+	arm64) echo "$ARM" ;;
+	esac
+}
+if [[ -n $ARM ]]; then READERS+=(arm64); fi
+
+# ---- a fixed value -------------------------------------------------------------
+
+# The real publisher when it exists (it stamps and closes cleanly, as the
+# test writer's fixed mode does), else the test writer.
+if [[ -d cmd/publisher ]] && go build -o "$BIN/publisher" ./cmd/publisher 2>"$WORK/go.log"; then
+	pass "build: go build ./cmd/publisher"
+	PUBLISH=("$BIN/publisher")
+else
+	[[ -d cmd/publisher ]] && fail "build: go build ./cmd/publisher" "$(cat "$WORK/go.log")"
+	PUBLISH=("$BIN/writer" fixed)
+fi
+"${PUBLISH[@]}" fixed1 'hello, world'
+for r in "${READERS[@]}"; do
+	# shellcheck disable=SC2046 # the reader command is several words
+	check "$r: fixed value" 0 '^hello, world$' '^$' $(reader "$r") fixed1
+	# shellcheck disable=SC2046
+	check "$r: fixed value as JSON" 0 '"seq":1,"len":12,"time_ns":[1-9][0-9]*,"writer":"closed","value":"hello, world"' '^$' \
+		$(reader "$r") -j fixed1
+done
+# shellcheck disable=SC2086
+check "c: info of a cleanly closed segment" 0 'writer: +closed \(state 2, pid [0-9]+, lock free\)' '^$' $C_READER -i fixed1
+# shellcheck disable=SC2086
+check "py: info of a cleanly closed segment" 0 '"writer":"closed","writer_state":2' '^$' $PY_READER -i -j fixed1
+
+# A second publish adopts the segment: write 2 goes into slot 0.
+"${PUBLISH[@]}" fixed1 'second value'
+for r in "${READERS[@]}"; do
+	# shellcheck disable=SC2046
+	check "$r: second value after the segment was adopted" 0 '"seq":2,"len":12,.*"writer":"closed","value":"second value"' '^$' \
+		$(reader "$r") -j fixed1
+done
+
+# ---- stress: checksummed values at full speed, both readers at once --------------
+
+"$BIN/writer" stress stress1 3.5 >"$WORK/writer.out" 2>"$WORK/writer.err" &
+WRITER_PID=$!
+for _ in $(seq 100); do # wait up to 5 s for the first value
+	if "$C_READER" -i -j stress1 2>/dev/null | grep -q '"seq":[1-9]'; then break; fi
+	sleep 0.05
+done
+# shellcheck disable=SC2086
+check "c: info while the writer runs" 0 "\"writer\":\"running\",\"writer_state\":1,\"writer_pid\":$WRITER_PID,.*\"lock_held\":1,\"lock_pid\":$WRITER_PID" '^$' \
+	$C_READER -i -j stress1
+# shellcheck disable=SC2086
+$C_READER -f -d 3 --verify-crc stress1 >"$WORK/c.out" 2>"$WORK/c.err" &
+C_PID=$!
+BG_PIDS+=("$C_PID")
+# shellcheck disable=SC2086
+$PY_READER -f -d 3 --verify-crc stress1 >"$WORK/py.out" 2>"$WORK/py.err" &
+PY_PID=$!
+BG_PIDS+=("$PY_PID")
+STRESSED=(c py)
+if [[ -n $ARM ]]; then
+	# Under qemu-user the host's memory model applies, so this checks the
+	# AArch64 build's logic, not AArch64 reordering.
+	$ARM -f -d 3 --verify-crc stress1 >"$WORK/arm64.out" 2>"$WORK/arm64.err" &
+	ARM_PID=$!
+	BG_PIDS+=("$ARM_PID")
+	STRESSED+=(arm64)
+fi
+if wait "$C_PID"; then c_rc=0; else c_rc=$?; fi
+if wait "$PY_PID"; then py_rc=0; else py_rc=$?; fi
+if [[ -n $ARM ]]; then if wait "$ARM_PID"; then arm64_rc=0; else arm64_rc=$?; fi; fi
+BG_PIDS=() # all reaped
+if wait "$WRITER_PID"; then w_rc=0; else w_rc=$?; fi
+WRITER_PID=
+writes=$(sed -n 's/^writes //p' "$WORK/writer.out")
+if [[ $w_rc == 0 && ${writes:-0} -gt 1000 ]]; then
+	pass "stress: go writer made $writes writes"
+else
+	fail "stress: go writer" "exit $w_rc" "$(cat "$WORK/writer.out" "$WORK/writer.err")"
+fi
+for r in "${STRESSED[@]}"; do
+	res=$(cat "$WORK/$r.out")
+	rc_var=${r}_rc
+	if [[ ${!rc_var} == 0 && $res =~ ^reads\ ([0-9]+)\ torn\ 0\ lapped\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] > 100)); then
+		pass "$r: stress, $res"
+	else
+		fail "$r: stress (zero torn values accepted)" "exit ${!rc_var}" "stdout: $res" "stderr: $(head -c 600 "$WORK/$r.err")"
+	fi
+done
+
+# ---- a writer that died in the middle of write 2 -------------------------------
+
+# The writer publishes write 1, leaves the counter odd with garbage in slot 0
+# and kills itself (SIGKILL: exit status 137 is expected).
+("$BIN/writer" crash crash1 'last words' || true) 2>/dev/null
+for r in "${READERS[@]}"; do
+	# shellcheck disable=SC2046
+	check "$r: value of a writer that died mid-write" 0 '"seq":1,"len":10,.*"writer":"died","value":"last words"' '^$' \
+		$(reader "$r") -j crash1
+done
+# shellcheck disable=SC2086
+check "c: info of a died writer" 0 'seq: +1 \(counter 3, write in progress\).*writer: +died \(state 1, pid [0-9]+, lock free\)' '^$' \
+	$C_READER -i crash1
+
+# ---- corrupt segments ----------------------------------------------------------
+
+declare -A CORRUPT=(
+	[magic]='not a seqshm segment: bad magic .NOTSEQSH'
+	[version]='unsupported layout version: layout version 2, this reader knows 1'
+	[truncated]='corrupt segment: header says 65664 bytes, region has 4096 \(truncated\?\)'
+	[tiny]='corrupt segment: region of 100 bytes is smaller than the 256-byte header'
+	[notready]='segment not initialised yet'
+	[slot]='corrupt segment: slots at 256 and 1099511627776 \(size 384\) outside the 65664-byte segment'
+	[length]='corrupt segment: slot 1 holds write 1 of 1048576 bytes, expected write 1 of at most 256'
+)
+for kind in magic version truncated tiny notready slot length; do
+	"$BIN/writer" corrupt "bad-$kind" "$kind"
+	for r in "${READERS[@]}"; do
+		# shellcheck disable=SC2046
+		check "$r: corrupt segment ($kind)" 1 '^$' "^seqshm[-.a-z]*: bad-$kind: ${CORRUPT[$kind]}" $(reader "$r") "bad-$kind"
+	done
+done
+
+# ---- missing segments, things that are not segments, bad usage -------------------
+
+for r in "${READERS[@]}"; do
+	# shellcheck disable=SC2046
+	check "$r: missing segment" 1 '^$' '^seqshm[-.a-z]*: nothing-here: no such segment in ' $(reader "$r") nothing-here
+	# shellcheck disable=SC2046
+	check "$r: invalid name" 1 '^$' 'seqshm[-.a-z]*: \.\./etc: invalid segment name' $(reader "$r") ../etc
+done
+ln -s "$SEQSHM_DIR/fixed1" "$SEQSHM_DIR/link1"
+mkfifo "$SEQSHM_DIR/fifo1"
+for r in c py; do
+	# shellcheck disable=SC2046
+	check "$r: symbolic link not followed" 1 '^$' 'link1: not a segment.*symbolic link' $(reader "$r") link1
+	# shellcheck disable=SC2046
+	check "$r: FIFO refused without blocking" 1 '^$' 'fifo1: not a segment.*not a regular file' timeout 5 $(reader "$r") fifo1
+	# shellcheck disable=SC2046
+	check "$r: usage error" 2 '^$' 'usage: ' $(reader "$r")
+done
+
+# ---- the header decoder and reader against random headers -----------------------
+
+if gcc "${CFLAGS[@]}" -o "$BIN/fuzz_header" clients/c/fuzz_header.c 2>"$WORK/cc.log"; then
+	check "c: 200000 random headers, no read outside the mapping" 0 '^rounds 200000 accepted [1-9]' '^$' \
+		"$BIN/fuzz_header" 200000
+else
+	fail "build: fuzz_header.c" "$(cat "$WORK/cc.log")"
+fi
+if [[ -n $ARM ]] && aarch64-linux-gnu-gcc "${CFLAGS[@]}" -o "$BIN/fuzz_header-arm64" clients/c/fuzz_header.c; then
+	# shellcheck disable=SC2086
+	check "arm64: 20000 random headers, no read outside the mapping" 0 '^rounds 20000 accepted [1-9]' '^$' \
+		${ARM%/seqshm-cat-arm64}/fuzz_header-arm64 20000
+fi
+
+echo "$passed passed, $failed failed"
+((failed == 0))
