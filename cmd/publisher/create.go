@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// create opens the segment for publishing, creating it if needed, and
+// explains a failure.
+func create(cfg *config) (*seqlock.Publisher, error) {
+	p, err := seqlock.Create(cfg.name, &seqlock.Options{
+		Capacity:    cfg.capacity.Bytes, // 0 unless given: an existing segment keeps its own
+		Mode:        fs.FileMode(cfg.mode),
+		NoTimestamp: cfg.noTimestamp,
+	})
+	if err != nil {
+		return nil, explainCreate(cfg, err)
+	}
+	return p, nil
+}
+
+// explainCreate explains the failures of seqlock.Create that are the
+// publisher's own; cli.Explain does the rest.
+func explainCreate(cfg *config, err error) error {
+	name := cfg.name
+	switch {
+	case errors.Is(err, seqlock.ErrBusy):
+		st, serr := seqlock.Stat(name)
+		if serr != nil || st.Writer != seqlock.WriterAlive || st.PID == 0 {
+			return &cli.Error{Name: name, Msg: "another publisher is running", Err: err,
+				Hints: []string{"stop it first, or publish under another name"}}
+		}
+		return &cli.Error{Name: name, Msg: fmt.Sprintf("another publisher (pid %d) is running", st.PID), Err: err,
+			Hints: []string{fmt.Sprintf("stop it first (kill %d), or publish under another name", st.PID)}}
+	case errors.Is(err, seqlock.ErrIncompatible):
+		st, serr := seqlock.Stat(name)
+		switch {
+		case serr == nil && st.Fingerprint != 0:
+			return &cli.Error{Name: name, Err: err,
+				Msg:   fmt.Sprintf("segment holds typed values (type fingerprint %#x), not raw bytes", st.Fingerprint),
+				Hints: []string{"publish under another name, or remove it with: publisher -rm " + name}}
+		case serr == nil:
+			return &cli.Error{Name: name, Err: err,
+				Msg: fmt.Sprintf("segment exists with capacity %d, not %d", st.Capacity, cfg.capacity.Bytes),
+				Hints: []string{
+					fmt.Sprintf("omit -capacity to publish with its capacity of %d bytes,", st.Capacity),
+					"or remove it first (publisher -rm " + name + ") and create it anew",
+				}}
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		// Create makes a missing segment: what is missing is the directory.
+		return &cli.Error{Name: name, Err: err,
+			Msg:   "segment directory " + cli.Dir() + " does not exist",
+			Hints: []string{"create it, or set SEQSHM_DIR to an existing directory"}}
+	}
+	return cli.Explain(name, err)
+}
+
+// tooLong explains a value that does not fit the segment.
+func tooLong(name, what string, capacity int) error {
+	return &cli.Error{Name: name, Err: seqlock.ErrTooLarge,
+		Msg: fmt.Sprintf("%s is longer than the segment's capacity (%d bytes)", what, capacity),
+		Hints: []string{
+			"publish to a segment with a larger -capacity, such as 64KiB;",
+			"an existing segment keeps its capacity: remove it first with publisher -rm " + name,
+		}}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// publishOnce publishes cfg.value and closes the segment; the value stays.
+func publishOnce(cfg *config) (err error) {
+	p, err := create(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = closePublisher(p, err) }()
+	value := []byte(*cfg.value)
+	if len(value) > p.Capacity() {
+		return tooLong(cfg.name, fmt.Sprintf("VALUE (%d bytes)", len(value)), p.Capacity())
+	}
+	if _, err := p.Publish(value); err != nil {
+		return cli.Explain(cfg.name, err)
+	}
+	return nil
+}
+
+// closePublisher closes p, marking the segment closed cleanly, and joins a
+// failure of Close to err.
+func closePublisher(p *seqlock.Publisher, err error) error {
+	if cerr := p.Close(); cerr != nil && err == nil {
+		return cli.Explain(p.Name(), cerr)
+	}
+	return err
+}
+
+// A line is one line of input, numbered from 1, or the error that ended
+// the input.
+type line struct {
+	n     int
+	value []byte
+	err   error
+}
+
+// errLineTooLong is returned by readLine for a line longer than max.
+var errLineTooLong = errors.New("line too long")
+
+// publishLines publishes each line of stdin until end of input or until
+// ctx ends.
+func publishLines(ctx context.Context, cfg *config, stdin io.Reader) (err error) {
+	p, err := create(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = closePublisher(p, err) }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the reader below, unless it is blocked in a read
+
+	// The read runs in its own goroutine so that a signal stops publisher
+	// while it waits for input; the goroutine ends with the process.
+	lines := make(chan line)
+	go func() {
+		r := bufio.NewReaderSize(stdin, min(p.Capacity()+2, 64<<10))
+		var buf []byte
+		for n := 1; ; n++ {
+			var err error
+			buf, err = readLine(r, buf, p.Capacity())
+			select {
+			case lines <- line{n: n, value: bytes.Clone(buf), err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case l := <-lines:
+			switch {
+			case l.err == io.EOF:
+				return nil
+			case errors.Is(l.err, errLineTooLong):
+				return tooLong(cfg.name, fmt.Sprintf("line %d", l.n), p.Capacity())
+			case l.err != nil:
+				return &cli.Error{Name: cfg.name, Msg: fmt.Sprintf("reading line %d: %v", l.n, l.err), Err: l.err}
+			}
+			if _, err := p.Publish(l.value); err != nil {
+				return cli.Explain(cfg.name, err)
+			}
+		}
+	}
+}
+
+// readLine reads the next line from r into buf[:0] and returns it without
+// its "\n" or "\r\n". A last line without "\n" is a line; after it readLine
+// returns io.EOF. A line longer than max bytes is errLineTooLong, found
+// without reading more than max+2 bytes of it.
+func readLine(r *bufio.Reader, buf []byte, max int) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(buf)+len(frag) > max+2 {
+			return buf, errLineTooLong
+		}
+		buf = append(buf, frag...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF && len(buf) > 0 {
+			break
+		}
+		if err != nil {
+			return buf, err
+		}
+		break
+	}
+	buf = bytes.TrimSuffix(buf, []byte("\n"))
+	buf = bytes.TrimSuffix(buf, []byte("\r"))
+	if len(buf) > max {
+		return buf, errLineTooLong
+	}
+	return buf, nil
+}

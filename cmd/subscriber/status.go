@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// statusJSON is a segment's Status as -info -json and -list -json print it.
+type statusJSON struct {
+	Name          string    `json:"name"`
+	Capacity      int       `json:"capacity"`
+	Seq           uint64    `json:"seq"`           // writes so far
+	Len           int       `json:"len"`           // length of the latest value
+	Time          time.Time `json:"time,omitzero"` // its publish time
+	AgeSeconds    float64   `json:"age_seconds,omitzero"`
+	Writer        string    `json:"writer"` // alive, closed, died or none
+	PID           int       `json:"pid,omitzero"`
+	WriterStarted time.Time `json:"writer_started,omitzero"`
+	Mode          string    `json:"mode"` // octal, "0600"
+	Size          int64     `json:"size"`
+	Created       time.Time `json:"created,omitzero"`
+	Fingerprint   string    `json:"fingerprint,omitempty"` // of a typed segment
+	Error         string    `json:"error,omitempty"`       // -list: why it could not be read
+}
+
+func toJSON(st seqlock.Status, now time.Time, err error) statusJSON {
+	j := statusJSON{
+		Name: st.Name, Capacity: st.Capacity, Seq: st.Seq, Len: st.Len,
+		Time: st.Published, Writer: st.Writer.String(), PID: st.PID,
+		WriterStarted: st.WriterStarted, Mode: fmt.Sprintf("%04o", uint32(st.Mode.Perm())),
+		Size: st.Size, Created: st.Created,
+	}
+	if !st.Published.IsZero() {
+		j.AgeSeconds = now.Sub(st.Published).Seconds()
+	}
+	if st.Fingerprint != 0 {
+		j.Fingerprint = fmt.Sprintf("%#x", st.Fingerprint)
+	}
+	if err != nil {
+		j.Error = explainedMsg(st.Name, err)
+		j.Writer = ""
+	}
+	return j
+}
+
+// info prints the segment's facts.
+func info(ctx context.Context, cfg *config, out *bufio.Writer) error {
+	waitCtx, cancel := waitContext(ctx, cfg)
+	s, err := open(waitCtx, cfg)
+	cancel()
+	if err != nil {
+		return stopped(ctx, err)
+	}
+	defer s.Close()
+	st, err := s.Status()
+	if err != nil {
+		return explain(cfg, err)
+	}
+	now := time.Now()
+	if cfg.json {
+		return json.NewEncoder(out).Encode(toJSON(st, now, nil))
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("name", st.Name)
+	row("capacity", fmt.Sprintf("%d bytes", st.Capacity))
+	if st.Fingerprint != 0 {
+		row("type", fmt.Sprintf("typed values, fingerprint %#x", st.Fingerprint))
+	}
+	row("writes", strconv.FormatUint(st.Seq, 10))
+	switch {
+	case st.Seq == 0:
+		row("length", "- (no value yet)")
+		row("published", "-")
+	case st.Published.IsZero():
+		row("length", fmt.Sprintf("%d bytes", st.Len))
+		row("published", "unknown (unstamped)")
+	default:
+		row("length", fmt.Sprintf("%d bytes", st.Len))
+		row("published", fmt.Sprintf("%s (%v ago)", st.Published.Format(cli.TimeLayout), age(now, st.Published)))
+	}
+	row("writer", writerText(st))
+	row("mode", fmt.Sprintf("%04o (%v)", uint32(st.Mode.Perm()), st.Mode.Perm()))
+	row("size", fmt.Sprintf("%d bytes", st.Size))
+	row("created", timeText(st.Created))
+	return tw.Flush()
+}
+
+func writerText(st seqlock.Status) string {
+	switch {
+	case st.PID == 0:
+		return st.Writer.String()
+	case st.Writer == seqlock.WriterAlive:
+		return fmt.Sprintf("alive (pid %d, since %s)", st.PID, timeText(st.WriterStarted))
+	}
+	return fmt.Sprintf("%v (last pid %d)", st.Writer, st.PID)
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(cli.TimeLayout)
+}
+
+// age is how long ago t was, rounded for display.
+func age(now, t time.Time) time.Duration {
+	return cli.RoundDuration(now.Sub(t))
+}
+
+// list prints the facts of every segment, one a line, in columns.
+func list(cfg *config, out *bufio.Writer) error {
+	entries, err := seqlock.List()
+	if err != nil {
+		return cli.Explain("", err)
+	}
+	now := time.Now()
+	if cfg.json {
+		enc := json.NewEncoder(out)
+		for _, e := range entries {
+			if err := enc.Encode(toJSON(e.Status, now, e.Err)); err != nil {
+				return writeError(err)
+			}
+		}
+		return nil
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tCAPACITY\tWRITES\tLEN\tAGE\tWRITER\tPID\tMODE\tSIZE\tCREATED")
+	for _, e := range entries {
+		st := e.Status
+		mode := fmt.Sprintf("%04o", uint32(st.Mode.Perm()))
+		if e.Err != nil {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t?\t-\t%s\t%d\t-\t%s\n", st.Name, mode, st.Size, explainedMsg(st.Name, e.Err))
+			continue
+		}
+		length, ago, pid := "-", "-", "-"
+		if st.Seq != 0 {
+			length = strconv.Itoa(st.Len)
+		}
+		if !st.Published.IsZero() {
+			ago = age(now, st.Published).String()
+		}
+		if st.PID != 0 {
+			pid = strconv.Itoa(st.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%v\t%s\t%s\t%d\t%s\n",
+			st.Name, st.Capacity, st.Seq, length, ago, st.Writer, pid, mode, st.Size, timeText(st.Created))
+	}
+	return tw.Flush()
+}
+
+// explainedMsg is the explanation of err without the segment's name.
+func explainedMsg(name string, err error) string {
+	var e *cli.Error
+	if errors.As(cli.Explain(name, err), &e) {
+		return e.Msg
+	}
+	return err.Error()
+}

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seqshm/seqshm/seqlock"
+	"github.com/seqshm/seqshm/shmfile"
+)
+
+func TestExitCode(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{flag.ErrHelp, 0},
+		{&UsageError{Msg: "x"}, 2},
+		{fmt.Errorf("wrapped: %w", &UsageError{Msg: "x"}), 2},
+		{&Error{Msg: "x"}, 1},
+		{errors.New("x"), 1},
+	} {
+		if got := ExitCode(tt.err); got != tt.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestReport(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{flag.ErrHelp, ""},
+		{&Error{Name: "imu", Msg: "no such segment", Hints: []string{"start one"}}, "tool: imu: no such segment\nhint: start one\n"},
+		{&Error{Msg: "writing output: broken pipe"}, "tool: writing output: broken pipe\n"},
+		{&UsageError{Msg: "missing NAME", Synopsis: "usage: tool NAME\n"}, "tool: missing NAME\nusage: tool NAME\n"},
+		{errors.Join(&Error{Name: "a", Msg: "m1"}, &Error{Name: "b", Msg: "m2", Hints: []string{"h2"}}), "tool: a: m1\ntool: b: m2\nhint: h2\n"},
+		{errors.New("plain"), "tool: plain\n"},
+	} {
+		var b strings.Builder
+		Report(&b, "tool", tt.err)
+		if b.String() != tt.want {
+			t.Errorf("Report(%v) wrote %q, want %q", tt.err, b.String(), tt.want)
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("seqlock: open \"x\": %w", err) }
+	for _, tt := range []struct {
+		err   error
+		msg   string // prefix of the explained message
+		hints bool
+	}{
+		{wrap(shmfile.ErrNoSpace), "no space left for the segment in ", true},
+		{wrap(fs.ErrPermission), "permission denied", true},
+		{wrap(seqlock.ErrTruncated), "segment truncated while mapped", false},
+		{wrap(seqlock.ErrNotSeqshm), "not a seqshm segment", false},
+		{wrap(shmfile.ErrTooSmall), "not a seqshm segment", false},
+		{wrap(shmfile.ErrNotSegment), "not a segment", false},
+		{wrap(seqlock.ErrVersion), "segment has an unsupported layout version", false},
+		{wrap(fmt.Errorf("%w: slot 1 holds write 3", seqlock.ErrCorrupt)), "corrupt segment: slot 1 holds write 3", true},
+		{wrap(seqlock.ErrNotReady), "segment not initialised yet", true},
+		{wrap(errors.ErrUnsupported), "not supported on ", false},
+		{wrap(errors.New("odd")), "open \"x\": odd", false},
+	} {
+		got := Explain("x", tt.err)
+		var e *Error
+		if !errors.As(got, &e) || !strings.HasPrefix(e.Msg, tt.msg) || (len(e.Hints) > 0) != tt.hints || e.Name != "x" || !errors.Is(got, errors.Unwrap(tt.err)) {
+			t.Errorf("Explain(%v) = %#v, want an *Error %q (hints: %v) wrapping the error", tt.err, got, tt.msg, tt.hints)
+		}
+	}
+	var usage *UsageError
+	if err := Explain("a/b", shmfile.ValidName("a/b")); !errors.As(err, &usage) || ExitCode(err) != 2 {
+		t.Errorf("Explain of an invalid name = %v, want a *UsageError", err)
+	}
+	if e := (&Error{}); Explain("x", e) != e {
+		t.Errorf("Explain of an *Error did not return it as it is")
+	}
+}
+
+func TestRoundDuration(t *testing.T) {
+	for _, tt := range []struct {
+		in, want time.Duration
+	}{
+		{999, 999}, {45678, 45700}, {1234567890, 1230 * time.Millisecond}, {-45678, -45700}, {2 * time.Hour, 2 * time.Hour},
+	} {
+		if got := RoundDuration(tt.in); got != tt.want {
+			t.Errorf("RoundDuration(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
