@@ -35,6 +35,9 @@ var (
 	ErrConcurrentWrite = errors.New("seqlock: another writer changed the segment")
 	// ErrMisaligned: the region does not start on an 8-byte boundary.
 	ErrMisaligned = errors.New("seqlock: region not 8-byte aligned")
+	// ErrTruncated: the segment file was truncated by someone while it
+	// was mapped, and touching the missing pages faulted (SIGBUS).
+	ErrTruncated = errors.New("seqlock: segment truncated while mapped")
 	// ErrClosed: the Writer, Reader, Publisher or Subscriber was closed.
 	ErrClosed = errors.New("seqlock: closed")
 )

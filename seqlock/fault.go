@@ -1,14 +1,9 @@
 package seqlock
 
 import (
-	"errors"
 	"fmt"
 	"runtime/debug"
 )
-
-// ErrTruncated: the segment file was truncated by someone while it was
-// mapped, and touching the missing pages faulted (SIGBUS).
-var ErrTruncated = errors.New("seqlock: segment truncated while mapped")
 
 // faultSafe runs f with faults on bad addresses turned into panics, and
 // those panics into errors, so that a segment truncated under a mapping

@@ -41,9 +41,10 @@ type Options struct {
 // A Publisher is not safe for concurrent use: call Publish from one
 // goroutine at a time. It must not be copied after first use.
 type Publisher struct {
-	_   noCopy
-	seg *shmfile.Segment
-	w   *Writer
+	_       noCopy
+	seg     *shmfile.Segment
+	w       *Writer
+	created bool
 }
 
 // Create opens the named segment for publishing, creating it if it does
@@ -68,6 +69,7 @@ func Create(name string, opts *Options) (*Publisher, error) {
 		return nil, fmt.Errorf("seqlock: create %q: capacity %d outside [1, %d]", name, o.Capacity, maxCapacity)
 	}
 	seg, err := shmfile.Create(name, Size(capacity), &shmfile.Options{Mode: o.Mode})
+	created := err == nil
 	if errors.Is(err, fs.ErrExist) {
 		seg, err = shmfile.OpenWriter(name, headerSize)
 		if errors.Is(err, shmfile.ErrBusy) {
@@ -90,8 +92,13 @@ func Create(name string, opts *Options) (*Publisher, error) {
 		seg.Close()
 		return nil, fmt.Errorf("seqlock: take over %q: %w", name, err)
 	}
-	return &Publisher{seg: seg, w: w}, nil
+	return &Publisher{seg: seg, w: w, created: created}, nil
 }
+
+// Created reports whether Create made a new segment (with the capacity and
+// mode asked for) rather than taking over an existing one (whose mode it
+// kept).
+func (p *Publisher) Created() bool { return p.created }
 
 // busyError names the live publisher, from the header if the OS did not.
 func busyError(name string, err error) error {
@@ -248,6 +255,12 @@ func (s *Subscriber) Status() (Status, error) {
 	})
 	return st, err
 }
+
+// Replaced reports whether the segment was removed, or removed and created
+// anew, since Open: this Subscriber still reads the old object, which no
+// publisher will write again. Reopen to follow the new one. Always false on
+// Windows.
+func (s *Subscriber) Replaced() (bool, error) { return s.seg.Replaced() }
 
 // Close unmaps the segment. Values read before stay valid; the Subscriber
 // must not be used afterwards.

@@ -125,6 +125,9 @@ func TestRetainedAndTakeOver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create over a closed segment = %v", err)
 	}
+	if pub.Created() {
+		t.Errorf("Created() after taking over = true, want false")
+	}
 	defer pub.Close()
 	sub, err := seqlock.Open("retained")
 	if err != nil {
@@ -244,8 +247,14 @@ func TestWriterDied(t *testing.T) {
 		t.Errorf("value from the new publisher = %q (write %d), want \"new publisher\" (write 2)", got, m.Seq)
 	}
 	pub.Close()
+	if got, err := sub.Replaced(); got || err != nil {
+		t.Errorf("Replaced() before Remove = %v, %v, want false", got, err)
+	}
 	if err := seqlock.Remove("crashy"); err != nil {
 		t.Errorf("Remove after Close = %v", err)
+	}
+	if got, err := sub.Replaced(); !got || err != nil {
+		t.Errorf("Replaced() after Remove = %v, %v, want true", got, err)
 	}
 }
 

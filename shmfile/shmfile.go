@@ -256,6 +256,20 @@ func (s *Segment) WriterAlive() (alive bool, pid int, err error) {
 	return s.sys.writerAlive(s)
 }
 
+// Replaced reports whether the segment's name no longer refers to the open
+// object: it was removed, or removed and created anew (on Unix, the path
+// now names another file or nothing). A subscriber that follows a segment
+// uses it to notice that it should reopen. On Windows, where a name refers
+// to the mapping as long as any handle is open, it is always false.
+func (s *Segment) Replaced() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, s.closedError("stat")
+	}
+	return s.sys.replaced()
+}
+
 // MapWritableRange maps the window [off, off+length) of the same segment
 // read-write, even from a reader Segment, and returns it. It exists for
 // readers that must store into a small notification area (a futex word)

@@ -117,6 +117,19 @@ func (ss *sysSegment) fstat() (unix.Stat_t, error) {
 	return st, nil
 }
 
+// replaced reports whether ss.path no longer names the open file.
+func (ss *sysSegment) replaced() (bool, error) {
+	var st unix.Stat_t
+	err := unix.Lstat(ss.path, &st)
+	if err == unix.ENOENT || err == unix.ENOTDIR {
+		return true, nil
+	}
+	if err != nil {
+		return false, &fs.PathError{Op: "lstat", Path: ss.path, Err: err}
+	}
+	return uint64(st.Dev) != ss.dev || uint64(st.Ino) != ss.ino, nil
+}
+
 func infoFromStat(name string, st *unix.Stat_t) Info {
 	return Info{
 		Name:    name,

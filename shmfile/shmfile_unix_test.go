@@ -484,8 +484,14 @@ func TestRemoveWhileMapped(t *testing.T) {
 	w := mustCreate(t, name, 4096, nil)
 	r := mustOpen(t, name, 0, false)
 	copy(w.Bytes(), "old")
+	if got, err := r.Replaced(); got || err != nil {
+		t.Errorf("Replaced() of a live segment = %v, %v, want false, nil", got, err)
+	}
 	if err := Remove(name); err != nil {
 		t.Fatalf("Remove(%q) = %v", name, err)
+	}
+	if got, err := r.Replaced(); !got || err != nil {
+		t.Errorf("Replaced() after Remove = %v, %v, want true, nil", got, err)
 	}
 	if _, err := Stat(name); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat(%q) after Remove = %v, want fs.ErrNotExist", name, err)
@@ -504,6 +510,12 @@ func TestRemoveWhileMapped(t *testing.T) {
 		t.Errorf("new segment %q shows the old bytes %q", name, got)
 	}
 	copy(w2.Bytes(), "new")
+	if got, err := r.Replaced(); !got || err != nil {
+		t.Errorf("Replaced() after a new Create = %v, %v, want true, nil", got, err)
+	}
+	if got, err := w2.Replaced(); got || err != nil {
+		t.Errorf("Replaced() of the new segment = %v, %v, want false, nil", got, err)
+	}
 	if got := string(r.Bytes()[:3]); got != "old" {
 		t.Errorf("reader of the removed segment sees %q, want %q", got, "old")
 	}

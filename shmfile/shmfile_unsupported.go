@@ -39,6 +39,8 @@ func listSegments() ([]Info, error) {
 	return nil, fmt.Errorf("shmfile: list: named shared memory is not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 }
 
+func (sysSegment) replaced() (bool, error) { return false, errors.ErrUnsupported }
+
 func (sysSegment) info(s *Segment) (Info, error) { return Info{}, unsupported("stat", s.name) }
 
 func (sysSegment) writerAlive(s *Segment) (bool, int, error) {

@@ -104,6 +104,10 @@ func (ss *sysSegment) mapView(s *Segment, access uint32, size int, obj string) e
 	return nil
 }
 
+// replaced is always false: a mapping's name stays bound to it while any
+// handle is open, and this Segment holds one.
+func (ss *sysSegment) replaced() (bool, error) { return false, nil }
+
 func (ss *sysSegment) info(s *Segment) (Info, error) {
 	return Info{Name: s.name, Size: int64(len(s.data)), UID: -1}, nil
 }

@@ -189,6 +189,17 @@ func TestFollow(t *testing.T) {
 	if r.Code != 0 || r.Stdout != "after a death\n" {
 		t.Errorf("subscriber -follow -count 1: exit %d, stdout %q", r.Code, r.Stdout)
 	}
+
+	// The segment is removed and created anew: the follower notices
+	// (within about a second), reopens it and goes on from its values.
+	if runtime.GOOS == "windows" {
+		return
+	}
+	env.MustRun(t, "publisher", "-rm", name)
+	env.MustRun(t, "publisher", "-capacity", "64", name, "a new segment")
+	if v := decodeValue(t, sub.Line()); *v.Value != "a new segment" || v.Seq != 1 {
+		t.Errorf("value %+v after the segment was replaced, want a new segment, seq 1", v)
+	}
 }
 
 // TestFollowIdles checks that a following subscriber sleeps while no value

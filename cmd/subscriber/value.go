@@ -86,11 +86,15 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	if err != nil {
 		return stopped(ctx, err)
 	}
-	defer s.Close()
+	defer func() { s.Close() }()
 	buf := make([]byte, s.Capacity())
 	var last uint64
 	for n := 0; cfg.count == 0 || n < cfg.count; {
-		if _, err := s.Wait(ctx, last); err != nil {
+		if err := waitOrReopen(ctx, cfg, &s, last); err != nil {
+			if errors.Is(err, errReopened) {
+				buf, last = make([]byte, s.Capacity()), 0
+				continue
+			}
 			return stopped(ctx, explain(cfg, err))
 		}
 		m, value, err := read(s, buf)
@@ -110,6 +114,38 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		}
 	}
 	return nil
+}
+
+// checkReplaced is how long follow waits for a new value before it checks
+// whether the segment was removed or replaced under it.
+const checkReplaced = time.Second
+
+// errReopened says that waitOrReopen switched to a new segment object.
+var errReopened = errors.New("segment reopened")
+
+// waitOrReopen waits for a value newer than last. Every checkReplaced
+// without one, it checks whether the segment was removed or created anew
+// (publisher -rm, then a new publisher): then it waits for the name to
+// exist again, reopens it into *s and returns errReopened.
+func waitOrReopen(ctx context.Context, cfg *config, s **seqlock.Subscriber, last uint64) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, checkReplaced)
+		_, err := (*s).Wait(wctx, last)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		if replaced, _ := (*s).Replaced(); !replaced {
+			continue
+		}
+		ns, err := seqlock.OpenWait(ctx, cfg.name)
+		if err != nil {
+			return err
+		}
+		(*s).Close()
+		*s = ns
+		return errReopened
+	}
 }
 
 // waitContext returns the context that bounds -wait.
