@@ -28,9 +28,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// child runs "publish NAME VALUE": publish VALUE, say "ready", then sleep.
+// child runs "publish NAME VALUE": publish VALUE, say "ready", then sleep;
+// or "wait NAME": open NAME, say "ready", wait for a first value, print it.
 func child(spec string) int {
 	f := strings.SplitN(spec, " ", 3)
+	if f[0] == "wait" {
+		return childWait(f[1])
+	}
 	p, err := seqlock.Create(f[1], nil)
 	if err != nil {
 		fmt.Println("error:", err)
@@ -39,6 +43,29 @@ func child(spec string) int {
 	p.Publish([]byte(f[2]))
 	fmt.Println("ready")
 	time.Sleep(time.Hour)
+	return 0
+}
+
+func childWait(name string) int {
+	s, err := seqlock.Open(name)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	fmt.Println("ready")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := s.Wait(ctx, 0); err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	buf := make([]byte, s.Capacity())
+	m, err := s.Read(buf)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	fmt.Printf("value %s\n", buf[:m.Len])
 	return 0
 }
 

@@ -1,0 +1,65 @@
+package seqlock_test
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// A subscriber with read permission only cannot register as a futex
+// waiter; its Wait polls instead, and still sees the value.
+func TestWaitReadOnlyPermission(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running a subscriber as another user (uid 65534) needs root")
+	}
+	// The other user must reach the test binary and the segment directory.
+	root := t.TempDir()
+	for _, d := range []string{root, filepath.Dir(root)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(root, "seqlock.test")
+	in, err := os.Open(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(out, in)
+	in.Close()
+	out.Close()
+	t.Setenv("SEQSHM_DIR", root)
+
+	pub, err := seqlock.Create("shared", &seqlock.Options{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SEQLOCK_TEST_CHILD=wait shared")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	pipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a process as uid 65534 here: %v", err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	r := bufio.NewReader(pipe)
+	if line, _ := r.ReadString('\n'); line != "ready\n" {
+		t.Fatalf("subscriber as uid 65534 said %q, want ready", line)
+	}
+	pub.Publish([]byte("for everyone"))
+	if line, _ := r.ReadString('\n'); line != "value for everyone\n" {
+		t.Errorf("subscriber as uid 65534 with read permission only said %q, want the value", line)
+	}
+}
