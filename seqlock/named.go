@@ -165,7 +165,9 @@ func OpenWait(ctx context.Context, name string) (*Subscriber, error) {
 	d := time.Millisecond
 	for {
 		s, err := Open(name)
-		if err == nil || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotReady)) {
+		// A segment a publisher is creating can be seen empty (too small)
+		// or with a zero header for an instant: wait for it as well.
+		if err == nil || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotReady) || errors.Is(err, shmfile.ErrTooSmall)) {
 			return s, err
 		}
 		select {

@@ -1,0 +1,129 @@
+package natskv
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	for _, e := range []Envelope{
+		{Owner: 1, Seq: 0, UnixNano: 0, Value: []byte{}},
+		{Owner: 0x0123456789abcdef, Seq: 42, UnixNano: 1_700_000_000_123_456_789, Value: []byte("hello")},
+		{Owner: ^uint64(0), Seq: ^uint64(0), UnixNano: -1, Value: make([]byte, 1000)},
+	} {
+		b := e.Encode()
+		if len(b) != HeaderSize+len(e.Value) {
+			t.Errorf("len(Encode(%v)) = %d, want %d", e, len(b), HeaderSize+len(e.Value))
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("Decode(Encode(%v)) error %v", e, err)
+		}
+		if diff := cmp.Diff(e, got); diff != "" {
+			t.Errorf("Decode(Encode(e)) mismatch (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// TestEnvelopeBytes pins the byte layout documented in docs/bridge.md.
+func TestEnvelopeBytes(t *testing.T) {
+	b := Envelope{Owner: 0x1122334455667788, Seq: 2, UnixNano: 3, Value: []byte("v")}.Encode()
+	want := []byte{
+		's', 'q', 'b', 'r', 1, 32, 0, 0,
+		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+		2, 0, 0, 0, 0, 0, 0, 0,
+		3, 0, 0, 0, 0, 0, 0, 0,
+		'v',
+	}
+	if diff := cmp.Diff(want, b); diff != "" {
+		t.Errorf("Encode bytes mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	good := Envelope{Owner: 7, Seq: 1, Value: []byte("x")}.Encode()
+	mod := func(f func(b []byte) []byte) []byte {
+		return f(append([]byte(nil), good...))
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"short", []byte("sqbr")},
+		{"plain value", []byte("23.5 degrees, not an envelope")},
+		{"bad magic", mod(func(b []byte) []byte { b[0] = 'S'; return b })},
+		{"version 2", mod(func(b []byte) []byte { b[4] = 2; return b })},
+		{"header size 16", mod(func(b []byte) []byte { b[5] = 16; return b })},
+		{"header past end", mod(func(b []byte) []byte { b[5] = 200; return b })},
+		{"truncated header", good[:20]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Decode(tc.in); !errors.Is(err, ErrEnvelope) {
+				t.Errorf("Decode(%q) error = %v, want ErrEnvelope", tc.in, err)
+			}
+		})
+	}
+	// A longer header (a future minor version) is skipped.
+	long := append(mod(func(b []byte) []byte { b[5] = 40; return b })[:HeaderSize], make([]byte, 8)...)
+	long = append(long, "val"...)
+	if e, err := Decode(long); err != nil || string(e.Value) != "val" {
+		t.Errorf("Decode(40-byte header) = %q, %v, want \"val\", nil", e.Value, err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(Envelope{Owner: 1, Seq: 2, UnixNano: 3, Value: []byte("value")}.Encode())
+	f.Add([]byte("sqbr\x01\x20"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := Decode(b)
+		if err != nil {
+			return
+		}
+		if len(e.Value) > len(b)-HeaderSize {
+			t.Fatalf("Decode: value of %d bytes from %d bytes", len(e.Value), len(b))
+		}
+		if e2, err := Decode(Envelope{e.Owner, e.Seq, e.UnixNano, e.Value}.Encode()); err != nil || !cmp.Equal(e, e2) {
+			t.Fatalf("re-encode: %v, %v, want %v", e2, err, e)
+		}
+	})
+}
+
+func TestCheckNames(t *testing.T) {
+	for _, tc := range []struct {
+		key string
+		ok  bool
+	}{
+		{"imu", true}, {"robot.pose-2_x", true}, {"a/b=c", true},
+		{"", false}, {".hidden", false}, {"trailing.", false}, {"sp ace", false}, {"star*", false}, {"gt>", false},
+	} {
+		if err := CheckKey(tc.key); (err == nil) != tc.ok {
+			t.Errorf("CheckKey(%q) = %v, want ok %v", tc.key, err, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"seqshm", true}, {"my_bucket-1", true}, {"", false}, {"a.b", false}, {"a b", false},
+	} {
+		if err := CheckBucket(tc.name); (err == nil) != tc.ok {
+			t.Errorf("CheckBucket(%q) = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://alice:s3cret@host:4222", "nats://xxxxx@host:4222"},
+		{"nats://tok3n@host", "nats://xxxxx@host"},
+		{"nats://a:b@h1:1, tls://h2:2", "nats://xxxxx@h1:1,tls://h2:2"},
+	} {
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package natskv
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// BenchmarkLatency measures how long a value takes from a local Publish to
+// the other side, through an embedded server on this machine, one value at
+// a time (ping-pong, so nothing coalesces):
+//
+//   - watcher: to a NATS key-value watcher of the key (jetstream Watch);
+//   - segment: through an importer, to a Wait on the imported segment.
+//
+// ns/op is the mean; p50-µs and p99-µs the median and 99th percentile.
+// The numbers are in docs/bridge.md.
+func BenchmarkLatency(b *testing.B) {
+	b.Run("watcher", func(b *testing.B) {
+		srv := setup(b)
+		nc := connect(b, srv)
+		p := publisher(b, "lat")
+		p.Publish(make([]byte, 8))
+		start(b, func(ctx context.Context) error { return Export(ctx, nc, "lat", nil) })
+		kv := bucket(b, connect(b, srv), DefaultBucket)
+		waitKey(b, kv, "lat", func(e Envelope) bool { return e.Seq == 1 })
+		w, err := kv.Watch(context.Background(), "lat")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer w.Stop()
+		d := make([]time.Duration, 0, b.N)
+		val := make([]byte, 8)
+		b.ResetTimer()
+		for i := range b.N {
+			binary.LittleEndian.PutUint64(val, uint64(i+1))
+			t0 := time.Now()
+			seq, _ := p.Publish(val)
+			for ent := range w.Updates() {
+				if ent == nil {
+					continue
+				}
+				if env, err := Decode(ent.Value()); err == nil && env.Seq == seq {
+					break
+				}
+			}
+			d = append(d, time.Since(t0))
+		}
+		b.StopTimer()
+		percentiles(b, d)
+	})
+	b.Run("segment", func(b *testing.B) {
+		srv := setup(b)
+		p := publisher(b, "lat-src")
+		p.Publish(make([]byte, 8))
+		ncA, ncB := connect(b, srv), connect(b, srv)
+		start(b, func(ctx context.Context) error { return Export(ctx, ncA, "lat-src", &ExportOptions{Key: "lat"}) })
+		start(b, func(ctx context.Context) error {
+			return Import(ctx, ncB, "lat-dst", &ImportOptions{Key: "lat", Capacity: 64})
+		})
+		waitSegment(b, "lat-dst", func(m seqlock.Meta, v []byte) bool { return m.Seq >= 1 })
+		s, err := seqlock.Open("lat-dst")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		ctx := context.Background()
+		d := make([]time.Duration, 0, b.N)
+		val := make([]byte, 8)
+		after := s.Seq()
+		b.ResetTimer()
+		for i := range b.N {
+			binary.LittleEndian.PutUint64(val, uint64(i+1))
+			t0 := time.Now()
+			p.Publish(val)
+			if after, err = s.Wait(ctx, after); err != nil {
+				b.Fatal(err)
+			}
+			d = append(d, time.Since(t0))
+		}
+		b.StopTimer()
+		percentiles(b, d)
+	})
+}
+
+func percentiles(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(d[len(d)*99/100].Nanoseconds())/1e3, "p99-µs")
+}

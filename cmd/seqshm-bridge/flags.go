@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seqshm/seqshm/bridge/natskv"
+	"github.com/seqshm/seqshm/shmfile"
+)
+
+// common holds the flags both subcommands take.
+type common struct {
+	conn    natskv.ConnOptions
+	bucket  string
+	key     string
+	quiet   bool
+	name    string // the segment, the one argument
+	verbose func(format string, args ...any)
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.conn.URL, "server", os.Getenv("NATS_URL"), "")
+	fs.StringVar(&c.conn.Creds, "creds", "", "")
+	fs.StringVar(&c.conn.User, "user", os.Getenv("NATS_USER"), "")
+	fs.StringVar(&c.conn.Password, "password", os.Getenv("NATS_PASSWORD"), "")
+	fs.StringVar(&c.conn.TLSCA, "tlsca", "", "")
+	fs.StringVar(&c.conn.TLSCert, "tlscert", "", "")
+	fs.StringVar(&c.conn.TLSKey, "tlskey", "", "")
+	fs.DurationVar(&c.conn.ReconnectWait, "reconnect-wait", time.Second, "")
+	fs.StringVar(&c.bucket, "bucket", natskv.DefaultBucket, "")
+	fs.StringVar(&c.key, "key", "", "")
+	fs.BoolVar(&c.quiet, "q", false, "")
+}
+
+// parse parses args (flags may come before or after NAME) and checks the
+// common flags. -h gives flag.ErrHelp after printing the usage to stdout.
+func (c *common) parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err, stdout)
+	}
+	if fs.NArg() == 0 {
+		return &usageError{msg: "missing segment NAME"}
+	}
+	c.name = fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		return flagErr(err, stdout)
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("too many arguments: %q (one segment NAME per bridge)", fs.Args())}
+	}
+	if err := shmfile.ValidName(c.name); err != nil {
+		return &usageError{msg: strings.TrimPrefix(err.Error(), "shmfile: ")}
+	}
+	if c.key == "" {
+		c.key = c.name
+		if err := natskv.CheckKey(c.key); err != nil {
+			return &usageError{msg: fmt.Sprintf("segment name %q is not a valid NATS key (it ends with '.'): give one with -key", c.name)}
+		}
+	}
+	if err := natskv.CheckKey(c.key); err != nil {
+		return &usageError{msg: "-key: " + strings.TrimPrefix(err.Error(), "natskv: invalid key or bucket name: ")}
+	}
+	if err := natskv.CheckBucket(c.bucket); err != nil {
+		return &usageError{msg: "-bucket: " + strings.TrimPrefix(err.Error(), "natskv: invalid key or bucket name: ")}
+	}
+	if (c.conn.TLSCert == "") != (c.conn.TLSKey == "") {
+		return &usageError{msg: "-tlscert and -tlskey go together"}
+	}
+	if c.conn.ReconnectWait <= 0 {
+		return &usageError{msg: "-reconnect-wait must be positive"}
+	}
+	c.conn.Name = "seqshm-bridge " + c.name
+	c.conn.Logf = c.logger(stderr)
+	c.verbose = c.conn.Logf
+	return nil
+}
+
+func flagErr(err error, stdout io.Writer) error {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return flag.ErrHelp
+	}
+	return &usageError{msg: err.Error()}
+}
+
+// logger returns the progress printer: "seqshm-bridge: NAME: msg" lines
+// on stderr, from any goroutine (the NATS client reports from its own).
+func (c *common) logger(stderr io.Writer) func(format string, args ...any) {
+	if c.quiet {
+		return func(string, ...any) {}
+	}
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(stderr, "seqshm-bridge: %s: %s\n", c.name, fmt.Sprintf(format, args...))
+	}
+}
+
+// sizeFlag is a -capacity: bytes, or with a suffix KiB, MiB (K, M).
+type sizeFlag struct{ n int }
+
+func (s *sizeFlag) String() string { return strconv.Itoa(s.n) }
+
+func (s *sizeFlag) Set(v string) error {
+	num, mult := v, 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"K", 1 << 10}, {"M", 1 << 20}, {"B", 1}} {
+		if len(v) > len(u.suffix) && strings.EqualFold(v[len(v)-len(u.suffix):], u.suffix) {
+			num, mult = v[:len(v)-len(u.suffix)], u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 31)
+	if err != nil || n == 0 || int(n) > (1<<31-1)/mult {
+		return fmt.Errorf("invalid size %q: want a positive number of bytes, optionally with a suffix KiB or MiB", v)
+	}
+	s.n = int(n) * mult
+	return nil
+}
+
+// modeFlag is a -mode: octal permission bits.
+type modeFlag struct{ m fs.FileMode }
+
+func (m *modeFlag) String() string { return fmt.Sprintf("%#o", uint32(m.m)) }
+
+func (m *modeFlag) Set(v string) error {
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n > 0o777 {
+		return fmt.Errorf("invalid mode %q: want octal permission bits such as 0640", v)
+	}
+	m.m = fs.FileMode(n)
+	return nil
+}
