@@ -42,7 +42,7 @@ type config struct {
 	name        string
 	value       *string // nil: read lines from stdin
 	capacity    cli.Size
-	mode        modeFlag
+	mode        cli.Mode
 	noTimestamp bool
 	clock       bool
 	interval    time.Duration

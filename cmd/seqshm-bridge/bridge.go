@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"io"
+	iofs "io/fs"
 
 	"github.com/seqshm/seqshm/bridge/natskv"
+	"github.com/seqshm/seqshm/internal/cli"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
@@ -44,8 +46,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		c        common
-		capacity = sizeFlag{seqlock.DefaultCapacity}
-		mode     = modeFlag{0o600}
+		capacity = cli.Size{Bytes: seqlock.DefaultCapacity}
+		mode     = cli.Mode(0o600)
 	)
 	fs := flag.NewFlagSet("seqshm-bridge import", flag.ContinueOnError)
 	c.register(fs)
@@ -60,7 +62,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer nc.Close()
 	err = natskv.Import(ctx, nc, c.name, &natskv.ImportOptions{
-		Bucket: c.bucket, Key: c.key, Capacity: capacity.n, Mode: mode.m, Logf: c.verbose,
+		Bucket: c.bucket, Key: c.key, Capacity: capacity.Bytes, Mode: iofs.FileMode(mode), Logf: c.verbose,
 	})
 	return explain(&c, err, nil)
 }

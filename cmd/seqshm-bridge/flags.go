@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -105,42 +103,4 @@ func (c *common) logger(stderr io.Writer) func(format string, args ...any) {
 		defer mu.Unlock()
 		fmt.Fprintf(stderr, "seqshm-bridge: %s: %s\n", c.name, fmt.Sprintf(format, args...))
 	}
-}
-
-// sizeFlag is a -capacity: bytes, or with a suffix KiB, MiB (K, M).
-type sizeFlag struct{ n int }
-
-func (s *sizeFlag) String() string { return strconv.Itoa(s.n) }
-
-func (s *sizeFlag) Set(v string) error {
-	num, mult := v, 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"K", 1 << 10}, {"M", 1 << 20}, {"B", 1}} {
-		if len(v) > len(u.suffix) && strings.EqualFold(v[len(v)-len(u.suffix):], u.suffix) {
-			num, mult = v[:len(v)-len(u.suffix)], u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseUint(num, 10, 31)
-	if err != nil || n == 0 || int(n) > (1<<31-1)/mult {
-		return fmt.Errorf("invalid size %q: want a positive number of bytes, optionally with a suffix KiB or MiB", v)
-	}
-	s.n = int(n) * mult
-	return nil
-}
-
-// modeFlag is a -mode: octal permission bits.
-type modeFlag struct{ m fs.FileMode }
-
-func (m *modeFlag) String() string { return fmt.Sprintf("%#o", uint32(m.m)) }
-
-func (m *modeFlag) Set(v string) error {
-	n, err := strconv.ParseUint(v, 8, 32)
-	if err != nil || n > 0o777 {
-		return fmt.Errorf("invalid mode %q: want octal permission bits such as 0640", v)
-	}
-	m.m = fs.FileMode(n)
-	return nil
 }

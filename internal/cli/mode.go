@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -6,10 +6,11 @@ import (
 	"strconv"
 )
 
-// modeFlag is the -mode flag: permission bits in octal.
-type modeFlag fs.FileMode
+// A Mode is a -mode flag: the permission bits of a new segment, in octal.
+// The zero value means the library's default, 0600.
+type Mode fs.FileMode
 
-func (m *modeFlag) String() string {
+func (m *Mode) String() string {
 	if m == nil || *m == 0 {
 		return "0600"
 	}
@@ -19,7 +20,7 @@ func (m *modeFlag) String() string {
 // Set parses octal permission bits. The owner must keep read and write: a
 // later publisher of the same user takes the segment over read-write, and a
 // subscriber sleeps on a futex in it.
-func (m *modeFlag) Set(s string) error {
+func (m *Mode) Set(s string) error {
 	n, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || n > 0o777 {
 		return fmt.Errorf("invalid mode %q: want octal permission bits such as 0600, 0640 or 0644", s)
@@ -27,6 +28,6 @@ func (m *modeFlag) Set(s string) error {
 	if n&0o600 != 0o600 {
 		return fmt.Errorf("invalid mode %q: the owner needs read and write (0600)", s)
 	}
-	*m = modeFlag(n)
+	*m = Mode(n)
 	return nil
 }
