@@ -74,6 +74,14 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // errBigEndian is returned on machines the layout does not support.
 var errBigEndian = fmt.Errorf("seqlock: big-endian machines are not supported: %w", errors.ErrUnsupported)
 
+// slotHeader is the start of a slot: its length, publish time and write
+// number, at offSlotLen, offSlotTime and offSlotWriteNum.
+type slotHeader struct {
+	length uint64
+	time   uint64
+	num    uint64
+}
+
 // geometry is everything a reader needs from a header, validated.
 type geometry struct {
 	capacity    int

@@ -45,9 +45,7 @@ type Reader struct {
 	g       geometry
 	seq     *uint64
 	payload [2][]byte
-	slotLen [2]*uint64
-	slotT   [2]*uint64
-	slotNum [2]*uint64
+	hdr     [2]*slotHeader
 	waiters *uint32 // nil: Wait polls
 }
 
@@ -77,9 +75,7 @@ func NewReader(region []byte) (*Reader, error) {
 	r.seq = word64(region, offSeq)
 	for i, off := range g.slot {
 		r.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
-		r.slotLen[i] = word64(region, off+offSlotLen)
-		r.slotT[i] = word64(region, off+offSlotTime)
-		r.slotNum[i] = word64(region, off+offSlotWriteNum)
+		r.hdr[i] = slotHeaderAt(region, off)
 	}
 	return r, nil
 }
@@ -114,9 +110,10 @@ func (r *Reader) Read(buf []byte) (Meta, error) {
 		}
 		m := s1 / 2 // newest complete write; its slot is m%2
 		i := m & 1
-		n := loadMeta(r.slotLen[i])
-		t := loadMeta(r.slotT[i])
-		num := loadMeta(r.slotNum[i])
+		h := r.hdr[i]
+		n := loadMeta(&h.length)
+		t := loadMeta(&h.time)
+		num := loadMeta(&h.num)
 		// The length is untrusted until validated: copy only what is in
 		// bounds, and decide after the second counter load.
 		if n <= capacity && n <= uint64(len(buf)) {

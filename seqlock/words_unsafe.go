@@ -46,3 +46,17 @@ func alignedBytes(n, align int) []byte {
 	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & uintptr(align-1))
 	return b[off : off+n : off+n]
 }
+
+// The slotHeader fields must sit where the layout says (compile-time check).
+var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.length)-offSlotLen]
+var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.time)-offSlotTime]
+var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.num)-offSlotWriteNum]
+
+// slotHeaderAt returns the slot header at b[off:]. The caller has checked
+// that the slot lies in b and that off is a multiple of 8.
+func slotHeaderAt(b []byte, off int) *slotHeader {
+	h := b[off : off+slotHeaderSize : off+slotHeaderSize]
+	// Safe: in bounds (above), 8-byte aligned (caller), and slotHeader is
+	// three uint64s at the offsets the layout gives (checked in layout.go).
+	return (*slotHeader)(unsafe.Pointer(unsafe.SliceData(h)))
+}

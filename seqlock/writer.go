@@ -33,15 +33,17 @@ type Writer struct {
 	g       geometry
 	seq     *uint64
 	payload [2][]byte
-	slotLen [2]*uint64
-	slotT   [2]*uint64
-	slotNum [2]*uint64
+	hdr     [2]*slotHeader
 	waiters *uint32 // nil when the region has no waiter area
 	next    uint64  // number of the next write
 	expect  uint64  // the counter as this writer left it
 	stamp   bool
-	fence   bool // commit with a full fence (see commitLoadOrdered)
-	closed  bool
+	// clockBase and clockBaseNs are the base of now: a time.Now reading
+	// (with its monotonic clock) and its Unix nanoseconds.
+	clockBase   time.Time
+	clockBaseNs int64
+	fence       bool // commit with a full fence (see commitLoadOrdered)
+	closed      bool
 }
 
 // NewWriter initialises region for values of up to opts.Capacity bytes, or
@@ -99,9 +101,7 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 	w.seq = word64(region, offSeq)
 	for i, off := range g.slot {
 		w.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
-		w.slotLen[i] = word64(region, off+offSlotLen)
-		w.slotT[i] = word64(region, off+offSlotTime)
-		w.slotNum[i] = word64(region, off+offSlotWriteNum)
+		w.hdr[i] = slotHeaderAt(region, off)
 	}
 	if g.notify != 0 {
 		w.waiters = word32(region, g.notify+offNotifyWaiter)
@@ -131,9 +131,24 @@ func (w *Writer) Seq() uint64 { return w.next - 1 }
 func (w *Writer) Write(p []byte) (uint64, error) {
 	var t int64
 	if w.stamp {
-		t = time.Now().UnixNano()
+		t = w.now()
 	}
 	return w.WriteAt(p, t)
+}
+
+// now returns the wall-clock time in Unix nanoseconds, as a base read with
+// time.Now plus the monotonic time since: one clock read instead of the
+// two of time.Now. The base is read again every second, so a step of the
+// wall clock shows within a second; NTP's gradual corrections apply to the
+// monotonic clock too.
+func (w *Writer) now() int64 {
+	d := time.Since(w.clockBase)
+	if d < 0 || d > time.Second {
+		w.clockBase = time.Now()
+		w.clockBaseNs = w.clockBase.UnixNano()
+		d = 0
+	}
+	return w.clockBaseNs + int64(d)
 }
 
 // WriteAt is Write with an explicit publish time in Unix nanoseconds (0 =
@@ -156,9 +171,10 @@ func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
 	// (n-1)%2; the fence inside beginWrite keeps the stores below behind it.
 	beginWrite(w.seq, 2*n-1)
 	copyIn(w.payload[i], p)
-	storeMeta(w.slotLen[i], uint64(len(p)))
-	storeMeta(w.slotT[i], uint64(unixNano))
-	storeMeta(w.slotNum[i], n)
+	h := w.hdr[i]
+	storeMeta(&h.length, uint64(len(p)))
+	storeMeta(&h.time, uint64(unixNano))
+	storeMeta(&h.num, n)
 	// Even: write n is complete. Release: the stores above are visible to
 	// any reader that loads this value.
 	if w.fence {

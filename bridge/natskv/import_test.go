@@ -43,7 +43,7 @@ func TestImport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m, v = waitSegment(t, "imu", func(m seqlock.Meta, v []byte) bool { return string(v) == "ax=0.2" })
+	m, _ = waitSegment(t, "imu", func(m seqlock.Meta, v []byte) bool { return string(v) == "ax=0.2" })
 	if m.Seq != 2 || m.UnixNano != published+1 {
 		t.Errorf("segment after updates: seq %d time %d, want seq 2 (only one more publish) time %d", m.Seq, m.UnixNano, published+1)
 	}

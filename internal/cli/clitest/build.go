@@ -37,7 +37,7 @@ func Main(m *testing.M, bins *Binaries, cmds ...string) int {
 func build(dir string, cmds []string) (Binaries, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return Binaries{}, fmt.Errorf("the go command is needed to build the tools under test: %w", err)
 	}
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	if raceEnabled() {
