@@ -109,16 +109,17 @@ func (r *Reader) Read(buf []byte) (Meta, error) {
 			return Meta{}, ErrNoValue
 		}
 		m := s1 / 2 // newest complete write; its slot is m%2
-		i := m & 1
-		h := r.hdr[i]
-		n := loadMeta(&h.length)
-		t := loadMeta(&h.time)
-		num := loadMeta(&h.num)
+		h := r.hdr[m&1]
 		// The length is untrusted until validated: copy only what is in
 		// bounds, and decide after the second counter load.
+		n := loadMeta(&h.length)
 		if n <= capacity && n <= uint64(len(buf)) {
-			copyOut(buf[:n], r.payload[i])
+			copyOut(buf[:n], r.payload[m&1])
 		}
+		// Read after the copy (still inside the window) so that fewer
+		// values live across the copy's call.
+		t := loadMeta(&h.time)
+		num := loadMeta(&h.num)
 		// The payload loads above complete before the counter load below
 		// (DMB ISHLD on arm64; compiler barrier on amd64).
 		loadFence()
@@ -134,7 +135,7 @@ func (r *Reader) Read(buf []byte) (Meta, error) {
 			continue
 		}
 		if n > capacity || num != m {
-			return Meta{}, corruptSlot(i, num, n, m, capacity)
+			return Meta{}, corruptSlot(m&1, num, n, m, capacity)
 		}
 		meta := Meta{Len: int(n), Seq: m, UnixNano: int64(t)}
 		if n > uint64(len(buf)) {

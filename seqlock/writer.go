@@ -154,42 +154,52 @@ func (w *Writer) now() int64 {
 // WriteAt is Write with an explicit publish time in Unix nanoseconds (0 =
 // none), for callers that already have a timestamp.
 func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
-	if w.closed {
-		return 0, ErrClosed
-	}
-	if len(p) > w.g.capacity {
-		return 0, tooLarge(len(p), w.g.capacity)
-	}
+	seq := w.seq
 	// The counter line is this writer's own; the load is cheap and catches a
-	// second writer (or a second goroutine) before it can tear anything.
-	if atomic.LoadUint64(w.seq) != w.expect {
-		return 0, ErrConcurrentWrite
+	// second writer (or a second goroutine) before it can tear anything. A
+	// closed Writer expects an impossible counter, so this one test covers
+	// Close too.
+	if atomic.LoadUint64(seq) != w.expect || len(p) > w.g.capacity {
+		return 0, w.writeError(len(p))
 	}
 	n := w.next
 	i := n & 1
+	h, payload := w.hdr[i], w.payload[i]
+	w.expect, w.next = 2*n, n+1
 	// Odd: write n is in progress in slot n%2. Readers keep using slot
-	// (n-1)%2; the fence inside beginWrite keeps the stores below behind it.
-	beginWrite(w.seq, 2*n-1)
-	copyIn(w.payload[i], p)
-	h := w.hdr[i]
+	// (n-1)%2. The stores below stay after this one (docs/memory-model.md).
+	beginWrite(seq, 2*n-1)
 	storeMeta(&h.length, uint64(len(p)))
 	storeMeta(&h.time, uint64(unixNano))
 	storeMeta(&h.num, n)
+	copyIn(payload, p)
 	// Even: write n is complete. Release: the stores above are visible to
 	// any reader that loads this value.
 	if w.fence {
 		// The waiter check below must not be performed before this store
 		// is visible (store buffering), and no membarrier covers it.
-		atomic.StoreUint64(w.seq, 2*n)
+		atomic.StoreUint64(seq, 2*n)
 	} else {
-		commitWrite(w.seq, 2*n)
+		commitWrite(seq, 2*n)
 	}
-	w.expect = 2 * n
-	w.next = n + 1
 	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
-		wake(w.seq)
+		wake(seq)
 	}
 	return n, nil
+}
+
+// writeError says why WriteAt refused a value of n bytes. It is kept out
+// of WriteAt so that WriteAt's frame stays small.
+//
+//go:noinline
+func (w *Writer) writeError(n int) error {
+	switch {
+	case w.closed:
+		return ErrClosed
+	case n > w.g.capacity:
+		return tooLarge(n, w.g.capacity)
+	}
+	return ErrConcurrentWrite
 }
 
 // Close marks the region as closed cleanly by its writer; the last value
@@ -199,6 +209,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	w.expect = 1 // odd: no counter value the writer left; WriteAt refuses
 	atomic.StoreUint64(word64(w.region, offWriterState), stateClosed)
 	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
 		wake(w.seq)
