@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Layout version 1, byte by byte. docs/layout.md is the normative description
@@ -38,8 +39,9 @@ const (
 	offNotifyWaiter = 0  // within the waiter area: uint32 count of registered waiters
 
 	// maxCapacity bounds the capacity a reader accepts, so that no size
-	// arithmetic on header fields can overflow an int on 64-bit platforms.
-	maxCapacity = 1 << 40
+	// arithmetic on header fields can overflow an int: 1 TiB on 64-bit
+	// platforms, 16 MiB on 32-bit ones.
+	maxCapacity = 1 << (strconv.IntSize/2 + 8)
 )
 
 // magic is the first 8 bytes of every segment.
@@ -80,6 +82,12 @@ type slotHeader struct {
 	length uint64
 	time   uint64
 	num    uint64
+}
+
+// asmSlot is a slot as the assembly read path sees it.
+type asmSlot struct {
+	hdr     *slotHeader
+	payload *byte
 }
 
 // geometry is everything a reader needs from a header, validated.

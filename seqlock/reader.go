@@ -46,7 +46,9 @@ type Reader struct {
 	seq     *uint64
 	payload [2][]byte
 	hdr     [2]*slotHeader
-	waiters *uint32 // nil: Wait polls
+	asm     [2]asmSlot // for readSlot
+	useAsm  bool       // slotAsm and the capacity is at most slotAsmMax
+	waiters *uint32    // nil: Wait polls
 }
 
 // NewReader validates the header of region against the region's length and
@@ -71,11 +73,12 @@ func NewReader(region []byte) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{region: region[:g.totalSize:g.totalSize], g: g}
+	r := &Reader{region: region[:g.totalSize:g.totalSize], g: g, useAsm: slotAsm && g.capacity <= slotAsmMax}
 	r.seq = word64(region, offSeq)
 	for i, off := range g.slot {
 		r.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
 		r.hdr[i] = slotHeaderAt(region, off)
+		r.asm[i] = asmSlot{hdr: r.hdr[i], payload: &r.payload[i][0]}
 	}
 	return r, nil
 }
@@ -102,28 +105,42 @@ func (r *Reader) Seq() uint64 { return atomic.LoadUint64(r.seq) / 2 }
 func (r *Reader) Read(buf []byte) (Meta, error) {
 	capacity := uint64(r.g.capacity)
 	for lap := 0; lap < maxLaps; lap++ {
-		// Acquire (LDAR on arm64): the loads below are not performed
-		// before this one.
-		s1 := atomic.LoadUint64(r.seq)
-		if s1 < 2 {
-			return Meta{}, ErrNoValue
+		var s1, s2, m, n, t, num uint64
+		if r.useAsm {
+			// The same steps as below, in assembly (slot_amd64.s).
+			var dst *byte
+			if len(buf) > 0 {
+				dst = &buf[0]
+			}
+			s1, s2, n, t, num = readSlot(r.seq, &r.asm, dst, uint64(len(buf)), capacity)
+			if s1 < 2 {
+				return Meta{}, ErrNoValue
+			}
+			m = s1 / 2
+		} else {
+			// Acquire (LDAR on arm64): the loads below are not performed
+			// before this one.
+			s1 = atomic.LoadUint64(r.seq)
+			if s1 < 2 {
+				return Meta{}, ErrNoValue
+			}
+			m = s1 / 2 // newest complete write; its slot is m%2
+			h := r.hdr[m&1]
+			// The length is untrusted until validated: copy only what is
+			// in bounds, and decide after the second counter load.
+			n = loadMeta(&h.length)
+			if n <= capacity && n <= uint64(len(buf)) {
+				copyOut(buf[:n], r.payload[m&1])
+			}
+			// Read after the copy (still inside the window) so that fewer
+			// values live across the copy's call.
+			t = loadMeta(&h.time)
+			num = loadMeta(&h.num)
+			// The payload loads above complete before the counter load
+			// below (DMB ISHLD on arm64; see loadFence on amd64).
+			loadFence()
+			s2 = atomic.LoadUint64(r.seq)
 		}
-		m := s1 / 2 // newest complete write; its slot is m%2
-		h := r.hdr[m&1]
-		// The length is untrusted until validated: copy only what is in
-		// bounds, and decide after the second counter load.
-		n := loadMeta(&h.length)
-		if n <= capacity && n <= uint64(len(buf)) {
-			copyOut(buf[:n], r.payload[m&1])
-		}
-		// Read after the copy (still inside the window) so that fewer
-		// values live across the copy's call.
-		t := loadMeta(&h.time)
-		num := loadMeta(&h.num)
-		// The payload loads above complete before the counter load below
-		// (DMB ISHLD on arm64; compiler barrier on amd64).
-		loadFence()
-		s2 := atomic.LoadUint64(r.seq)
 		// Slot m%2 is next written by write m+2, which first stores
 		// 2m+3. Any smaller counter means our copy is intact. A counter
 		// below s1 means a hostile writer; treat it as a lap. (Written as

@@ -198,3 +198,37 @@ func TestReadAllocs(t *testing.T) {
 		t.Errorf("TypedReader.Read allocates %v times, want 0", a)
 	}
 }
+
+// TestEverySize round-trips every length from 0 to 300 bytes through
+// regions of capacity 256 (assembly paths on amd64) and 300 (Go paths), and
+// checks that Read writes nothing past the value in the caller's buffer.
+func TestEverySize(t *testing.T) {
+	for _, capacity := range []int{256, 300} {
+		w, r, _ := newPair(t, capacity, false)
+		for n := 0; n <= capacity; n++ {
+			want := make([]byte, n)
+			for i := range want {
+				want[i] = byte(n*31 + i*7 + 1)
+			}
+			if _, err := w.Write(want); err != nil {
+				t.Fatalf("capacity %d: Write(%d bytes) = %v", capacity, n, err)
+			}
+			buf := bytes.Repeat([]byte{0xAA}, n+32)
+			m, err := r.Read(buf[:n])
+			if err != nil || m.Len != n {
+				t.Fatalf("capacity %d: Read into %d bytes = %+v, %v", capacity, n, m, err)
+			}
+			if !bytes.Equal(buf[:n], want) {
+				t.Errorf("capacity %d: Read of %d bytes = %x, want %x", capacity, n, buf[:n], want)
+			}
+			if !bytes.Equal(buf[n:], bytes.Repeat([]byte{0xAA}, 32)) {
+				t.Errorf("capacity %d: Read of %d bytes wrote past the value: %x", capacity, n, buf[n:])
+			}
+			if n > 0 {
+				if m, err := r.Read(buf[:n-1]); !errors.Is(err, seqlock.ErrShortBuffer) || m.Len != n {
+					t.Errorf("capacity %d: Read of %d bytes into %d = %+v, %v, want ErrShortBuffer", capacity, n, n-1, m, err)
+				}
+			}
+		}
+	}
+}

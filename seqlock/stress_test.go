@@ -3,6 +3,7 @@ package seqlock_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"sync"
 	"sync/atomic"
@@ -37,9 +38,16 @@ func verify(p []byte, seq uint64) bool {
 		binary.LittleEndian.Uint32(p[n-4:]) == crc32.ChecksumIEEE(p[:n-4])
 }
 
+// TestStressNoTornReads runs for a small capacity (the assembly paths on
+// amd64) and a large one (runtime.memmove).
 func TestStressNoTornReads(t *testing.T) {
-	const capacity = 4096
-	d := 2 * time.Second
+	for _, capacity := range []int{256, 4096} {
+		t.Run(fmt.Sprint(capacity), func(t *testing.T) { stress(t, capacity) })
+	}
+}
+
+func stress(t *testing.T, capacity int) {
+	d := time.Second
 	if testing.Short() {
 		d = 200 * time.Millisecond
 	}

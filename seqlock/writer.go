@@ -38,6 +38,7 @@ type Writer struct {
 	next    uint64  // number of the next write
 	expect  uint64  // the counter as this writer left it
 	stamp   bool
+	useAsm  bool // slotAsm and the capacity is at most slotAsmMax
 	// clockBase and clockBaseNs are the base of now: a time.Now reading
 	// (with its monotonic clock) and its Unix nanoseconds.
 	clockBase   time.Time
@@ -107,6 +108,7 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 		w.waiters = word32(region, g.notify+offNotifyWaiter)
 	}
 	w.fence = !commitLoadOrdered && g.flags&flagMembarrier == 0
+	w.useAsm = slotAsm && g.capacity <= slotAsmMax
 	s := atomic.LoadUint64(w.seq)
 	// A counter at 2n-2 means write n is next; at 2n-1 a writer died during
 	// write n, whose slot no reader uses, so the next write redoes write n.
@@ -166,21 +168,32 @@ func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
 	i := n & 1
 	h, payload := w.hdr[i], w.payload[i]
 	w.expect, w.next = 2*n, n+1
-	// Odd: write n is in progress in slot n%2. Readers keep using slot
-	// (n-1)%2. The stores below stay after this one (docs/memory-model.md).
-	beginWrite(seq, 2*n-1)
-	storeMeta(&h.length, uint64(len(p)))
-	storeMeta(&h.time, uint64(unixNano))
-	storeMeta(&h.num, n)
-	copyIn(payload, p)
-	// Even: write n is complete. Release: the stores above are visible to
-	// any reader that loads this value.
-	if w.fence {
-		// The waiter check below must not be performed before this store
-		// is visible (store buffering), and no membarrier covers it.
-		atomic.StoreUint64(seq, 2*n)
+	if w.useAsm {
+		// The same steps as below, in assembly (slot_amd64.s).
+		var src *byte
+		if len(p) > 0 {
+			src = &p[0]
+		}
+		writeSlot(seq, n, h, &payload[0], src, uint64(len(p)), unixNano, w.fence)
 	} else {
-		commitWrite(seq, 2*n)
+		// Odd: write n is in progress in slot n%2. Readers keep using
+		// slot (n-1)%2. The stores below stay after this one
+		// (docs/memory-model.md).
+		beginWrite(seq, 2*n-1)
+		storeMeta(&h.length, uint64(len(p)))
+		storeMeta(&h.time, uint64(unixNano))
+		storeMeta(&h.num, n)
+		copyIn(payload, p)
+		// Even: write n is complete. Release: the stores above are
+		// visible to any reader that loads this value.
+		if w.fence {
+			// The waiter check below must not be performed before this
+			// store is visible (store buffering), and no membarrier
+			// covers it.
+			atomic.StoreUint64(seq, 2*n)
+		} else {
+			commitWrite(seq, 2*n)
+		}
 	}
 	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
 		wake(seq)
