@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// An inprocItem is one in-process loop: run(iters) returns ns/op.
+type inprocItem struct {
+	key, name string
+	run       func(ctx context.Context, iters int) (float64, error)
+	iters     int // calibrated
+}
+
+// An xprocItem is one cross-process ping-pong: run returns round trips.
+type xprocItem struct {
+	key, name string
+	blocking  bool
+	run       func(ctx context.Context, iters, warmup, round int) ([]int64, error)
+}
+
+// goLoop turns a Go operation into a timed loop on the pinned harness
+// thread, with a warm-up of a tenth of the iterations (as the C loops do).
+func goLoop(op func()) func(context.Context, int) (float64, error) {
+	return func(_ context.Context, iters int) (float64, error) {
+		for range iters / 10 {
+			op()
+		}
+		t0 := time.Now()
+		for range iters {
+			op()
+		}
+		return float64(time.Since(t0).Nanoseconds()) / float64(iters), nil
+	}
+}
+
+func cLoop(c *config, mode string, size int) func(context.Context, int) (float64, error) {
+	return func(ctx context.Context, iters int) (float64, error) { return cInproc(ctx, c, mode, size, iters) }
+}
+
+// fixture holds the Go regions, writers and readers of the in-process loops.
+type fixture struct {
+	closers []func() error
+}
+
+func (f *fixture) close() {
+	for _, c := range f.closers {
+		c()
+	}
+}
+
+func pair(capacity int, stamp bool) (*seqlock.Writer, *seqlock.Reader, []byte, error) {
+	region := seqlock.MakeRegion(capacity)
+	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity, Timestamp: stamp})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := seqlock.NewReader(region)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	_, err = w.Write(make([]byte, capacity))
+	return w, r, region, err
+}
+
+// writerWithoutWaiterArea returns a Writer on a region whose header says
+// "no waiter area" (offset 104 = 0, docs/layout.md), the only way to get a
+// seqlock.Writer that skips the waiter-count load: the reference for "what
+// does notification support cost a publisher with nobody waiting".
+func writerWithoutWaiterArea(capacity int) (*seqlock.Writer, error) {
+	region := seqlock.MakeRegion(capacity)
+	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity})
+	if err != nil {
+		return nil, err
+	}
+	w.Close()
+	const offNotify = 104
+	binary.LittleEndian.PutUint64(region[offNotify:], 0)
+	return seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity})
+}
+
+func inprocItems(c *config, f *fixture, runID string) ([]*inprocItem, error) {
+	var items []*inprocItem
+	add := func(key, name string, run func(context.Context, int) (float64, error)) {
+		items = append(items, &inprocItem{key: key, name: name, run: run})
+	}
+	for _, size := range []int{64, 4096} {
+		w, r, _, err := pair(size, false)
+		if err != nil {
+			return nil, err
+		}
+		p, buf := make([]byte, size), make([]byte, size)
+		sz := sizeName(size)
+		add("go-read-"+sz, "Go Reader.Read "+sz, goLoop(func() { r.Read(buf) }))
+		add("c-read-"+sz, "C seqlock read "+sz, cLoop(c, "read", size))
+		add("go-write-"+sz, "Go Writer.Write "+sz, goLoop(func() { w.Write(p) }))
+		add("c-write-"+sz, "C release-store write "+sz, cLoop(c, "write", size))
+
+		var mu sync.RWMutex
+		src := make([]byte, size)
+		add("rwmutex-read-"+sz, "sync.RWMutex read "+sz, goLoop(func() {
+			mu.RLock()
+			copy(buf, src)
+			mu.RUnlock()
+		}))
+		var ap atomic.Pointer[[]byte]
+		ap.Store(&src)
+		add("atomicptr-read-"+sz, "atomic.Pointer read "+sz, goLoop(func() { copy(buf, *ap.Load()) }))
+	}
+	// Writer variants at 64 B.
+	ws, _, _, err := pair(64, true)
+	if err != nil {
+		return nil, err
+	}
+	p := make([]byte, 64)
+	add("go-write-stamped-64B", "Go Writer.Write 64B, stamped", goLoop(func() { ws.Write(p) }))
+	wn, err := writerWithoutWaiterArea(64)
+	if err != nil {
+		return nil, err
+	}
+	add("go-write-nowaiter-64B", "Go Writer.Write 64B, no waiter area", goLoop(func() { wn.Write(p) }))
+	add("c-writenotify-64B", "C write 64B + waiter-count check", cLoop(c, "writenotify", 64))
+	var ap atomic.Pointer[[]byte]
+	add("atomicptr-publish-64B", "atomic.Pointer publish 64B (alloc+copy)", goLoop(func() {
+		b := make([]byte, 64)
+		copy(b, p)
+		ap.Store(&b)
+	}))
+	// The named-segment API: Publisher and Subscriber add fault handling.
+	name := "seqbench-" + runID + "-inproc"
+	pub, err := seqlock.Create(name, &seqlock.Options{Capacity: 64, NoTimestamp: true})
+	if err != nil {
+		return nil, err
+	}
+	sub, err := seqlock.Open(name)
+	if err != nil {
+		pub.Close()
+		return nil, err
+	}
+	f.closers = append(f.closers, sub.Close, pub.Close, func() error { return seqlock.Remove(name) })
+	pub.Publish(p)
+	buf := make([]byte, 64)
+	add("go-publish-64B", "Go Publisher.Publish 64B", goLoop(func() { pub.Publish(p) }))
+	add("go-subread-64B", "Go Subscriber.Read 64B", goLoop(func() { sub.Read(buf) }))
+	return items, nil
+}
+
+func xprocItems(c *config) []*xprocItem {
+	const size = 64
+	cpp := func(mode string) func(context.Context, int, int, int) ([]int64, error) {
+		return func(ctx context.Context, iters, warmup, _ int) ([]int64, error) {
+			return cPingPong(ctx, c, mode, size, iters, warmup)
+		}
+	}
+	gpp := func(mode string) func(context.Context, int, int, int) ([]int64, error) {
+		return func(ctx context.Context, iters, warmup, round int) ([]int64, error) {
+			return goPingPong(ctx, c, mode, size, iters, warmup, round)
+		}
+	}
+	return []*xprocItem{
+		{key: "go-spin", name: "seqshm, spinning reader (Go)", run: gpp("seqlock-spin")},
+		{key: "c-spin", name: "C seqlock, spinning reader", run: cpp("pp-seqlock")},
+		{key: "go-wait", name: "seqshm, Subscriber.Wait (Go)", blocking: true, run: gpp("seqlock-wait")},
+		{key: "c-futex", name: "raw futex wake (C)", blocking: true, run: cpp("pp-futex")},
+		{key: "c-pipe", name: "pipe (C)", blocking: true, run: cpp("pp-pipe")},
+		{key: "c-uds", name: "Unix socket (C)", blocking: true, run: cpp("pp-uds")},
+		{key: "go-uds", name: "Unix socket (Go net)", blocking: true, run: gpp("uds")},
+	}
+}
+
+func sizeName(n int) string {
+	if n >= 1024 {
+		return fmt.Sprintf("%dKiB", n/1024)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// calibrate picks iterations so that one sample lasts about c.sampleMS.
+func calibrate(ctx context.Context, c *config, it *inprocItem) error {
+	iters := 20000
+	for range 2 {
+		ns, err := it.run(ctx, iters)
+		if err != nil {
+			return err
+		}
+		ns = max(ns, 0.1)
+		iters = int(c.sampleMS * 1e6 / ns)
+		iters = max(iters, 1000)
+	}
+	it.iters = iters
+	return nil
+}
+
+func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
+	res := &Results{Machine: machine(), Quick: c.quick, Rounds: c.rounds, CPUs: c.cpus}
+	gcc, err := buildC(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	res.Machine.CC = gcc
+	runID := fmt.Sprint(os.Getpid())
+	if res.Layout, err = layoutCheck(ctx, c, runID); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "seqbench: %s\n", res.Layout)
+
+	// The in-process loops run on this goroutine's thread, pinned to the
+	// pong CPU; the ping CPU stays for the ping sides only.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var orig unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		return nil, err
+	}
+	// Restore the thread's CPUs afterwards: go test (-gotest) and anything
+	// else started from this thread inherit its mask.
+	defer unix.SchedSetaffinity(0, &orig)
+	if err := pin(c.cpus[1]); err != nil {
+		return nil, err
+	}
+	var f fixture
+	defer f.close()
+	items, err := inprocItems(c, &f, runID)
+	if err != nil {
+		return nil, err
+	}
+	res.Allocs, err = allocs(runID)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if err := calibrate(ctx, c, it); err != nil {
+			return nil, fmt.Errorf("%s: %w", it.name, err)
+		}
+	}
+	xitems := xprocItems(c)
+	ip := make(map[string][]float64)
+	xp := make(map[string][][]int64)
+	for round := range c.rounds {
+		t0 := time.Now()
+		rng := rand.New(rand.NewPCG(uint64(round), 7))
+		for _, i := range rng.Perm(len(items)) {
+			it := items[i]
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			ns, err := it.run(ctx, it.iters)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", it.name, err)
+			}
+			ip[it.key] = append(ip[it.key], ns)
+		}
+		for _, i := range rng.Perm(len(xitems)) {
+			it := xitems[i]
+			iters := c.spinIter
+			if it.blocking {
+				iters = c.blkIter
+			}
+			s, err := it.run(ctx, iters, iters/10, round*100+i)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", it.name, err)
+			}
+			xp[it.key] = append(xp[it.key], s)
+		}
+		fmt.Fprintf(log, "seqbench: round %d/%d done in %s\n", round+1, c.rounds, time.Since(t0).Round(time.Millisecond))
+	}
+	res.Machine.LoadEnd = loadavg()
+	for _, it := range items {
+		res.Inproc = append(res.Inproc, newInproc(it.key, it.name, ip[it.key]))
+	}
+	for _, it := range xitems {
+		res.Xproc = append(res.Xproc, newXproc(it.key, it.name, it.blocking, xp[it.key]))
+	}
+	res.ratios()
+	return res, nil
+}
+
+// layoutCheck publishes a value with the Go writer into a named segment
+// and reads it back with the C reader.
+func layoutCheck(ctx context.Context, c *config, runID string) (string, error) {
+	for _, capacity := range []int{64, 4096} {
+		name := fmt.Sprintf("seqbench-%s-layout-%d", runID, capacity)
+		pub, err := seqlock.Create(name, &seqlock.Options{Capacity: capacity})
+		if err != nil {
+			return "", err
+		}
+		want := make([]byte, capacity-3) // odd length: checks the length field too
+		for i := range want {
+			want[i] = byte(i*7 + capacity)
+		}
+		pub.Publish([]byte("first"))
+		pub.Publish(want)
+		seq, got, err := cCheck(ctx, c, name)
+		pub.Close()
+		seqlock.Remove(name)
+		if err != nil {
+			return "", err
+		}
+		if seq != 2 || !bytes.Equal(got, want) {
+			return "", fmt.Errorf("layout check, capacity %d: C reader got write %d, %d bytes (equal: %v); want write 2, %d bytes",
+				capacity, seq, len(got), bytes.Equal(got, want), len(want))
+		}
+	}
+	return "layout check: the C reader reads values written by seqlock.Publisher (capacity 64 and 4096): ok", nil
+}
+
+// allocs measures heap allocations per operation with runtime.MemStats.
+func allocs(runID string) ([]Alloc, error) {
+	// MemStats counts every goroutine's allocations (the runtime's own
+	// too), so the least of three tries is taken.
+	per := func(op func()) float64 {
+		op()
+		best := math.Inf(1)
+		for range 3 {
+			runtime.GC()
+			var a, b runtime.MemStats
+			runtime.ReadMemStats(&a)
+			const n = 10000
+			for range n {
+				op()
+			}
+			runtime.ReadMemStats(&b)
+			best = min(best, float64(b.Mallocs-a.Mallocs)/n)
+		}
+		return best
+	}
+	w, r, _, err := pair(64, false)
+	if err != nil {
+		return nil, err
+	}
+	ws, _, _, err := pair(64, true)
+	if err != nil {
+		return nil, err
+	}
+	name := "seqbench-" + runID + "-allocs"
+	pub, err := seqlock.Create(name, &seqlock.Options{Capacity: 64})
+	if err != nil {
+		return nil, err
+	}
+	defer seqlock.Remove(name)
+	defer pub.Close()
+	sub, err := seqlock.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Close()
+	p, buf := make([]byte, 64), make([]byte, 64)
+	pub.Publish(p)
+	ctx := context.Background()
+	return []Alloc{
+		{"Writer.Write 64B", per(func() { w.Write(p) })},
+		{"Writer.Write 64B, stamped", per(func() { ws.Write(p) })},
+		{"Reader.Read 64B", per(func() { r.Read(buf) })},
+		{"Publisher.Publish 64B (stamped)", per(func() { pub.Publish(p) })},
+		{"Subscriber.Read 64B", per(func() { sub.Read(buf) })},
+		{"Subscriber.Wait, value already there", per(func() { sub.Wait(ctx, 0) })},
+	}, nil
+}

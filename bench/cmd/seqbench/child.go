@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// Cross-process pairs on the Go side. The harness re-executes itself twice
+// with $SEQBENCH_CHILD set to the mode; side 0 (ping) sends value i and
+// times the round trip until side 1 (pong) has observed it and sent it
+// back. One-way latency = round trip / 2: no clock is shared between the
+// two processes, so no clock offset or skew enters the number, and both
+// directions take the same path (the same code on each side, symmetric
+// CPUs).
+
+type pairArgs struct {
+	side          int
+	mine, theirs  string // segment names, or the socket path
+	size          int
+	iters, warmup int
+	cpu           int
+	out           string
+}
+
+func (a *pairArgs) flags(fs *flag.FlagSet) {
+	fs.IntVar(&a.side, "side", 0, "")
+	fs.StringVar(&a.mine, "mine", "", "")
+	fs.StringVar(&a.theirs, "theirs", "", "")
+	fs.IntVar(&a.size, "size", 64, "")
+	fs.IntVar(&a.iters, "iters", 1000, "")
+	fs.IntVar(&a.warmup, "warmup", 100, "")
+	fs.IntVar(&a.cpu, "cpu", -1, "")
+	fs.StringVar(&a.out, "out", "", "")
+}
+
+func (a *pairArgs) argv() []string {
+	return []string{"-side", strconv.Itoa(a.side), "-mine", a.mine, "-theirs", a.theirs, "-size", strconv.Itoa(a.size),
+		"-iters", strconv.Itoa(a.iters), "-warmup", strconv.Itoa(a.warmup), "-cpu", strconv.Itoa(a.cpu), "-out", a.out}
+}
+
+func child(mode string, args []string) error {
+	var a pairArgs
+	fs := flag.NewFlagSet("child", flag.ContinueOnError)
+	a.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// Without taskset, the measuring goroutine keeps one OS thread, pinned
+	// to one CPU; with it (the usual case), the whole process is pinned.
+	if a.cpu >= 0 {
+		runtime.LockOSThread()
+		if err := pin(a.cpu); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var rtt []int64
+	if a.side == 0 {
+		rtt = make([]int64, a.iters)
+	}
+	var err error
+	switch mode {
+	case "seqlock-spin", "seqlock-wait":
+		err = pairSeqlock(ctx, &a, mode == "seqlock-wait", rtt)
+	case "uds":
+		err = pairUDS(ctx, &a, rtt)
+	default:
+		err = fmt.Errorf("unknown mode %q", mode)
+	}
+	if err != nil || a.side != 0 {
+		return err
+	}
+	return writeSamples(a.out, rtt)
+}
+
+// pin binds the calling thread to cpu (negative: no pinning).
+func pin(cpu int) error {
+	if cpu < 0 {
+		return nil
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pin to CPU %d: %w", cpu, err)
+	}
+	return nil
+}
+
+func putI(p []byte, i uint64) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], i)
+	copy(p, b[:])
+}
+
+func getI(p []byte) uint64 {
+	var b [8]byte
+	copy(b[:], p)
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// pairSeqlock: each side publishes into its own named segment and reads
+// the other's, either spinning on Seq (spin) or blocking in Wait (wait).
+// Every observed value is read in full (Subscriber.Read of size bytes).
+func pairSeqlock(ctx context.Context, a *pairArgs, wait bool, rtt []int64) error {
+	pub, err := seqlock.Create(a.mine, &seqlock.Options{Capacity: a.size, NoTimestamp: true})
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sub, err := seqlock.OpenWait(octx, a.theirs)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	p := make([]byte, a.size)
+	buf := make([]byte, a.size)
+	n := uint64(a.warmup + a.iters)
+	// observe returns once the other side has published a value newer
+	// than after, and reads it.
+	observe := func(after uint64) (seqlock.Meta, error) {
+		if wait {
+			if _, err := sub.Wait(ctx, after); err != nil {
+				return seqlock.Meta{}, err
+			}
+		} else {
+			for spins := 0; sub.Seq() <= after; spins++ {
+				if spins&(1<<20-1) == 0 && ctx.Err() != nil {
+					return seqlock.Meta{}, ctx.Err()
+				}
+			}
+		}
+		return sub.Read(buf)
+	}
+	if a.side == 0 {
+		base := time.Now()
+		var bad int
+		for i := uint64(1); i <= n; i++ {
+			putI(p, i)
+			t0 := time.Since(base) // one monotonic clock read
+			if _, err := pub.Publish(p); err != nil {
+				return err
+			}
+			m, err := observe(i - 1)
+			t1 := time.Since(base)
+			if err != nil {
+				return err
+			}
+			if i > uint64(a.warmup) {
+				rtt[i-uint64(a.warmup)-1] = int64(t1 - t0)
+			}
+			if m.Seq != i || getI(buf) != i {
+				bad++
+			}
+		}
+		if bad != 0 {
+			return fmt.Errorf("%d replies did not carry the value sent", bad)
+		}
+		return nil
+	}
+	var last uint64
+	for range n {
+		m, err := observe(last)
+		if err != nil {
+			return err
+		}
+		last = m.Seq
+		if _, err := pub.Publish(buf[:m.Len]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairUDS: the Unix-socket ping-pong as a Go program would write it
+// (net.UnixConn, the runtime's network poller).
+func pairUDS(ctx context.Context, a *pairArgs, rtt []int64) error {
+	var conn net.Conn
+	if a.side == 0 {
+		ln, err := net.Listen("unix", a.mine)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		if conn, err = ln.Accept(); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		for d := time.Millisecond; ; d = min(2*d, 50*time.Millisecond) {
+			if conn, err = net.Dial("unix", a.mine); err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(d)
+		}
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	buf := make([]byte, a.size)
+	n := uint64(a.warmup + a.iters)
+	if a.side == 0 {
+		base := time.Now()
+		for i := uint64(1); i <= n; i++ {
+			putI(buf, i)
+			t0 := time.Since(base)
+			if _, err := conn.Write(buf); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(conn, buf); err != nil {
+				return err
+			}
+			t1 := time.Since(base)
+			if i > uint64(a.warmup) {
+				rtt[i-uint64(a.warmup)-1] = int64(t1 - t0)
+			}
+			if getI(buf) != i {
+				return fmt.Errorf("reply %d carried %d", i, getI(buf))
+			}
+		}
+		return nil
+	}
+	for range n {
+		if _, err := io.ReadFull(conn, buf); err != nil {
+			return err
+		}
+		if _, err := conn.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// goPingPong runs one Go pair (two re-executed processes) and returns the
+// round trips. Segments are unique per run and removed afterwards, even if
+// a side failed.
+func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup, run int) ([]int64, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	id := fmt.Sprintf("seqbench-%d-%d", os.Getpid(), run)
+	names := [2]string{id + "-a", id + "-b"}
+	if mode == "uds" {
+		names = [2]string{filepath.Join(c.tmp, id+".sock"), filepath.Join(c.tmp, id+".sock")}
+	} else {
+		defer func() {
+			for _, n := range names {
+				if err := seqlock.Remove(n); err != nil && !errors.Is(err, os.ErrNotExist) {
+					fmt.Fprintf(os.Stderr, "seqbench: remove %s: %v\n", n, err)
+				}
+			}
+		}()
+	}
+	out := filepath.Join(c.tmp, id+".bin")
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	var cmds [2]*exec.Cmd
+	for side := range 2 {
+		a := pairArgs{side: side, mine: names[side], theirs: names[1-side], size: size, iters: iters, warmup: warmup, cpu: c.cpus[side], out: out}
+		var cmd *exec.Cmd
+		if taskset, err := exec.LookPath("taskset"); err == nil && c.pinMode == "process" {
+			// Pin the whole process (every runtime thread, and
+			// GOMAXPROCS follows the mask), as the C processes are.
+			cpu := a.cpu
+			a.cpu = -1
+			cmd = exec.CommandContext(cctx, taskset, append([]string{"-c", strconv.Itoa(cpu), exe}, a.argv()...)...)
+		} else {
+			cmd = exec.CommandContext(cctx, exe, a.argv()...)
+		}
+		cmd.Env = append(os.Environ(), childEnv+"="+mode)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		cmds[side] = cmd
+		if mode == "uds" && side == 0 {
+			// The listener must exist before the other side dials; it
+			// retries, so this only saves time.
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// Wait for both at once: whichever side fails first cancels the other,
+	// which would otherwise spin until its own timeout.
+	done := make(chan error, 2)
+	for side, cmd := range cmds {
+		go func() {
+			err := cmd.Wait()
+			if err != nil {
+				err = fmt.Errorf("%s side %d: %w", mode, side, err)
+				cancel()
+			}
+			done <- err
+		}()
+	}
+	var errs []error
+	for range cmds {
+		errs = append(errs, <-done)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return readSamples(out, iters)
+}

@@ -1,0 +1,161 @@
+// Command seqbench measures seqshm against a C seqlock on the same layout
+// and against the kernel's other ways of passing a value between processes
+// (pipe, Unix socket, futex wake), interleaved in rounds so that a noisy
+// machine moves every contender alike, and prints medians, p99s and ratios.
+//
+// Usage (from the repository root):
+//
+//	bash bench/run.sh            # full run, a few minutes
+//	bash bench/run.sh -quick     # ~30 s end-to-end check for CI; numbers meaningless
+//
+// It writes out/results.md, out/results.json and out/latency.png under the
+// bench directory (see -out). docs/benchmarks.md explains the method.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// childEnv, when set, makes this binary one side of a cross-process pair
+// (see child.go) instead of the harness.
+const childEnv = "SEQBENCH_CHILD"
+
+func main() {
+	if role := os.Getenv(childEnv); role != "" {
+		if err := child(role, os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "seqbench child %s: %v\n", role, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(os.Stderr, "seqbench: %v\n", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "seqbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+// config is everything the flags decide.
+type config struct {
+	quick    bool
+	rounds   int
+	cpus     [2]int // ping/in-process on cpus[1]... see pin
+	outDir   string
+	plotPath string
+	sampleMS float64 // target duration of one in-process sample
+	spinIter int     // round trips per cross-process spin sample
+	blkIter  int     // round trips per cross-process blocking sample
+	gotest   bool
+	pinMode  string // "process" (taskset) or "thread" (LockOSThread + sched_setaffinity in the Go sides)
+	tmp      string
+	seqref   string // path of the built C reference
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("seqbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	cpus := fs.String("cpus", "0,1", "two CPUs: the ping side (and nothing else), then the pong side and in-process loops")
+	fs.BoolVar(&c.quick, "quick", false, "end-to-end check in ~30 s (one short round; timings meaningless)")
+	fs.IntVar(&c.rounds, "rounds", 11, "interleaved rounds; every contender runs once per round")
+	fs.StringVar(&c.outDir, "out", "out", "directory for results.md, results.json and latency.png")
+	fs.StringVar(&c.plotPath, "plot", "", "latency plot PNG (default OUT/latency.png)")
+	fs.StringVar(&c.pinMode, "pin", "process", "how Go cross-process sides are pinned: process (taskset -c, GOMAXPROCS 1) or thread (only the measuring goroutine's thread)")
+	fs.BoolVar(&c.gotest, "gotest", false, "also run seqlock's go test -bench (and one -race size) and append them")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: seqbench [-quick] [-rounds N] [-cpus A,B] [-pin process|thread] [-out DIR] [-plot FILE] [-gotest]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() != 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if c.pinMode != "process" && c.pinMode != "thread" {
+		return usageError{fmt.Errorf("-pin %q: want process or thread", c.pinMode)}
+	}
+	parts := strings.Split(*cpus, ",")
+	if len(parts) != 2 {
+		return usageError{fmt.Errorf("-cpus %q: want two CPU numbers", *cpus)}
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 0 {
+			return usageError{fmt.Errorf("-cpus %q: bad CPU %q", *cpus, p)}
+		}
+		c.cpus[i] = n
+	}
+	c.sampleMS, c.spinIter, c.blkIter = 25, 30000, 3000
+	if c.quick {
+		c.rounds, c.sampleMS, c.spinIter, c.blkIter = 1, 3, 2000, 300
+	}
+	if c.rounds < 1 {
+		return usageError{fmt.Errorf("-rounds %d: want at least 1", c.rounds)}
+	}
+	if c.plotPath == "" {
+		c.plotPath = filepath.Join(c.outDir, "latency.png")
+	}
+	if runtime.NumCPU() < 2 {
+		fmt.Fprintf(stderr, "seqbench: warning: %d CPU: writer and reader share it; cross-process numbers will be scheduler-bound\n", runtime.NumCPU())
+	}
+	if err := os.MkdirAll(c.outDir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "seqbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	c.tmp = tmp
+	start := time.Now()
+	res, err := bench(ctx, &c, stderr)
+	if err != nil {
+		return err
+	}
+	res.Elapsed = time.Since(start).Round(time.Second).String()
+	if c.gotest {
+		res.GoTest, err = goTest(ctx, &c, stderr)
+		if err != nil {
+			return err
+		}
+	}
+	report := res.markdown(&c)
+	fmt.Fprint(stdout, report)
+	if err := os.WriteFile(filepath.Join(c.outDir, "results.md"), []byte(report), 0o644); err != nil {
+		return err
+	}
+	if err := res.writeJSON(filepath.Join(c.outDir, "results.json")); err != nil {
+		return err
+	}
+	if err := plotLatency(res, c.plotPath); err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	fmt.Fprintf(stderr, "seqbench: wrote %s, %s and %s in %s\n", filepath.Join(c.outDir, "results.md"),
+		filepath.Join(c.outDir, "results.json"), c.plotPath, res.Elapsed)
+	return nil
+}
