@@ -72,9 +72,12 @@ func (r *Reader) pollWait(ctx context.Context, after uint64) (uint64, error) {
 
 func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 	// A cancelled context wakes the sleepers on the counter; the others
-	// find nothing new and sleep again.
-	stop := context.AfterFunc(ctx, func() { wake(r.seq) })
-	defer stop()
+	// find nothing new and sleep again. A context that cannot be cancelled
+	// needs no such hook (and Wait then does not allocate).
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { wake(r.seq) })
+		defer stop()
+	}
 	for {
 		// Register before the last look at the counter: either the
 		// writer's load of the count sees us (and wakes us), or our load
