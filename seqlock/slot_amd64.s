@@ -8,11 +8,55 @@
 // the order of the protocol. x86-TSO keeps stores in order and loads in
 // order; docs/memory-model.md has the argument.
 
-// The copy of CX bytes from (SI) to (DI) appears twice below (Go's
-// assembler has no token pasting for local labels in macros). It clobbers
+// COPY copies CX bytes from (SI) to (DI); its labels are local to the
+// function it is used in, once per function. It clobbers
 // AX, BX, DX and X0. 16 bytes and more: 16-byte moves, the last one
 // overlapping the one before; fewer: two possibly overlapping moves of 8 or
 // 4 bytes, or for 1 to 3 bytes the first, middle and last byte.
+#define COPY \
+	CMPQ	CX, $16; \
+	JB	copy_small; \
+	LEAQ	-16(CX), DX; \
+	XORQ	AX, AX; \
+copy_loop: \
+	CMPQ	AX, DX; \
+	JAE	copy_tail; \
+	MOVOU	(SI)(AX*1), X0; \
+	MOVOU	X0, (DI)(AX*1); \
+	ADDQ	$16, AX; \
+	JMP	copy_loop; \
+copy_tail: \
+	MOVOU	(SI)(DX*1), X0; \
+	MOVOU	X0, (DI)(DX*1); \
+	JMP	copy_done; \
+copy_small: \
+	CMPQ	CX, $8; \
+	JB	copy_small4; \
+	MOVQ	(SI), AX; \
+	MOVQ	-8(SI)(CX*1), DX; \
+	MOVQ	AX, (DI); \
+	MOVQ	DX, -8(DI)(CX*1); \
+	JMP	copy_done; \
+copy_small4: \
+	CMPQ	CX, $4; \
+	JB	copy_small1; \
+	MOVL	(SI), AX; \
+	MOVL	-4(SI)(CX*1), DX; \
+	MOVL	AX, (DI); \
+	MOVL	DX, -4(DI)(CX*1); \
+	JMP	copy_done; \
+copy_small1: \
+	TESTQ	CX, CX; \
+	JEQ	copy_done; \
+	MOVB	(SI), AX; \
+	MOVB	AX, (DI); \
+	MOVQ	CX, BX; \
+	SHRQ	$1, BX; \
+	MOVB	(SI)(BX*1), AX; \
+	MOVB	AX, (DI)(BX*1); \
+	MOVB	-1(SI)(CX*1), AX; \
+	MOVB	AX, -1(DI)(CX*1); \
+copy_done:
 
 // func writeSlot(seq *uint64, n uint64, h *slotHeader, dst, src *byte, length uint64, t int64, fence bool)
 // Write number n into slot header h and payload dst.
@@ -31,49 +75,7 @@ TEXT ·writeSlot(SB),NOSPLIT,$0-57
 	MOVQ	dst+24(FP), DI
 	MOVQ	src+32(FP), SI
 	// Copy the payload.
-	CMPQ	CX, $16
-	JB	wcopy_small
-	LEAQ	-16(CX), DX
-	XORQ	AX, AX
-wcopy_loop:
-	CMPQ	AX, DX
-	JAE	wcopy_tail
-	MOVOU	(SI)(AX*1), X0
-	MOVOU	X0, (DI)(AX*1)
-	ADDQ	$16, AX
-	JMP	wcopy_loop
-wcopy_tail:
-	MOVOU	(SI)(DX*1), X0
-	MOVOU	X0, (DI)(DX*1)
-	JMP	wcopy_done
-wcopy_small:
-	CMPQ	CX, $8
-	JB	wcopy_small4
-	MOVQ	(SI), AX
-	MOVQ	-8(SI)(CX*1), DX
-	MOVQ	AX, (DI)
-	MOVQ	DX, -8(DI)(CX*1)
-	JMP	wcopy_done
-wcopy_small4:
-	CMPQ	CX, $4
-	JB	wcopy_small1
-	MOVL	(SI), AX
-	MOVL	-4(SI)(CX*1), DX
-	MOVL	AX, (DI)
-	MOVL	DX, -4(DI)(CX*1)
-	JMP	wcopy_done
-wcopy_small1:
-	TESTQ	CX, CX
-	JEQ	wcopy_done
-	MOVB	(SI), AX
-	MOVB	AX, (DI)
-	MOVQ	CX, BX
-	SHRQ	$1, BX
-	MOVB	(SI)(BX*1), AX
-	MOVB	AX, (DI)(BX*1)
-	MOVB	-1(SI)(CX*1), AX
-	MOVB	AX, -1(DI)(CX*1)
-wcopy_done:
+	COPY
 	LEAQ	(R9)(R9*1), R10
 	MOVBLZX	fence+56(FP), AX
 	TESTQ	AX, AX
@@ -109,49 +111,7 @@ TEXT ·readSlot(SB),NOSPLIT,$0-80
 	JA	nocopy
 	MOVQ	dst+16(FP), DI
 	// Copy the payload.
-	CMPQ	CX, $16
-	JB	rcopy_small
-	LEAQ	-16(CX), DX
-	XORQ	AX, AX
-rcopy_loop:
-	CMPQ	AX, DX
-	JAE	rcopy_tail
-	MOVOU	(SI)(AX*1), X0
-	MOVOU	X0, (DI)(AX*1)
-	ADDQ	$16, AX
-	JMP	rcopy_loop
-rcopy_tail:
-	MOVOU	(SI)(DX*1), X0
-	MOVOU	X0, (DI)(DX*1)
-	JMP	rcopy_done
-rcopy_small:
-	CMPQ	CX, $8
-	JB	rcopy_small4
-	MOVQ	(SI), AX
-	MOVQ	-8(SI)(CX*1), DX
-	MOVQ	AX, (DI)
-	MOVQ	DX, -8(DI)(CX*1)
-	JMP	rcopy_done
-rcopy_small4:
-	CMPQ	CX, $4
-	JB	rcopy_small1
-	MOVL	(SI), AX
-	MOVL	-4(SI)(CX*1), DX
-	MOVL	AX, (DI)
-	MOVL	DX, -4(DI)(CX*1)
-	JMP	rcopy_done
-rcopy_small1:
-	TESTQ	CX, CX
-	JEQ	rcopy_done
-	MOVB	(SI), AX
-	MOVB	AX, (DI)
-	MOVQ	CX, BX
-	SHRQ	$1, BX
-	MOVB	(SI)(BX*1), AX
-	MOVB	AX, (DI)(BX*1)
-	MOVB	-1(SI)(CX*1), AX
-	MOVB	AX, -1(DI)(CX*1)
-rcopy_done:
+	COPY
 nocopy:
 	MOVQ	8(R12), AX
 	MOVQ	AX, t+64(FP)
