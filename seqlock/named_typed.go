@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 )
 
 // A TypedPublisher publishes values of a fixed-size, pointer-free type T
@@ -37,7 +38,10 @@ func CreateTyped[T any](name string, opts *Options) (*TypedPublisher[T], error) 
 }
 
 // Publish makes v the newest value and returns its write number.
-func (tp *TypedPublisher[T]) Publish(v T) (uint64, error) { return tp.p.w.Write(bytesOf(&v)) }
+func (tp *TypedPublisher[T]) Publish(v T) (n uint64, err error) {
+	defer recoverFault(debug.SetPanicOnFault(true), &err)
+	return tp.p.w.Write(bytesOf(&v))
+}
 
 // Publisher returns the underlying Publisher.
 func (tp *TypedPublisher[T]) Publisher() *Publisher { return tp.p }
