@@ -61,9 +61,10 @@
 // back-to-back while the reader is descheduled again and again) gets
 // ErrLapped; reading again is always correct.
 //
-// A waiter killed while asleep leaves the waiter count raised; publishers
-// of that segment then make one futex wake system call (about a
-// microsecond) per Publish, for as long as the segment exists.
+// A Publish after which a subscriber went to sleep makes one futex wake
+// system call (a microsecond or so); Publishes while every subscriber is
+// busy, or after the sleepers were woken, make none. A waiter killed while
+// asleep costs its publisher one needless wake, once.
 //
 // The publish time is the writer's wall clock: a publish-to-read latency
 // computed from it is as accurate as the two processes' clocks agree, which

@@ -36,7 +36,7 @@ const (
 	offSlotLen      = 0  // within a slot: payload length in bytes
 	offSlotTime     = 8  // within a slot: publish time, Unix ns (int64), 0 = not stamped
 	offSlotWriteNum = 16 // within a slot: the write number n stored in it
-	offNotifyWaiter = 0  // within the waiter area: uint32 count of registered waiters
+	offNotifyWaiter = 0  // within the waiter area: uint32 wake flag, non-zero when a waiter may sleep
 
 	// maxCapacity bounds the capacity a reader accepts, so that no size
 	// arithmetic on header fields can overflow an int: 1 TiB on 64-bit
@@ -64,7 +64,7 @@ const (
 // Flag bits, stored at offFlags.
 const (
 	// flagMembarrier: the writer does not fence between its commit store and
-	// its load of the waiter count, relying on waiters to issue
+	// its load of the wake flag, relying on waiters to issue
 	// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before they sleep.
 	flagMembarrier = 1 << 0
 )

@@ -268,8 +268,14 @@ func TestWaitWakes(t *testing.T) {
 		if _, err := r.Wait(ctx, r.Seq()); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Wait with a 30ms deadline = %v, want DeadlineExceeded", err)
 		}
+		// The waiter left the wake flag set; the next write takes it (and
+		// wakes nobody), and the one after finds it clear.
+		if got := atomic.LoadUint32(r.waiters); got != 1 {
+			t.Errorf("wake flag after a Wait slept = %d, want 1", got)
+		}
+		w.Write([]byte("y"))
 		if got := atomic.LoadUint32(r.waiters); got != 0 {
-			t.Errorf("waiter count after Wait returned = %d, want 0", got)
+			t.Errorf("wake flag after a write = %d, want 0 (taken by the writer)", got)
 		}
 	})
 }

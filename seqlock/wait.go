@@ -79,39 +79,38 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 		defer stop()
 	}
 	for {
-		// Register before the last look at the counter: either the
-		// writer's load of the count sees us (and wakes us), or our load
-		// of the counter sees its commit. docs/memory-model.md, "Waking".
-		atomic.AddUint32(r.waiters, 1)
+		// Set the wake flag before the last look at the counter: either
+		// the writer's load of the flag (after its commit) sees it and
+		// wakes us, or our load of the counter sees the commit
+		// (docs/memory-model.md, "Waking waiters"). The flag is never
+		// cleared here: the writer takes it when it wakes the sleepers.
+		atomic.StoreUint32(r.waiters, 1)
 		// Flags are re-read: a writer that took over the segment since
 		// NewReader may rely on membarrier where its predecessor did not.
 		if atomic.LoadUint64(word64(r.region, offFlags))&flagMembarrier != 0 {
 			// The writer commits with a plain store; force a full
 			// barrier on its CPU so that the commit is visible to the
-			// load below or the writer's later load sees our count.
+			// load below or the writer's later load sees our flag.
 			if globalBarrier() != nil {
 				// Cannot happen on the kernel where the writer
-				// registered; if it does, sleep briefly instead.
-				atomic.AddUint32(r.waiters, ^uint32(0))
+				// registered; if it does, poll instead.
 				return r.pollWait(ctx, after)
 			}
 		}
 		s := atomic.LoadUint64(r.seq)
 		if s/2 > after {
-			atomic.AddUint32(r.waiters, ^uint32(0))
 			return s / 2, nil
 		}
 		d := maxSleep
 		if dl, ok := ctx.Deadline(); ok {
 			d = min(d, time.Until(dl))
 		}
-		var err error
 		if d > 0 {
-			err = futexSleep(r.seq, uint32(s), int64(d))
-		}
-		atomic.AddUint32(r.waiters, ^uint32(0))
-		if err != nil {
-			return r.pollWait(ctx, after)
+			// FUTEX_WAIT compares the counter with s atomically with
+			// going to sleep: a commit since our load returns at once.
+			if err := futexSleep(r.seq, uint32(s), int64(d)); err != nil {
+				return r.pollWait(ctx, after)
+			}
 		}
 		if s := atomic.LoadUint64(r.seq) / 2; s > after {
 			return s, nil

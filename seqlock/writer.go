@@ -34,7 +34,7 @@ type Writer struct {
 	seq     *uint64
 	payload [2][]byte
 	hdr     [2]*slotHeader
-	waiters *uint32 // nil when the region has no waiter area
+	waiters *uint32 // the wake flag; nil when the region has no waiter area
 	next    uint64  // number of the next write
 	expect  uint64  // the counter as this writer left it
 	stamp   bool
@@ -196,7 +196,7 @@ func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
 		}
 	}
 	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
-		wake(seq)
+		w.wakeWaiters()
 	}
 	return n, nil
 }
@@ -225,7 +225,7 @@ func (w *Writer) Close() error {
 	w.expect = 1 // odd: no counter value the writer left; WriteAt refuses
 	atomic.StoreUint64(word64(w.region, offWriterState), stateClosed)
 	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
-		wake(w.seq)
+		w.wakeWaiters()
 	}
 	return nil
 }
@@ -236,6 +236,21 @@ type noCopy struct{}
 
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
+
+// wakeWaiters takes the wake flag that sleeping waiters set, and wakes
+// every process sleeping on the counter. Waiters that sleep again set the
+// flag again, so a publisher whose subscribers are all busy makes no system
+// call, however many subscribers there are; one that a killed waiter left
+// the flag set wakes nobody once and then not again. The swap is a full
+// barrier, so a waiter that sets the flag after it sees this write's
+// commit (docs/memory-model.md, "Waking waiters").
+//
+//go:noinline
+func (w *Writer) wakeWaiters() {
+	if atomic.SwapUint32(w.waiters, 0) != 0 {
+		wake(w.seq)
+	}
+}
 
 // tooLarge builds the error for an oversized value, out of line so that
 // WriteAt's frame stays small.
