@@ -23,7 +23,7 @@ func loadMeta(p *uint64) uint64       { return atomic.LoadUint64(p) }
 func storeMeta(p *uint64, v uint64)   { atomic.StoreUint64(p, v) }
 
 // commitLoadOrdered is true: sequentially consistent atomics order the
-// commit store before the writer's later load of the wake flag.
+// commit store before the writer's later load of the waiter word.
 const commitLoadOrdered = true
 
 // copyIn copies src into the slot dst one atomic word at a time.

@@ -43,7 +43,7 @@
 // number with its own value.
 //
 // Readers never store to the values' pages, so a Subscriber maps them
-// read-only. Subscriber.Wait sleeps on a futex on the counter (Linux) when
+// read-only. Subscriber.Wait sleeps on a futex in the waiter area (Linux) when
 // it may write the segment's small waiter area, and polls otherwise; a
 // Publish with nobody waiting makes no system call.
 //

@@ -1,7 +1,7 @@
 //go:build linux
 
 // This file calls the futex and membarrier system calls, which take the
-// address of the counter inside the shared mapping.
+// address of the waiter word inside the shared mapping.
 
 package seqlock
 
@@ -54,24 +54,16 @@ func globalBarrier() error {
 	return nil
 }
 
-// futexWord is the low 32 bits of the counter: the counter is little-endian,
-// so they are its first four bytes. Every write changes them.
-func futexWord(seq *uint64) *uint32 {
-	// Safe: seq is 8-byte aligned inside a live mapping; its first 4 bytes
-	// are the low half of the little-endian counter.
-	return (*uint32)(unsafe.Pointer(seq))
-}
-
-// wake wakes every process sleeping on the counter. Shared futex (no
+// wake wakes every process sleeping on the waiter word. Shared futex (no
 // FUTEX_PRIVATE_FLAG): the sleepers are other processes.
-func wake(seq *uint64) {
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(futexWord(seq))), futexWake, uintptr(1<<31-1), 0, 0, 0)
+func wake(word *uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWake, uintptr(1<<31-1), 0, 0, 0)
 }
 
-// futexSleep sleeps while the counter's low word equals val, at most d.
-func futexSleep(seq *uint64, val uint32, d int64) error {
+// futexSleep sleeps while *word equals val, at most d nanoseconds.
+func futexSleep(word *uint32, val uint32, d int64) error {
 	ts := unix.NsecToTimespec(d)
-	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(futexWord(seq))), futexWait, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWait, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
 	switch e {
 	case 0, syscall.EAGAIN, syscall.EINTR, syscall.ETIMEDOUT:
 		return nil

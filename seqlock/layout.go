@@ -36,7 +36,7 @@ const (
 	offSlotLen      = 0  // within a slot: payload length in bytes
 	offSlotTime     = 8  // within a slot: publish time, Unix ns (int64), 0 = not stamped
 	offSlotWriteNum = 16 // within a slot: the write number n stored in it
-	offNotifyWaiter = 0  // within the waiter area: uint32 wake flag, non-zero when a waiter may sleep
+	offNotifyWaiter = 0  // within the waiter area: uint32 event count: bit 0 waiters may sleep, bits 1-31 wake epoch
 
 	// maxCapacity bounds the capacity a reader accepts, so that no size
 	// arithmetic on header fields can overflow an int: 1 TiB on 64-bit
@@ -61,10 +61,14 @@ const (
 	stateClosed  = 2 // the last writer closed the segment cleanly
 )
 
+// waiterBit is bit 0 of the waiter word: set by a waiter before it sleeps,
+// cleared by the writer when it wakes the sleepers.
+const waiterBit = 1
+
 // Flag bits, stored at offFlags.
 const (
 	// flagMembarrier: the writer does not fence between its commit store and
-	// its load of the wake flag, relying on waiters to issue
+	// its load of the waiter word, relying on waiters to issue
 	// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before they sleep.
 	flagMembarrier = 1 << 0
 )

@@ -11,8 +11,8 @@ const haveFutex = false
 
 func writerFlags() uint64 { return 0 }
 
-func wake(seq *uint64) {}
+func wake(word *uint32) {}
 
 func globalBarrier() error { return errors.ErrUnsupported }
 
-func futexSleep(seq *uint64, val uint32, d int64) error { return errors.ErrUnsupported }
+func futexSleep(word *uint32, val uint32, d int64) error { return errors.ErrUnsupported }

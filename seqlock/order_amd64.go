@@ -27,6 +27,6 @@ func commitWrite(p *uint64, v uint64) { *p = v }
 func loadFence() {}
 
 // commitLoadOrdered is false: a plain MOV store may be passed by a later
-// load (x86 store buffering), so the writer's load of the wake flag after
+// load (x86 store buffering), so the writer's load of the waiter word after
 // commitWrite needs either a full fence or the waiters' membarrier.
 const commitLoadOrdered = false

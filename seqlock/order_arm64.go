@@ -22,6 +22,6 @@ func commitWrite(p *uint64, v uint64) { atomic.StoreUint64(p, v) }
 // loadFence orders the payload loads before the second counter load (DMB ISHLD).
 func loadFence()
 
-// commitLoadOrdered is true: an LDAR (the writer's load of the wake flag)
+// commitLoadOrdered is true: an LDAR (the writer's load of the waiter word)
 // is never performed before an earlier STLR (the commit) of the same thread.
 const commitLoadOrdered = true

@@ -268,14 +268,45 @@ func TestWaitWakes(t *testing.T) {
 		if _, err := r.Wait(ctx, r.Seq()); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Wait with a 30ms deadline = %v, want DeadlineExceeded", err)
 		}
-		// The waiter left the wake flag set; the next write takes it (and
-		// wakes nobody), and the one after finds it clear.
-		if got := atomic.LoadUint32(r.waiters); got != 1 {
-			t.Errorf("wake flag after a Wait slept = %d, want 1", got)
+		// The waiter left its bit set; the next write clears it (and
+		// wakes nobody), and advances the epoch.
+		before := atomic.LoadUint32(r.waiters)
+		if before&waiterBit == 0 {
+			t.Errorf("waiter word after a Wait slept = %#x, want bit 0 set", before)
 		}
 		w.Write([]byte("y"))
-		if got := atomic.LoadUint32(r.waiters); got != 0 {
-			t.Errorf("wake flag after a write = %d, want 0 (taken by the writer)", got)
+		if got := atomic.LoadUint32(r.waiters); got&waiterBit != 0 || got == before&^waiterBit {
+			t.Errorf("waiter word after a write = %#x (was %#x), want bit 0 clear and a new epoch", got, before)
 		}
 	})
+}
+
+// A writer that checks the waiter word late (preempted between its commit
+// and the check) must not consume the wake-up of a waiter that prepared to
+// sleep after seeing that very commit: the check changes the word, so the
+// waiter's sleep, keyed on the word it saw, does not start, and it prepares
+// again, where the next write finds it.
+func TestLateWakeCheckLosesNothing(t *testing.T) {
+	region := MakeRegion(16)
+	w := mustWriter(t, region, 16)
+	r, _ := NewReader(region)
+	r.setWaiters(region[r.g.notify:])
+	w.Write([]byte("m")) // commit of write 1; imagine the writer preempted here
+	// The waiter sees write 1 and prepares to wait for a newer one.
+	key := atomic.OrUint32(r.waiters, waiterBit) | waiterBit
+	if got := r.Seq(); got != 1 {
+		t.Fatalf("Seq() = %d, want 1", got)
+	}
+	// The writer resumes and runs its (late) check for write 1.
+	w.wakeWaiters()
+	// The waiter's FUTEX_WAIT(word, key) must not sleep now.
+	if got := atomic.LoadUint32(r.waiters); got == key {
+		t.Fatalf("waiter word = %#x after the writer's wake, still the waiter's key: it would sleep through write 2", got)
+	}
+	// Preparing again sets the bit, which write 2 finds.
+	atomic.OrUint32(r.waiters, waiterBit)
+	w.Write([]byte("m+1"))
+	if got := atomic.LoadUint32(r.waiters); got&waiterBit != 0 {
+		t.Errorf("waiter word after write 2 = %#x, want the bit taken (the waiter woken)", got)
+	}
 }

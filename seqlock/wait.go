@@ -32,7 +32,7 @@ func (r *Reader) setWaiters(area []byte) {
 // Wait blocks until a value with a write number greater than after is
 // published, or ctx ends, and returns the newest write number. It does not
 // consume CPU while it waits: on Linux, when the waiter area is writable, it
-// sleeps on a futex on the counter; otherwise it polls with a backoff of up
+// sleeps on a futex on the waiter word; otherwise it polls with a backoff of up
 // to 5 ms. Wait(ctx, 0) waits for the first value.
 //
 // The value itself is read with Read, which may return an even newer one:
@@ -75,22 +75,24 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 	// find nothing new and sleep again. A context that cannot be cancelled
 	// needs no such hook (and Wait then does not allocate).
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { wake(r.seq) })
+		stop := context.AfterFunc(ctx, func() { wake(r.waiters) })
 		defer stop()
 	}
 	for {
-		// Set the wake flag before the last look at the counter: either
-		// the writer's load of the flag (after its commit) sees it and
-		// wakes us, or our load of the counter sees the commit
-		// (docs/memory-model.md, "Waking waiters"). The flag is never
-		// cleared here: the writer takes it when it wakes the sleepers.
-		atomic.StoreUint32(r.waiters, 1)
+		// Set the waiter bit before the last look at the counter, and
+		// remember the word: either the writer's load of the word (after
+		// its commit) sees the bit and wakes us, or our load of the
+		// counter sees the commit. A wake after this point changes the
+		// word, so the sleep below does not start (docs/memory-model.md,
+		// "Waking waiters"). The bit is never cleared here: the writer
+		// clears it when it wakes the sleepers.
+		key := atomic.OrUint32(r.waiters, waiterBit) | waiterBit
 		// Flags are re-read: a writer that took over the segment since
 		// NewReader may rely on membarrier where its predecessor did not.
 		if atomic.LoadUint64(word64(r.region, offFlags))&flagMembarrier != 0 {
 			// The writer commits with a plain store; force a full
 			// barrier on its CPU so that the commit is visible to the
-			// load below or the writer's later load sees our flag.
+			// load below or the writer's later load sees our bit.
 			if globalBarrier() != nil {
 				// Cannot happen on the kernel where the writer
 				// registered; if it does, poll instead.
@@ -106,9 +108,9 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 			d = min(d, time.Until(dl))
 		}
 		if d > 0 {
-			// FUTEX_WAIT compares the counter with s atomically with
-			// going to sleep: a commit since our load returns at once.
-			if err := futexSleep(r.seq, uint32(s), int64(d)); err != nil {
+			// FUTEX_WAIT compares the word with key atomically with
+			// going to sleep: a wake since we set the bit returns at once.
+			if err := futexSleep(r.waiters, key, int64(d)); err != nil {
 				return r.pollWait(ctx, after)
 			}
 		}

@@ -34,7 +34,7 @@ type Writer struct {
 	seq     *uint64
 	payload [2][]byte
 	hdr     [2]*slotHeader
-	waiters *uint32 // the wake flag; nil when the region has no waiter area
+	waiters *uint32 // the waiter word (an event count); nil when the region has no waiter area
 	next    uint64  // number of the next write
 	expect  uint64  // the counter as this writer left it
 	stamp   bool
@@ -195,7 +195,7 @@ func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
 			commitWrite(seq, 2*n)
 		}
 	}
-	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
+	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
 		w.wakeWaiters()
 	}
 	return n, nil
@@ -224,7 +224,7 @@ func (w *Writer) Close() error {
 	w.closed = true
 	w.expect = 1 // odd: no counter value the writer left; WriteAt refuses
 	atomic.StoreUint64(word64(w.region, offWriterState), stateClosed)
-	if w.waiters != nil && atomic.LoadUint32(w.waiters) != 0 {
+	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
 		w.wakeWaiters()
 	}
 	return nil
@@ -237,18 +237,28 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
-// wakeWaiters takes the wake flag that sleeping waiters set, and wakes
-// every process sleeping on the counter. Waiters that sleep again set the
-// flag again, so a publisher whose subscribers are all busy makes no system
-// call, however many subscribers there are; one that a killed waiter left
-// the flag set wakes nobody once and then not again. The swap is a full
-// barrier, so a waiter that sets the flag after it sees this write's
-// commit (docs/memory-model.md, "Waking waiters").
+// wakeWaiters wakes the waiters if any may be asleep: the waiter word is an
+// event count, bit 0 set by waiters before they sleep, bits 1-31 a wake
+// epoch. The writer clears the bit and advances the epoch in one atomic
+// step, then wakes everyone sleeping on the word. A waiter that set the bit
+// before this and has not yet gone to sleep finds the word changed and does
+// not sleep; waiters that sleep again set the bit again. So a publisher
+// whose subscribers are all busy makes no system call, however many there
+// are, and a waiter killed asleep costs one needless wake, once
+// (docs/memory-model.md, "Waking waiters").
 //
 //go:noinline
 func (w *Writer) wakeWaiters() {
-	if atomic.SwapUint32(w.waiters, 0) != 0 {
-		wake(w.seq)
+	for {
+		v := atomic.LoadUint32(w.waiters)
+		if v&waiterBit == 0 {
+			return
+		}
+		// Full barrier (LOCK CMPXCHG, or LDAXR/STLXR + DMB on arm64).
+		if atomic.CompareAndSwapUint32(w.waiters, v, (v+2)&^waiterBit) {
+			wake(w.waiters)
+			return
+		}
 	}
 }
 
