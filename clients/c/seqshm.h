@@ -28,7 +28,8 @@
  * seqshm_close and seqshm_enable_futex must not run concurrently with
  * anything else on the handle. The handle never stores to the data mapping
  * (it is mapped PROT_READ); seqshm_enable_futex maps the small waiter area
- * read-write, because a waiter registers itself there.
+ * read-write, because a waiter sets the waiter bit of the waiter word there
+ * (an atomic OR; it never stores anything else, anywhere).
  *
  * # Memory ordering (why seqshm_read is correct)
  *
@@ -151,6 +152,10 @@ _Static_assert(sizeof(_Atomic uint32_t) == 4, "_Atomic uint32_t must be a plain 
 #define SEQSHM_MAX_CAPACITY (UINT64_C(1) << 40)
 #define SEQSHM_MAGIC UINT64_C(0x00004d4853514553) /* "SEQSHM\0\0" read little-endian */
 #define SEQSHM_FLAG_MEMBARRIER UINT64_C(1)
+/* The waiter word (u32 at offset 0 of the waiter area) is an event count:
+ * bit 0 "a waiter may be asleep", bits 1-31 the writer's wake epoch. */
+#define SEQSHM_NOTIFY_OFF_WAITER 0
+#define SEQSHM_WAITER_BIT UINT32_C(1)
 
 /* Writer states (header offset 80). */
 #define SEQSHM_STATE_INIT 0
@@ -248,7 +253,7 @@ typedef struct seqshm {
     int fd;                    /* read-only descriptor, kept for the lock probe */
     int sys_errno;             /* errno of the last SEQSHM_E_SYS */
     seqshm_geometry g;
-    _Atomic uint32_t *waiters; /* writable view of the waiter count, or NULL */
+    _Atomic uint32_t *waiters; /* writable view of the waiter word, or NULL */
     void *waiter_map;
     size_t waiter_map_len;
     char path[4096];
@@ -684,7 +689,7 @@ static inline int seqshm_get_info(seqshm *h, seqshm_info *info) {
 #endif
 
 /* seqshm_enable_futex maps the segment's waiter area read-write so that
- * seqshm_wait can register as a waiter and sleep on a futex instead of
+ * seqshm_wait can set the waiter bit and sleep on a futex instead of
  * polling. It reopens the file by path with O_RDWR and checks it is still
  * the same file. Without it (no waiter area, or no write permission),
  * seqshm_wait polls. The data stays mapped read-only. */
@@ -719,7 +724,7 @@ static inline int seqshm_enable_futex(seqshm *h) {
         return seqshm__fail(h, SEQSHM_E_SYS, "mmap waiter area of %s", h->path);
     h->waiter_map = p;
     h->waiter_map_len = len;
-    h->waiters = (_Atomic uint32_t *)(void *)((unsigned char *)p + (h->g.notify - start));
+    h->waiters = (_Atomic uint32_t *)(void *)((unsigned char *)p + (h->g.notify - start) + SEQSHM_NOTIFY_OFF_WAITER);
     return SEQSHM_OK;
 }
 
@@ -738,11 +743,13 @@ static inline void seqshm__sleep_ns(int64_t ns) {
 /* seqshm_wait waits until the newest write number exceeds after, or
  * timeout_ns passes (negative: no timeout), and stores the newest write
  * number in *seq. Returns SEQSHM_OK or SEQSHM_E_TIMEOUT. With
- * seqshm_enable_futex it sleeps on a futex on the counter's low 32 bits
- * (shared futex: the writer is another process), registered in the waiter
- * count so the writer wakes it; otherwise it polls with a backoff of
- * 20 us to 5 ms. A signal interrupts neither; check your own flag after it
- * returns (each futex sleep is at most 100 ms). */
+ * seqshm_enable_futex it sets the waiter bit of the waiter word (an event
+ * count in the waiter area) and sleeps on a shared futex on that word (the
+ * writer is another process), which the writer wakes after its commit;
+ * otherwise it polls with a backoff of 20 us to 5 ms. A signal interrupts
+ * neither; check your own flag after it returns (each futex sleep is at
+ * most 100 ms, which also bounds the delay behind a writer that never
+ * wakes anyone: see docs/layout.md, "Waiting for a new value"). */
 static inline int seqshm_wait(seqshm *h, uint64_t after, int64_t timeout_ns, uint64_t *seq) {
     if (h->base == NULL)
         return seqshm__fail(h, SEQSHM_E_CLOSED, NULL);
@@ -763,39 +770,48 @@ static inline int seqshm_wait(seqshm *h, uint64_t after, int64_t timeout_ns, uin
             return seqshm__fail(h, SEQSHM_E_TIMEOUT, NULL);
         }
         if (h->waiters != NULL) {
-            /* Register before the last look at the counter: either the
-             * writer's load of the waiter count (after its commit) sees us
-             * and wakes us, or our load of the counter sees its commit.
-             * seq_cst RMW then seq_cst load on our side; the writer has a
-             * seq_cst store/fence before its load, or relies on the
-             * membarrier below (flag bit 0). */
-            atomic_fetch_add_explicit(h->waiters, 1, memory_order_seq_cst);
-            /* Reload the flags after registering: a new writer may have
-             * adopted the segment; it stores its flags (seq_cst) before
-             * its first commit. */
+            /* (S1) Set the waiter bit before the last look at the counter,
+             * and keep the word we made (key): either the writer's load
+             * of the word (after its commit) sees the bit and wakes us, or
+             * our load of the counter below sees its commit. Seq_cst RMW
+             * then seq_cst load on our side (LOCK OR / LOCK CMPXCHG on
+             * x86-64; LDSETAL or an LDAXR/STLXR loop on AArch64, then
+             * LDAR); the writer has a seq_cst store/fence before its load,
+             * or relies on the membarrier below (flag bit 0). The bit is
+             * never cleared here: the writer clears it, and advances the
+             * epoch in bits 1-31, when it wakes the sleepers. */
+            uint32_t key = atomic_fetch_or_explicit(h->waiters, SEQSHM_WAITER_BIT, memory_order_seq_cst) |
+                           SEQSHM_WAITER_BIT;
+            /* (S2) Reload the header flags after setting the bit: a new
+             * writer may have adopted the segment; it stores its flags
+             * (seq_cst) before its first commit. */
             uint64_t flags = atomic_load_explicit(seqshm__w64(h->base, SEQSHM_OFF_FLAGS), memory_order_seq_cst);
+            /* (S3) */
             if ((flags & SEQSHM_FLAG_MEMBARRIER) &&
                 syscall(SYS_membarrier, SEQSHM__MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) {
                 /* Cannot happen on the kernel where the writer registered;
-                 * if it does, fall back to a short poll. */
-                atomic_fetch_sub_explicit(h->waiters, 1, memory_order_seq_cst);
+                 * if it does, fall back to a short poll (the bit stays
+                 * set: at most one needless wake system call). */
                 seqshm__sleep_ns(backoff < left ? backoff : left);
+                backoff = backoff * 2 > 5000000 ? 5000000 : backoff * 2;
                 continue;
             }
+            /* (S4) the last look. */
             uint64_t s = atomic_load_explicit(ctr, memory_order_seq_cst);
             if (s / 2 > after) {
-                atomic_fetch_sub_explicit(h->waiters, 1, memory_order_seq_cst);
                 *seq = s / 2;
                 return SEQSHM_OK;
             }
             int64_t d = left < SEQSHM_MAX_SLEEP_NS ? left : SEQSHM_MAX_SLEEP_NS;
             struct timespec ts = {(time_t)(d / 1000000000), (long)(d % 1000000000)};
-            /* FUTEX_WAIT (0, without FUTEX_PRIVATE_FLAG) on the low 32 bits
-             * of the little-endian counter, i.e. its first 4 bytes: it
-             * sleeps only if they still equal what we just loaded. A
-             * relative timeout; EAGAIN, EINTR and ETIMEDOUT just loop. */
-            syscall(SYS_futex, (void *)(uintptr_t)ctr, 0 /* FUTEX_WAIT */, (uint32_t)s, &ts, NULL, 0);
-            atomic_fetch_sub_explicit(h->waiters, 1, memory_order_seq_cst);
+            /* (S5) FUTEX_WAIT (0, without FUTEX_PRIVATE_FLAG) on the waiter
+             * word, not on the counter: the kernel compares the word with
+             * key atomically with going to sleep, so a wake since S1
+             * (which changed the epoch) makes it return EAGAIN at once.
+             * A relative timeout; 0, EAGAIN, EINTR and ETIMEDOUT all just
+             * loop: look at the counter, and set the bit again if we
+             * sleep again. */
+            syscall(SYS_futex, (void *)h->waiters, 0 /* FUTEX_WAIT */, key, &ts, NULL, 0);
         } else {
             seqshm__sleep_ns(backoff < left ? backoff : left);
             backoff = backoff * 2 > 5000000 ? 5000000 : backoff * 2;
