@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,7 @@ type Publisher struct {
 	seg     *shmfile.Segment
 	w       *Writer
 	created bool
+	closed  bool
 }
 
 // Create opens the named segment for publishing, creating it if it does
@@ -71,7 +73,15 @@ func Create(name string, opts *Options) (*Publisher, error) {
 	seg, err := shmfile.Create(name, Size(capacity), &shmfile.Options{Mode: o.Mode})
 	created := err == nil
 	if errors.Is(err, fs.ErrExist) {
-		seg, err = shmfile.OpenWriter(name, headerSize)
+		// Another process may be creating it right now: its file is too
+		// small until it is sized. Wait for that a little while.
+		for i := 0; ; i++ {
+			seg, err = shmfile.OpenWriter(name, headerSize)
+			if !errors.Is(err, shmfile.ErrTooSmall) || i == 100 {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
 		if errors.Is(err, shmfile.ErrBusy) {
 			err = busyError(name, err)
 		}
@@ -122,12 +132,18 @@ func (p *Publisher) Seq() uint64 { return p.w.Seq() }
 // another program truncated the segment file under the mapping, Publish
 // returns an error wrapping ErrTruncated instead of crashing the process.
 func (p *Publisher) Publish(value []byte) (n uint64, err error) {
+	if p.closed {
+		return 0, ErrClosed
+	}
 	defer recoverFault(debug.SetPanicOnFault(true), &err)
 	return p.w.Write(value)
 }
 
 // PublishAt is Publish with an explicit publish time.
 func (p *Publisher) PublishAt(value []byte, t time.Time) (n uint64, err error) {
+	if p.closed {
+		return 0, ErrClosed
+	}
 	defer recoverFault(debug.SetPanicOnFault(true), &err)
 	return p.w.WriteAt(value, t.UnixNano())
 }
@@ -144,6 +160,10 @@ func (p *Publisher) Writer() *Writer { return p.w }
 // unmaps the segment. The segment and its last value remain for
 // subscribers (like a retained message) until removed with Remove.
 func (p *Publisher) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
 	_, err := faultSafe(func() (struct{}, error) { return struct{}{}, p.w.Close() })
 	return errors.Join(err, p.seg.Close())
 }
@@ -152,9 +172,10 @@ func (p *Publisher) Close() error {
 // never changes it. Its methods are safe for concurrent use, except Close,
 // which must not run concurrently with the others.
 type Subscriber struct {
-	seg     *shmfile.Segment
-	r       *Reader
-	waiters atomic.Bool // waiter area mapped (or tried)
+	seg      *shmfile.Segment
+	r        *Reader
+	waitOnce sync.Once // maps the waiter area, at the first Wait
+	closed   bool
 }
 
 // Open opens the named segment for reading. A missing segment gives an
@@ -202,6 +223,9 @@ func (s *Subscriber) Capacity() int { return s.r.Capacity() }
 
 // Seq returns the write number of the newest value (0 if none).
 func (s *Subscriber) Seq() uint64 {
+	if s.closed {
+		return 0
+	}
 	n, _ := faultSafe(func() (uint64, error) { return s.r.Seq(), nil })
 	return n
 }
@@ -210,6 +234,9 @@ func (s *Subscriber) Seq() uint64 {
 // was truncated under the mapping, Read returns an error wrapping
 // ErrTruncated instead of crashing the process.
 func (s *Subscriber) Read(buf []byte) (m Meta, err error) {
+	if s.closed {
+		return Meta{}, ErrClosed
+	}
 	defer recoverFault(debug.SetPanicOnFault(true), &err)
 	return s.r.Read(buf)
 }
@@ -226,19 +253,29 @@ func (s *Subscriber) Reader() *Reader { return s.r }
 // permission on the segment sleeps on a futex (Linux); one with read
 // permission only polls, with a backoff of up to 5 ms.
 func (s *Subscriber) Wait(ctx context.Context, after uint64) (uint64, error) {
-	if !s.waiters.Swap(true) && s.r.g.notify != 0 {
-		// The waiter area is a separate page, mapped writable only here:
-		// the values stay on a read-only mapping.
+	if s.closed {
+		return 0, ErrClosed
+	}
+	// The waiter area is a separate page, mapped writable only here: the
+	// values stay on a read-only mapping. The Once orders the mapping
+	// before every Wait's use of it.
+	s.waitOnce.Do(func() {
+		if s.r.g.notify == 0 {
+			return
+		}
 		if area, err := s.seg.MapWritableRange(s.r.g.notify, notifySize); err == nil {
 			s.r.setWaiters(area)
 		}
-	}
+	})
 	return faultSafe(func() (uint64, error) { return s.r.Wait(ctx, after) })
 }
 
 // Status reports the segment's facts: the writer's state, the newest value's
 // write number and publish time, the capacity and the file's mode and size.
 func (s *Subscriber) Status() (Status, error) {
+	if s.closed {
+		return Status{Name: s.Name()}, ErrClosed
+	}
 	st := Status{Name: s.Name(), Capacity: s.r.g.capacity, Fingerprint: s.r.g.fingerprint}
 	if info, err := s.seg.Info(); err == nil {
 		st.Mode, st.Size = info.Mode, info.Size
@@ -287,7 +324,13 @@ func (s *Subscriber) Replaced() (bool, error) { return s.seg.Replaced() }
 
 // Close unmaps the segment. Values read before stay valid; the Subscriber
 // must not be used afterwards.
-func (s *Subscriber) Close() error { return s.seg.Close() }
+func (s *Subscriber) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.seg.Close()
+}
 
 func unixTime(ns uint64) time.Time {
 	if ns == 0 {
@@ -382,31 +425,46 @@ type ListEntry struct {
 }
 
 // Remove deletes the named segment. Subscribers that have it open keep
-// their mapping. It refuses (ErrBusy) while a publisher is alive, and
-// refuses files that are not seqshm segments (ErrNotSeqshm), so that it
-// cannot delete another program's shared memory by mistake; a segment
-// whose header was never written can be removed.
+// their mapping. It holds the segment's writer lock while it checks and
+// deletes, so it refuses (ErrBusy) while a publisher is alive and no
+// publisher can start meanwhile. It refuses files that are not seqshm
+// segments (ErrNotSeqshm), so that it cannot delete another program's
+// shared memory by mistake; a segment that is damaged, or whose creator
+// died before writing its header, can be removed.
 func Remove(name string) error {
-	s, err := Open(name)
-	switch {
-	case err == nil:
-		alive, pid, aerr := s.seg.WriterAlive()
-		s.Close()
-		if aerr != nil {
-			return aerr
+	seg, err := shmfile.OpenWriter(name, 0)
+	if errors.Is(err, shmfile.ErrBusy) {
+		if st, serr := Stat(name); serr == nil && st.PID != 0 {
+			return fmt.Errorf("seqlock: remove %q: publisher (pid %d) still running: %w", name, st.PID, err)
 		}
-		if alive {
-			if pid == 0 {
-				if st, err := Stat(name); err == nil {
-					pid = st.PID
-				}
-			}
-			return fmt.Errorf("seqlock: remove %q: publisher (pid %d) still running: %w", name, pid, ErrBusy)
-		}
-	case errors.Is(err, ErrNotReady), errors.Is(err, ErrCorrupt), errors.Is(err, ErrVersion):
-		// A seqshm segment, damaged or half-made: removable.
-	default:
+		return fmt.Errorf("seqlock: remove %q: a publisher is still running: %w", name, err)
+	}
+	if err != nil {
 		return err
 	}
+	defer seg.Close()
+	_, err = faultSafe(func() (struct{}, error) { return struct{}{}, removable(seg.Bytes()) })
+	if err != nil {
+		return fmt.Errorf("seqlock: remove %q: %w", name, err)
+	}
 	return shmfile.Remove(name)
+}
+
+// removable says whether b looks like a seqshm segment, possibly damaged
+// or half-made, rather than another program's file.
+func removable(b []byte) error {
+	if len(b) < headerSize {
+		for _, c := range b {
+			if c != 0 {
+				return fmt.Errorf("%w: %d bytes, not all zero", ErrNotSeqshm, len(b))
+			}
+		}
+		return nil // a creator died before sizing or writing it
+	}
+	_, err := decodeHeader(b)
+	switch {
+	case err == nil, errors.Is(err, ErrNotReady), errors.Is(err, ErrCorrupt), errors.Is(err, ErrVersion):
+		return nil
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package seqlock_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -411,5 +412,106 @@ func TestSubscriberReadAllocs(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { pub.Publish(buf[:64]) }); a != 0 {
 		t.Errorf("Publisher.Publish allocates %v times, want 0", a)
+	}
+}
+
+func TestClosedIsClosed(t *testing.T) {
+	segDir(t)
+	pub, err := seqlock.Create("closing", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Publish([]byte("x"))
+	sub, err := seqlock.Open("closing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	pub.Close()
+	if _, err := sub.Read(make([]byte, 16)); !errors.Is(err, seqlock.ErrClosed) {
+		t.Errorf("Read after Close = %v, want ErrClosed", err)
+	}
+	if _, err := sub.Wait(context.Background(), 0); !errors.Is(err, seqlock.ErrClosed) {
+		t.Errorf("Wait after Close = %v, want ErrClosed", err)
+	}
+	if _, err := sub.Status(); !errors.Is(err, seqlock.ErrClosed) {
+		t.Errorf("Status after Close = %v, want ErrClosed", err)
+	}
+	if _, err := pub.Publish([]byte("y")); !errors.Is(err, seqlock.ErrClosed) {
+		t.Errorf("Publish after Close = %v, want ErrClosed", err)
+	}
+	if err := pub.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+}
+
+// Two processes' worth of Create racing for one new name: one publishes,
+// the other is told the name is busy, and the name stays usable.
+func TestConcurrentCreate(t *testing.T) {
+	segDir(t)
+	for trial := range 20 {
+		name := fmt.Sprintf("race%d", trial)
+		errs := make(chan error, 2)
+		pubs := make(chan *seqlock.Publisher, 2)
+		start := make(chan struct{})
+		for range 2 {
+			go func() {
+				<-start
+				p, err := seqlock.Create(name, nil)
+				errs <- err
+				pubs <- p
+			}()
+		}
+		close(start)
+		var ok int
+		var got []*seqlock.Publisher
+		for range 2 {
+			err := <-errs
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, seqlock.ErrBusy):
+				t.Errorf("trial %d: Create = %v, want success or ErrBusy", trial, err)
+			}
+			got = append(got, <-pubs)
+		}
+		for _, p := range got {
+			if p != nil {
+				p.Close()
+			}
+		}
+		if ok != 1 {
+			t.Errorf("trial %d: %d Creates succeeded, want 1", trial, ok)
+		}
+		if p, err := seqlock.Create(name, nil); err != nil {
+			t.Errorf("trial %d: Create after the race = %v", trial, err)
+		} else {
+			p.Close()
+		}
+	}
+}
+
+func TestRemoveHalfMade(t *testing.T) {
+	dir := segDir(t)
+	if dir == "" {
+		t.Skip("segments are not files on this OS")
+	}
+	// A creator that died before sizing its file leaves it empty.
+	os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600)
+	if _, err := seqlock.Create("empty", nil); err == nil {
+		t.Errorf("Create over an empty file nobody sizes = nil error, want one")
+	}
+	if err := seqlock.Remove("empty"); err != nil {
+		t.Errorf("Remove of an empty (half-made) segment = %v", err)
+	}
+	// A foreign file whose first 8 bytes are zero is not taken for ours.
+	foreign := make([]byte, 1<<20)
+	foreign[4096] = 1
+	os.WriteFile(filepath.Join(dir, "foreign0"), foreign, 0o600)
+	if _, err := seqlock.Create("foreign0", nil); !errors.Is(err, seqlock.ErrNotSeqshm) {
+		t.Errorf("Create over a foreign file with a zero first word = %v, want ErrNotSeqshm", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "foreign0")); !bytes.Equal(got, foreign) {
+		t.Errorf("Create changed a foreign file")
 	}
 }

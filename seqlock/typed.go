@@ -14,7 +14,8 @@ import (
 // the same layout and field names, whatever the types are called. It
 // returns an error if T holds pointers, slices, strings, maps, channels,
 // functions, interfaces or uintptrs, or has size 0: such values cannot be
-// shared between processes by copying bytes.
+// shared between processes by copying bytes. (A bool is accepted; a
+// writer of another language must store only 0 or 1 in it.)
 func Fingerprint[T any]() (uint64, error) {
 	return fingerprintOf(reflect.TypeFor[T]())
 }
@@ -122,7 +123,16 @@ func typedReader[T any](r *Reader) (*TypedReader[T], error) {
 func (tr *TypedReader[T]) Read() (T, Meta, error) {
 	var v T
 	m, err := tr.r.Read(bytesOf(&v))
+	if err == nil && m.Len != len(bytesOf(&v)) {
+		return v, m, shortValue(m.Len, len(bytesOf(&v)))
+	}
 	return v, m, err
+}
+
+// shortValue is the error for a typed read of a value of the wrong size
+// (published through the byte Writer, or by a foreign writer).
+func shortValue(n, size int) error {
+	return fmt.Errorf("%w: value of %d bytes, the type has %d", ErrCorrupt, n, size)
 }
 
 // Reader returns the underlying byte Reader.

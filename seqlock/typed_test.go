@@ -98,3 +98,16 @@ func TestTypedMismatch(t *testing.T) {
 		t.Errorf("NewTypedWriter[[7]uint64] on an imu region = %v, want ErrIncompatible", err)
 	}
 }
+
+func TestTypedShortValue(t *testing.T) {
+	region := seqlock.MakeRegion(64)
+	w, err := seqlock.NewTypedWriter[imu](region, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Writer().Write([]byte{1, 2, 3}) // through the byte Writer: too short
+	r, _ := seqlock.NewTypedReader[imu](region)
+	if _, m, err := r.Read(); !errors.Is(err, seqlock.ErrCorrupt) {
+		t.Errorf("typed Read of a 3-byte value = %+v, %v, want ErrCorrupt", m, err)
+	}
+}

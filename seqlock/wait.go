@@ -75,7 +75,12 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 	// find nothing new and sleep again. A context that cannot be cancelled
 	// needs no such hook (and Wait then does not allocate).
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { wake(r.waiters) })
+		stop := context.AfterFunc(ctx, func() {
+			// Advance the epoch first, so that a waiter between setting
+			// its bit and sleeping does not start the sleep.
+			atomic.AddUint32(r.waiters, 2)
+			wake(r.waiters)
+		})
 		defer stop()
 	}
 	for {
@@ -107,12 +112,17 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 		if dl, ok := ctx.Deadline(); ok {
 			d = min(d, time.Until(dl))
 		}
-		if d > 0 {
-			// FUTEX_WAIT compares the word with key atomically with
-			// going to sleep: a wake since we set the bit returns at once.
-			if err := futexSleep(r.waiters, key, int64(d)); err != nil {
-				return r.pollWait(ctx, after)
-			}
+		if d <= 0 {
+			// The deadline passed; ctx.Err says so once its timer has
+			// fired, which it is about to. Wait for that rather than
+			// spin, so that callers see ctx.Err() set.
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}
+		// FUTEX_WAIT compares the word with key atomically with going to
+		// sleep: a wake since we set the bit returns at once.
+		if err := futexSleep(r.waiters, key, int64(d)); err != nil {
+			return r.pollWait(ctx, after)
 		}
 		if s := atomic.LoadUint64(r.seq) / 2; s > after {
 			return s, nil

@@ -1,6 +1,7 @@
 package seqlock
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -22,9 +23,15 @@ type WriterOptions struct {
 	Timestamp bool
 }
 
-// A Writer publishes values into a region. It is the region's only writer:
-// a Writer is not safe for concurrent use, and two Writers on one region
-// corrupt nothing but make each other fail with ErrConcurrentWrite.
+// A Writer publishes values into a region. It must be the region's only
+// writer: a Writer is not safe for concurrent use, and a region must not
+// have two Writers at once. Each write checks that the counter is where
+// this Writer left it, so a second writer that wrote in between is
+// reported (ErrConcurrentWrite) instead of being overwritten; two writes
+// that run at the same instant are not caught that way, and can leave a
+// mixed value. Publisher enforces one writer per named segment across
+// processes with the OS writer lock; use it unless the region is yours
+// alone.
 //
 // A Writer must not be copied after first use.
 type Writer struct {
@@ -70,6 +77,11 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 	m := atomic.LoadUint64(word64(region, offMagic))
 	var g geometry
 	switch {
+	case m == 0 && !allZero(region):
+		// Not ours: a zero magic with other bytes set is another
+		// program's file (or a creator that died while writing the
+		// header, which Remove can clear away).
+		return nil, fmt.Errorf("%w: zero magic, but the region is not all zero", ErrNotSeqshm)
 	case m == 0:
 		if opts.Capacity < 1 || opts.Capacity > maxCapacity {
 			return nil, fmt.Errorf("seqlock: capacity %d outside [1, %d]", opts.Capacity, maxCapacity)
@@ -222,7 +234,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	w.expect = 1 // odd: no counter value the writer left; WriteAt refuses
+	w.expect = ^uint64(0) // a counter no writer reaches (2^63 writes): WriteAt refuses
 	atomic.StoreUint64(word64(w.region, offWriterState), stateClosed)
 	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
 		w.wakeWaiters()
@@ -260,6 +272,19 @@ func (w *Writer) wakeWaiters() {
 			return
 		}
 	}
+}
+
+// allZero reports whether every byte of b is zero.
+func allZero(b []byte) bool {
+	var zero [4096]byte
+	for len(b) > 0 {
+		n := min(len(b), len(zero))
+		if !bytes.Equal(b[:n], zero[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 // tooLarge builds the error for an oversized value, out of line so that

@@ -167,11 +167,20 @@ func createSegment(name string, size int, mode fs.FileMode) (*Segment, error) {
 		return nil, sysError("create", name, err)
 	}
 	s.sys.dev, s.sys.ino = uint64(st.Dev), st.Ino
-	if err := lockWriter(s); err != nil {
-		// Another process opened the new file as a writer before we
-		// locked it: it is theirs now, leave it.
-		_ = unix.Close(fd)
-		return nil, err
+	// Another process may open the new file as a writer before we lock
+	// it; finding it too small, it lets go at once. Retry for a moment
+	// before deciding that the file is someone else's.
+	for i := 0; ; i++ {
+		err := lockWriter(s)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrBusy) || i == 50 {
+			// It is theirs now: leave it.
+			_ = unix.Close(fd)
+			return nil, err
+		}
+		time.Sleep(time.Millisecond)
 	}
 	// fail removes the half-made segment, which we created and lock.
 	fail := func(err error) (*Segment, error) {
