@@ -75,12 +75,12 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 	// find nothing new and sleep again. A context that cannot be cancelled
 	// needs no such hook (and Wait then does not allocate).
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() {
-			// Advance the epoch first, so that a waiter between setting
-			// its bit and sleeping does not start the sleep.
-			atomic.AddUint32(r.waiters, 2)
-			wake(r.waiters)
-		})
+		// Only a system call here, never a store: the hook may run after
+		// Wait returned and the mapping is gone, where the kernel answers
+		// EFAULT but a store would crash the process. A cancel that lands
+		// between the ctx check below and the sleep is seen when the sleep
+		// ends (at most maxSleep).
+		stop := context.AfterFunc(ctx, func() { wake(r.waiters) })
 		defer stop()
 	}
 	for {
@@ -118,6 +118,9 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 			// spin, so that callers see ctx.Err() set.
 			<-ctx.Done()
 			return 0, ctx.Err()
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
 		}
 		// FUTEX_WAIT compares the word with key atomically with going to
 		// sleep: a wake since we set the bit returns at once.
