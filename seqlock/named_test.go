@@ -515,3 +515,36 @@ func TestRemoveHalfMade(t *testing.T) {
 		t.Errorf("Create changed a foreign file")
 	}
 }
+
+// A context cancelled after Wait returned and the Subscriber was closed
+// must not touch the unmapped segment (its cancel hook may still run).
+func TestCancelAfterClose(t *testing.T) {
+	segDir(t)
+	pub, err := seqlock.Create("cancelled", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	for i := range 20 {
+		sub, err := seqlock.Open("cancelled")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			sub.Wait(ctx, sub.Seq())
+			close(done)
+		}()
+		time.Sleep(time.Millisecond)
+		if i%2 == 0 {
+			pub.Publish([]byte("v")) // Wait ends with a value
+		} else {
+			cancel() // Wait ends by its cancel hook
+		}
+		<-done
+		sub.Close()
+		cancel()
+	}
+	time.Sleep(10 * time.Millisecond) // let any late hook run
+}
