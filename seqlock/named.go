@@ -74,10 +74,10 @@ func Create(name string, opts *Options) (*Publisher, error) {
 	created := err == nil
 	if errors.Is(err, fs.ErrExist) {
 		// Another process may be creating it right now: its file is too
-		// small until it is sized. Wait for that a little while.
+		// small until it is sized. Wait for that, up to a second.
 		for i := 0; ; i++ {
 			seg, err = shmfile.OpenWriter(name, headerSize)
-			if !errors.Is(err, shmfile.ErrTooSmall) || i == 100 {
+			if !errors.Is(err, shmfile.ErrTooSmall) || i == 500 {
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
