@@ -20,6 +20,14 @@ func create(cfg *config) (*seqlock.Publisher, error) {
 	if err != nil {
 		return nil, explainCreate(cfg, err)
 	}
+	if cfg.modeGiven && !p.Created() {
+		// Taking over keeps the segment's mode: say so rather than
+		// ignore -mode silently.
+		if st, err := seqlock.Stat(cfg.name); err == nil && st.Mode != fs.FileMode(cfg.mode) && cfg.stderr != nil {
+			fmt.Fprintf(cfg.stderr, "publisher: %s: segment exists with mode %04o; -mode %04o not applied\nhint: to change it, remove it first: publisher -rm %s\n",
+				cfg.name, uint32(st.Mode), uint32(cfg.mode), cfg.name)
+		}
+	}
 	return p, nil
 }
 

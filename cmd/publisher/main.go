@@ -32,7 +32,7 @@ func main() {
 // code is cli.ExitCode of the result. It returns nil when ctx ends (a
 // signal): that is a clean stop.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	err := publisher(ctx, args, stdin, stdout)
+	err := publisher(ctx, args, stdin, stdout, stderr)
 	cli.Report(stderr, "publisher", err)
 	return err
 }
@@ -43,6 +43,8 @@ type config struct {
 	value       *string // nil: read lines from stdin
 	capacity    cli.Size
 	mode        cli.Mode
+	modeGiven   bool      // -mode was on the command line
+	stderr      io.Writer // for warnings
 	noTimestamp bool
 	clock       bool
 	interval    time.Duration
@@ -51,8 +53,11 @@ type config struct {
 	rmNames     []string
 }
 
-func publisher(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+func publisher(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := parse(args)
+	if cfg != nil {
+		cfg.stderr = stderr
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
 		return err
@@ -95,6 +100,7 @@ func parse(args []string) (*config, error) {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	rest := fs.Args()
+	cfg.modeGiven = given["mode"]
 
 	if cfg.rm {
 		for _, f := range []string{"capacity", "mode", "no-timestamp", "clock", "interval", "count"} {

@@ -299,3 +299,23 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// -mode on an existing segment is not applied; the publisher says so.
+func TestModeOnExistingSegment(t *testing.T) {
+	t.Parallel()
+	env := clitest.New(t, bins)
+	name := clitest.Name(t)
+	env.MustRun(t, "publisher", name, "first")
+	r := env.Run(t, "", "publisher", "-mode", "0644", name, "second")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "segment exists with mode 0600; -mode 0644 not applied") ||
+		!strings.Contains(r.Stderr, "hint: to change it, remove it first: publisher -rm "+name) {
+		t.Errorf("publisher -mode 0644 on an existing 0600 segment: exit %d, stderr %q, want exit 0 and a warning with a hint", r.Code, r.Stderr)
+	}
+	if got := env.MustRun(t, "subscriber", name); got != "second\n" {
+		t.Errorf("value = %q, want second", got)
+	}
+	// The same mode again, or none: no warning.
+	if r := env.Run(t, "", "publisher", "-mode", "0600", name, "third"); r.Code != 0 || r.Stderr != "" {
+		t.Errorf("publisher -mode 0600 on a 0600 segment: exit %d, stderr %q, want no warning", r.Code, r.Stderr)
+	}
+}
