@@ -532,8 +532,9 @@ func TestCancelAfterClose(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
+		after := sub.Seq() // before the publish below, whenever the goroutine runs
 		go func() {
-			sub.Wait(ctx, sub.Seq())
+			sub.Wait(ctx, after)
 			close(done)
 		}()
 		time.Sleep(time.Millisecond)
@@ -542,7 +543,11 @@ func TestCancelAfterClose(t *testing.T) {
 		} else {
 			cancel() // Wait ends by its cancel hook
 		}
-		<-done
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("iteration %d: Wait did not return", i)
+		}
 		sub.Close()
 		cancel()
 	}
