@@ -22,36 +22,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The test binary doubles as a helper process: with $SHMFILE_HELPER set it
-// runs runHelper instead of the tests.
-func TestMain(m *testing.M) {
-	if mode := os.Getenv("SHMFILE_HELPER"); mode != "" {
-		os.Exit(runHelper(mode, os.Getenv("SHMFILE_HELPER_NAME")))
-	}
-	os.Exit(m.Run())
-}
-
-const childMessage = "hello from child"
-
 // runHelper is the helper process's main. "hold" creates the segment, writes
 // childMessage, says "ready" and holds the writer lock until stdin closes or
 // it is killed. "maprange" opens a reader and tries MapWritableRange.
 func runHelper(mode, name string) int {
 	switch mode {
 	case "hold":
-		s, err := Create(name, 4096, &Options{Mode: 0o644})
-		if err != nil {
-			fmt.Println("error", err)
-			return 1
-		}
-		copy(s.Bytes(), childMessage)
-		fmt.Println("ready")
-		io.Copy(io.Discard, os.Stdin)
-		if err := s.Close(); err != nil {
-			fmt.Println("error", err)
-			return 1
-		}
-		return 0
+		return holdSegment(name)
 	case "maprange":
 		s, err := OpenReader(name, 0)
 		if err != nil {

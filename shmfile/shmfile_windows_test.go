@@ -11,19 +11,7 @@ import (
 	"testing"
 )
 
-// The test binary doubles as a helper process: with $SHMFILE_HELPER set it
-// runs runHelper instead of the tests.
-func TestMain(m *testing.M) {
-	if mode := os.Getenv("SHMFILE_HELPER"); mode != "" {
-		os.Exit(runHelper(mode, os.Getenv("SHMFILE_HELPER_NAME")))
-	}
-	os.Exit(m.Run())
-}
-
-const (
-	childMessage  = "hello from child"
-	parentMessage = "hello from parent"
-)
+const parentMessage = "hello from parent"
 
 // runHelper is the helper process's main. "hold" creates the segment,
 // writes childMessage, says "ready" and holds the writer lock until stdin
@@ -32,19 +20,7 @@ const (
 func runHelper(mode, name string) int {
 	switch mode {
 	case "hold":
-		s, err := Create(name, 4096, nil)
-		if err != nil {
-			fmt.Println("error", err)
-			return 1
-		}
-		copy(s.Bytes(), childMessage)
-		fmt.Println("ready")
-		io.Copy(io.Discard, os.Stdin)
-		if err := s.Close(); err != nil {
-			fmt.Println("error", err)
-			return 1
-		}
-		return 0
+		return holdSegment(name)
 	case "read":
 		r, err := OpenReader(name, 4096)
 		if err != nil {
