@@ -88,8 +88,9 @@ type slotHeader struct {
 	num    uint64
 }
 
-// asmSlot is a slot as the assembly read path sees it.
-type asmSlot struct {
+// slotRef is how a Reader reaches a slot: its header, and the start of
+// its payload (the layout the assembly read path indexes).
+type slotRef struct {
 	hdr     *slotHeader
 	payload *byte
 }

@@ -222,12 +222,14 @@ func (s *Subscriber) Name() string { return s.seg.Name() }
 func (s *Subscriber) Capacity() int { return s.r.Capacity() }
 
 // Seq returns the write number of the newest value (0 if none).
-func (s *Subscriber) Seq() uint64 {
+func (s *Subscriber) Seq() (n uint64) {
 	if s.closed {
 		return 0
 	}
-	n, _ := faultSafe(func() (uint64, error) { return s.r.Seq(), nil })
-	return n
+	// A fault (truncated segment) reads as 0: the next Read says why.
+	var err error
+	defer recoverFault(debug.SetPanicOnFault(true), &err)
+	return s.r.Seq()
 }
 
 // Read copies the newest value into buf; see Reader.Read. If the segment

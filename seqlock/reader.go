@@ -45,8 +45,7 @@ type Reader struct {
 	g       geometry
 	seq     *uint64
 	payload [2][]byte
-	hdr     [2]*slotHeader
-	asm     [2]asmSlot // for readSlot
+	slot    [2]slotRef
 	useAsm  bool       // slotAsm and the capacity is at most slotAsmMax
 	waiters *uint32    // nil: Wait polls
 }
@@ -77,8 +76,7 @@ func NewReader(region []byte) (*Reader, error) {
 	r.seq = word64(region, offSeq)
 	for i, off := range g.slot {
 		r.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
-		r.hdr[i] = slotHeaderAt(region, off)
-		r.asm[i] = asmSlot{hdr: r.hdr[i], payload: &r.payload[i][0]}
+		r.slot[i] = slotRef{hdr: slotHeaderAt(region, off), payload: &r.payload[i][0]}
 	}
 	return r, nil
 }
@@ -112,7 +110,7 @@ func (r *Reader) Read(buf []byte) (Meta, error) {
 			if len(buf) > 0 {
 				dst = &buf[0]
 			}
-			s1, s2, n, t, num = readSlot(r.seq, &r.asm, dst, uint64(len(buf)), capacity)
+			s1, s2, n, t, num = readSlot(r.seq, &r.slot, dst, uint64(len(buf)), capacity)
 			if s1 < 2 {
 				return Meta{}, ErrNoValue
 			}
@@ -125,7 +123,7 @@ func (r *Reader) Read(buf []byte) (Meta, error) {
 				return Meta{}, ErrNoValue
 			}
 			m = s1 / 2 // newest complete write; its slot is m%2
-			h := r.hdr[m&1]
+			h := r.slot[m&1].hdr
 			// The length is untrusted until validated: copy only what is
 			// in bounds, and decide after the second counter load.
 			n = loadMeta(&h.length)

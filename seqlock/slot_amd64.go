@@ -19,4 +19,4 @@ func writeSlot(seq *uint64, n uint64, h *slotHeader, dst, src *byte, length uint
 // readSlot performs one read attempt; see Reader.Read.
 //
 //go:noescape
-func readSlot(seq *uint64, slots *[2]asmSlot, dst *byte, dstLen, capacity uint64) (s1, s2, n, t, num uint64)
+func readSlot(seq *uint64, slots *[2]slotRef, dst *byte, dstLen, capacity uint64) (s1, s2, n, t, num uint64)

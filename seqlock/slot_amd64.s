@@ -89,7 +89,7 @@ fenced:
 	XCHGQ	R10, (R8)
 	RET
 
-// func readSlot(seq *uint64, slots *[2]asmSlot, dst *byte, dstLen, capacity uint64) (s1, s2, n, t, num uint64)
+// func readSlot(seq *uint64, slots *[2]slotRef, dst *byte, dstLen, capacity uint64) (s1, s2, n, t, num uint64)
 // One read attempt. It copies only if the slot's length is within the
 // capacity and dstLen; the caller validates with s1 and s2.
 TEXT ·readSlot(SB),NOSPLIT,$0-80

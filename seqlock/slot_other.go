@@ -13,6 +13,6 @@ func writeSlot(seq *uint64, n uint64, h *slotHeader, dst, src *byte, length uint
 	panic("seqlock: writeSlot without assembly")
 }
 
-func readSlot(seq *uint64, slots *[2]asmSlot, dst *byte, dstLen, capacity uint64) (s1, s2, n, t, num uint64) {
+func readSlot(seq *uint64, slots *[2]slotRef, dst *byte, dstLen, capacity uint64) (s1, s2, n, t, num uint64) {
 	panic("seqlock: readSlot without assembly")
 }
