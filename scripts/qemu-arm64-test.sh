@@ -34,14 +34,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib/gotest-common.sh
 source "$SCRIPT_DIR/lib/gotest-common.sh"
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
-(($# >= 1)) || usage
-case $1 in -h | --help) usage ;; esac
-
-PKG=$(normalize_pkg "$1")
-shift
-parse_gotest_args "$@"
-((HAVE_TIMEOUT)) || TEST_ARGS=(-test.timeout=10m "${TEST_ARGS[@]}")
+gotest_setup "${BASH_SOURCE[0]}" "$@"
 
 command -v go >/dev/null 2>&1 || die "'go' not found"
 QEMU=${QEMU_AARCH64:-}
@@ -79,17 +72,4 @@ else
     log "binfmt_misc: no qemu-aarch64 handler; re-exec'd arm64 children must use \$SEQSHM_TEST_EXEC_WRAPPER ($QEMU)"
 fi
 log "running (cwd $PKG_DIR): $(basename "$QEMU") pkg.test -test.v ${TEST_ARGS[*]}"
-t=$(now_ms)
-set +e
-(cd "$PKG_DIR" && timeout --kill-after=30s "${QEMU_TEST_HARD_TIMEOUT:-20m}" \
-    "$QEMU" "$BIN" -test.v "${TEST_ARGS[@]}" </dev/null) 2>&1 | tee "$TMP/out.txt"
-rc=${PIPESTATUS[0]}
-set -e
-((rc == 124 || rc == 137)) && log "qemu run hit QEMU_TEST_HARD_TIMEOUT (${QEMU_TEST_HARD_TIMEOUT:-20m})"
-rc=$(check_test_output "$TMP/out.txt" "$rc")
-if ((rc == 0)); then
-    printf 'ok  \t%s\t%s\t(linux/arm64 under qemu; total %s)\n' "$PKG_PATH" "$(elapsed "$t")" "$(elapsed "$T0")"
-else
-    printf 'FAIL\t%s\t%s\t(linux/arm64 under qemu, exit %d)\n' "$PKG_PATH" "$(elapsed "$t")" "$rc"
-fi
-exit "$rc"
+run_test_binary "linux/arm64 under qemu" "${QEMU_TEST_HARD_TIMEOUT:-20m}" "$QEMU" "$BIN"

@@ -35,14 +35,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib/gotest-common.sh
 source "$SCRIPT_DIR/lib/gotest-common.sh"
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
-(($# >= 1)) || usage
-case $1 in -h | --help) usage ;; esac
-
-PKG=$(normalize_pkg "$1")
-shift
-parse_gotest_args "$@"
-((HAVE_TIMEOUT)) || TEST_ARGS=(-test.timeout=10m "${TEST_ARGS[@]}")
+gotest_setup "${BASH_SOURCE[0]}" "$@"
 
 for tool in go wine wineboot wineserver x86_64-w64-mingw32-gcc flock; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found; run scripts/install-deps.sh"
@@ -132,17 +125,4 @@ flock -u 9
 # which adds ~3s to every run.
 wine cmd /c exit 0 </dev/null >/dev/null 2>&1 || true
 log "running (cwd $PKG_DIR): wine pkg.test.exe -test.v ${TEST_ARGS[*]}"
-t=$(now_ms)
-set +e
-(cd "$PKG_DIR" && timeout --kill-after=30s "${WINE_TEST_HARD_TIMEOUT:-20m}" \
-    wine "$EXE" -test.v "${TEST_ARGS[@]}" </dev/null) 2>&1 | tee "$TMP/out.txt"
-rc=${PIPESTATUS[0]}
-set -e
-((rc == 124 || rc == 137)) && log "wine run hit WINE_TEST_HARD_TIMEOUT (${WINE_TEST_HARD_TIMEOUT:-20m})"
-rc=$(check_test_output "$TMP/out.txt" "$rc")
-if ((rc == 0)); then
-    printf 'ok  \t%s\t%s\t(windows/amd64 under wine; total %s)\n' "$PKG_PATH" "$(elapsed "$t")" "$(elapsed "$T0")"
-else
-    printf 'FAIL\t%s\t%s\t(windows/amd64 under wine, exit %d)\n' "$PKG_PATH" "$(elapsed "$t")" "$rc"
-fi
-exit "$rc"
+run_test_binary "windows/amd64 under wine" "${WINE_TEST_HARD_TIMEOUT:-20m}" wine "$EXE"

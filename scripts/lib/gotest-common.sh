@@ -125,3 +125,43 @@ check_test_output() {
     fi
     printf '%d\n' "$rc"
 }
+
+# gotest_setup SCRIPT ARGS...: the common start of a runner script. Prints
+# SCRIPT's header comment as usage on -h or no arguments, then sets PKG
+# (first argument) and TEST_ARGS/BUILD_ARGS (the rest; -test.timeout=10m
+# unless given).
+gotest_setup() {
+    local script=$1
+    shift
+    if (($# == 0)) || [[ $1 == -h || $1 == --help ]]; then
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$script" >&2
+        exit 2
+    fi
+    PKG=$(normalize_pkg "$1")
+    shift
+    parse_gotest_args "$@"
+    ((HAVE_TIMEOUT)) || TEST_ARGS=(-test.timeout=10m "${TEST_ARGS[@]}")
+}
+
+# run_test_binary WHERE HARD_TIMEOUT CMD...: runs CMD -test.v TEST_ARGS in
+# PKG_DIR under an outer timeout, output teed to $TMP/out.txt; prints a
+# go test-style ok/FAIL line for PKG_PATH ("WHERE" names the platform, e.g.
+# "windows/amd64 under wine") and exits with the test binary's status.
+# Needs PKG_DIR, PKG_PATH, TMP and T0.
+run_test_binary() {
+    local where=$1 hard=$2 t rc
+    shift 2
+    t=$(now_ms)
+    set +e
+    (cd "$PKG_DIR" && timeout --kill-after=30s "$hard" "$@" -test.v "${TEST_ARGS[@]}" </dev/null) 2>&1 | tee "$TMP/out.txt"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ((rc == 124 || rc == 137)) && log "the run hit its outer timeout ($hard)"
+    rc=$(check_test_output "$TMP/out.txt" "$rc")
+    if ((rc == 0)); then
+        printf 'ok  \t%s\t%s\t(%s; total %s)\n' "$PKG_PATH" "$(elapsed "$t")" "$where" "$(elapsed "$T0")"
+    else
+        printf 'FAIL\t%s\t%s\t(%s, exit %d)\n' "$PKG_PATH" "$(elapsed "$t")" "$where" "$rc"
+    fi
+    exit "$rc"
+}
