@@ -95,6 +95,20 @@ type slotRef struct {
 	payload *byte
 }
 
+// checkRegion checks what NewWriter and NewReader need of any region: a
+// little-endian machine, 8-byte alignment, room for the header.
+func checkRegion(region []byte) error {
+	switch {
+	case !littleEndian:
+		return errBigEndian
+	case !aligned8(region):
+		return ErrMisaligned
+	case len(region) < headerSize:
+		return fmt.Errorf("%w: region of %d bytes is smaller than the %d-byte header", ErrCorrupt, len(region), headerSize)
+	}
+	return nil
+}
+
 // geometry is everything a reader needs from a header, validated.
 type geometry struct {
 	capacity    int

@@ -54,14 +54,8 @@ type Reader struct {
 // returns a Reader. What it validated is kept: later changes to the header
 // (by a hostile or broken writer) cannot make a Read leave the region.
 func NewReader(region []byte) (*Reader, error) {
-	if !littleEndian {
-		return nil, errBigEndian
-	}
-	if !aligned8(region) {
-		return nil, ErrMisaligned
-	}
-	if len(region) < headerSize {
-		return nil, fmt.Errorf("%w: region of %d bytes is smaller than the %d-byte header", ErrCorrupt, len(region), headerSize)
+	if err := checkRegion(region); err != nil {
+		return nil, err
 	}
 	// Acquire: the header fields the writer stored before its magic are
 	// visible once the magic is.

@@ -63,14 +63,8 @@ type Writer struct {
 // is not a valid segment gives an error and is left untouched. region must
 // be 8-byte aligned and at least Size(opts.Capacity) bytes long.
 func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
-	if !littleEndian {
-		return nil, errBigEndian
-	}
-	if !aligned8(region) {
-		return nil, ErrMisaligned
-	}
-	if len(region) < headerSize {
-		return nil, fmt.Errorf("%w: region of %d bytes is smaller than the %d-byte header", ErrCorrupt, len(region), headerSize)
+	if err := checkRegion(region); err != nil {
+		return nil, err
 	}
 	// Readers check the magic last-written-first-read: load it atomically so
 	// that on arm64 the header fields written before it are visible.

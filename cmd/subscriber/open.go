@@ -28,6 +28,13 @@ func open(waitCtx context.Context, cfg *config) (*seqlock.Subscriber, error) {
 	return s, nil
 }
 
+// openWithin is open bounded by -wait (if given) from now.
+func openWithin(ctx context.Context, cfg *config) (*seqlock.Subscriber, error) {
+	waitCtx, cancel := waitContext(ctx, cfg)
+	defer cancel()
+	return open(waitCtx, cfg)
+}
+
 // explain explains the failures that are the subscriber's own (no such
 // segment, no value yet, a -wait that ran out); cli.Explain does the rest.
 func explain(cfg *config, err error) error {

@@ -39,9 +39,7 @@ type statsJSON struct {
 // were written, how many of them it observed, and how long after their
 // publish time it observed them.
 func stats(ctx context.Context, cfg *config, out *bufio.Writer) error {
-	waitCtx, cancel := waitContext(ctx, cfg)
-	s, err := open(waitCtx, cfg)
-	cancel()
+	s, err := openWithin(ctx, cfg)
 	if err != nil {
 		return stopped(ctx, err)
 	}

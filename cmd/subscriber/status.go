@@ -54,9 +54,7 @@ func toJSON(st seqlock.Status, now time.Time, err error) statusJSON {
 
 // info prints the segment's facts.
 func info(ctx context.Context, cfg *config, out *bufio.Writer) error {
-	waitCtx, cancel := waitContext(ctx, cfg)
-	s, err := open(waitCtx, cfg)
-	cancel()
+	s, err := openWithin(ctx, cfg)
 	if err != nil {
 		return stopped(ctx, err)
 	}

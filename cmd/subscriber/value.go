@@ -80,9 +80,7 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 // follow prints the latest value and each new one until ctx ends, or
 // cfg.count values are out. It blocks in Subscriber.Wait between values.
 func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
-	waitCtx, cancel := waitContext(ctx, cfg)
-	s, err := open(waitCtx, cfg)
-	cancel()
+	s, err := openWithin(ctx, cfg)
 	if err != nil {
 		return stopped(ctx, err)
 	}
