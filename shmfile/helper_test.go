@@ -3,9 +3,11 @@
 package shmfile
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -37,4 +39,44 @@ func holdSegment(name string) int {
 		return 1
 	}
 	return 0
+}
+
+// startHelper starts cmd (the test binary) as a helper process in mode on
+// segment name, with its stdin and stdout piped; the test's end kills it.
+func startHelper(t *testing.T, cmd *exec.Cmd, mode, name string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
+	t.Helper()
+	cmd.Env = append(os.Environ(), "SHMFILE_HELPER="+mode, "SHMFILE_HELPER_NAME="+name)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting helper process: %v", err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd, bufio.NewReader(stdout), stdin
+}
+
+// mustOpen opens a reader or a writer Segment, closed when the test ends.
+func mustOpen(t *testing.T, name string, minSize int, writer bool) *Segment {
+	t.Helper()
+	open, fn := OpenReader, "OpenReader"
+	if writer {
+		open, fn = OpenWriter, "OpenWriter"
+	}
+	s, err := open(name, minSize)
+	if err != nil {
+		t.Fatalf("%s(%q, %d) = %v, want nil error", fn, name, minSize, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

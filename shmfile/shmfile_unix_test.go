@@ -57,28 +57,10 @@ func helper(t *testing.T, mode, name string, cred *syscall.Credential) (*exec.Cm
 func helperBinary(t *testing.T, bin, mode, name string, cred *syscall.Credential) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
 	t.Helper()
 	cmd := exec.Command(bin, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SHMFILE_HELPER="+mode, "SHMFILE_HELPER_NAME="+name)
-	cmd.Stderr = os.Stderr
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting helper process: %v", err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return cmd, bufio.NewReader(stdout), stdin
+	return startHelper(t, cmd, mode, name)
 }
 
 // segDir points SEQSHM_DIR at a new temporary directory and returns it.
@@ -101,20 +83,6 @@ func mustCreate(t *testing.T, name string, size int, opts *Options) *Segment {
 		s.Close()
 		os.Remove(filepath.Join(dir, name))
 	})
-	return s
-}
-
-func mustOpen(t *testing.T, name string, minSize int, writer bool) *Segment {
-	t.Helper()
-	open, fn := OpenReader, "OpenReader"
-	if writer {
-		open, fn = OpenWriter, "OpenWriter"
-	}
-	s, err := open(name, minSize)
-	if err != nil {
-		t.Fatalf("%s(%q, %d) = %v, want nil error", fn, name, minSize, err)
-	}
-	t.Cleanup(func() { s.Close() })
 	return s
 }
 

@@ -43,26 +43,7 @@ func runHelper(mode, name string) int {
 
 func helper(t *testing.T, mode, name string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SHMFILE_HELPER="+mode, "SHMFILE_HELPER_NAME="+name)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting helper process: %v", err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return cmd, bufio.NewReader(stdout), stdin
+	return startHelper(t, exec.Command(os.Args[0], "-test.run=^$"), mode, name)
 }
 
 func mustCreate(t *testing.T, name string, size int) *Segment {
@@ -70,20 +51,6 @@ func mustCreate(t *testing.T, name string, size int) *Segment {
 	s, err := Create(name, size, nil)
 	if err != nil {
 		t.Fatalf("Create(%q, %d, nil) = %v, want nil error", name, size, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func mustOpen(t *testing.T, name string, minSize int, writer bool) *Segment {
-	t.Helper()
-	open, fn := OpenReader, "OpenReader"
-	if writer {
-		open, fn = OpenWriter, "OpenWriter"
-	}
-	s, err := open(name, minSize)
-	if err != nil {
-		t.Fatalf("%s(%q, %d) = %v, want nil error", fn, name, minSize, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
