@@ -79,7 +79,7 @@ func pair(capacity int, stamp bool) (*seqlock.Writer, *seqlock.Reader, []byte, e
 
 // writerWithoutWaiterArea returns a Writer on a region whose header says
 // "no waiter area" (offset 104 = 0, docs/layout.md), the only way to get a
-// seqlock.Writer that skips the waiter-count load: the reference for "what
+// seqlock.Writer that skips the waiter-word load: the reference for "what
 // does notification support cost a publisher with nobody waiting".
 func writerWithoutWaiterArea(capacity int) (*seqlock.Writer, error) {
 	region := seqlock.MakeRegion(capacity)
@@ -133,7 +133,7 @@ func inprocItems(c *config, f *fixture, runID string) ([]*inprocItem, error) {
 		return nil, err
 	}
 	add("go-write-nowaiter-64B", "Go Writer.Write 64B, no waiter area", goLoop(func() { wn.Write(p) }))
-	add("c-writenotify-64B", "C write 64B + waiter-count check", cLoop(c, "writenotify", 64))
+	add("c-writenotify-64B", "C write 64B + waiter-word check", cLoop(c, "writenotify", 64))
 	var ap atomic.Pointer[[]byte]
 	add("atomicptr-publish-64B", "atomic.Pointer publish 64B (alloc+copy)", goLoop(func() {
 		b := make([]byte, 64)
