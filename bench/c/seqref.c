@@ -103,8 +103,13 @@ __attribute__((noinline)) static void seq_write(struct seg *s, const void *p, si
 	*U64(slot, OFF_SLOT_TIME) = 0;
 	*U64(slot, OFF_SLOT_NUM) = w;
 	__atomic_store_n(s->seq, 2 * w, __ATOMIC_RELEASE);
-	if (notify && s->waiters && __atomic_load_n(s->waiters, __ATOMIC_RELAXED) != 0)
-		syscall(SYS_futex, (uint32_t *)s->seq, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+	// The waiter word's check, as the Go writer does it (docs/layout.md W5):
+	// a load; only with bit 0 set, a CAS that clears it and a wake.
+	if (notify && s->waiters) {
+		uint32_t v = __atomic_load_n(s->waiters, __ATOMIC_RELAXED);
+		if ((v & 1) && __atomic_compare_exchange_n(s->waiters, &v, (v + 2) & ~1u, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			syscall(SYS_futex, s->waiters, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+	}
 }
 
 // seq_read: the same checks as the Go Reader (length against capacity and
