@@ -73,10 +73,7 @@ func OpenTyped[T any](name string) (*TypedSubscriber[T], error) {
 func (ts *TypedSubscriber[T]) Read() (T, Meta, error) {
 	var v T
 	m, err := ts.s.Read(bytesOf(&v))
-	if err == nil && m.Len != len(bytesOf(&v)) {
-		return v, m, shortValue(m.Len, len(bytesOf(&v)))
-	}
-	return v, m, err
+	return v, m, checkTypedLen(m, err, len(bytesOf(&v)))
 }
 
 // Wait is Subscriber.Wait.

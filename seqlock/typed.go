@@ -123,16 +123,16 @@ func typedReader[T any](r *Reader) (*TypedReader[T], error) {
 func (tr *TypedReader[T]) Read() (T, Meta, error) {
 	var v T
 	m, err := tr.r.Read(bytesOf(&v))
-	if err == nil && m.Len != len(bytesOf(&v)) {
-		return v, m, shortValue(m.Len, len(bytesOf(&v)))
-	}
-	return v, m, err
+	return v, m, checkTypedLen(m, err, len(bytesOf(&v)))
 }
 
-// shortValue is the error for a typed read of a value of the wrong size
-// (published through the byte Writer, or by a foreign writer).
-func shortValue(n, size int) error {
-	return fmt.Errorf("%w: value of %d bytes, the type has %d", ErrCorrupt, n, size)
+// checkTypedLen turns a typed read of a value of the wrong size (published
+// through the byte Writer, or by a foreign writer) into ErrCorrupt.
+func checkTypedLen(m Meta, err error, size int) error {
+	if err == nil && m.Len != size {
+		return fmt.Errorf("%w: value of %d bytes, the type has %d", ErrCorrupt, m.Len, size)
+	}
+	return err
 }
 
 // Reader returns the underlying byte Reader.
