@@ -26,7 +26,7 @@ func TestCompiledWriteOrder(t *testing.T) {
 	if out, err := exec.Command("go", "test", "-c", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go test -c: %v\n%s", err, out)
 	}
-	out, err := exec.Command("go", "tool", "objdump", "-s", `seqlock\.\(\*Writer\)\.WriteAt$`, bin).CombinedOutput()
+	out, err := exec.Command("go", "tool", "objdump", "-s", `seqlock\.\(\*Writer\)\.write$`, bin).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool objdump: %v\n%s", err, out)
 	}

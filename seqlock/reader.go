@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // maxLaps bounds the attempts of one Read. A reader is lapped only when the
@@ -95,44 +96,43 @@ func (r *Reader) Seq() uint64 { return atomic.LoadUint64(r.seq) / 2 }
 // ErrLapped if the writer overtook it maxLaps times, and ErrCorrupt if the
 // slot contradicts the validated header. It does not allocate.
 func (r *Reader) Read(buf []byte) (Meta, error) {
+	if r.useAsm {
+		// The common case in one assembly call (slot_amd64.s): a
+		// complete value that fits. Anything else, the Go loop below.
+		if n, seq, t, ok := readSmall(r, unsafe.SliceData(buf), uint64(len(buf))); ok {
+			return Meta{Len: int(n), Seq: seq, UnixNano: int64(t)}, nil
+		}
+	}
+	return r.read(buf)
+}
+
+// read is Read in Go: every case on every architecture, and the cases
+// readSmall leaves to it.
+func (r *Reader) read(buf []byte) (Meta, error) {
 	capacity := uint64(r.g.capacity)
 	for lap := 0; lap < maxLaps; lap++ {
-		var s1, s2, m, n, t, num uint64
-		if r.useAsm {
-			// The same steps as below, in assembly (slot_amd64.s).
-			var dst *byte
-			if len(buf) > 0 {
-				dst = &buf[0]
-			}
-			s1, s2, n, t, num = readSlot(r.seq, &r.slot, dst, uint64(len(buf)), capacity)
-			if s1 < 2 {
-				return Meta{}, ErrNoValue
-			}
-			m = s1 / 2
-		} else {
-			// Acquire (LDAR on arm64): the loads below are not performed
-			// before this one.
-			s1 = atomic.LoadUint64(r.seq)
-			if s1 < 2 {
-				return Meta{}, ErrNoValue
-			}
-			m = s1 / 2 // newest complete write; its slot is m%2
-			h := r.slot[m&1].hdr
-			// The length is untrusted until validated: copy only what is
-			// in bounds, and decide after the second counter load.
-			n = loadMeta(&h.length)
-			if n <= capacity && n <= uint64(len(buf)) {
-				copyOut(buf[:n], r.payload[m&1])
-			}
-			// Read after the copy (still inside the window) so that fewer
-			// values live across the copy's call.
-			t = loadMeta(&h.time)
-			num = loadMeta(&h.num)
-			// The payload loads above complete before the counter load
-			// below (DMB ISHLD on arm64; see loadFence on amd64).
-			loadFence()
-			s2 = atomic.LoadUint64(r.seq)
+		// Acquire (LDAR on arm64): the loads below are not performed
+		// before this one.
+		s1 := atomic.LoadUint64(r.seq)
+		if s1 < 2 {
+			return Meta{}, ErrNoValue
 		}
+		m := s1 / 2 // newest complete write; its slot is m%2
+		h := r.slot[m&1].hdr
+		// The length is untrusted until validated: copy only what is in
+		// bounds, and decide after the second counter load.
+		n := loadMeta(&h.length)
+		if n <= capacity && n <= uint64(len(buf)) {
+			copyOut(buf[:n], r.payload[m&1])
+		}
+		// Read after the copy (still inside the window) so that fewer
+		// values live across the copy's call.
+		t := loadMeta(&h.time)
+		num := loadMeta(&h.num)
+		// The payload loads above complete before the counter load below
+		// (DMB ISHLD on arm64; see loadFence on amd64).
+		loadFence()
+		s2 := atomic.LoadUint64(r.seq)
 		// Slot m%2 is next written by write m+2, which first stores
 		// 2m+3. Any smaller counter means our copy is intact. A counter
 		// below s1 means a hostile writer; treat it as a lap. (Written as

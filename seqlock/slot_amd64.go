@@ -8,15 +8,18 @@ package seqlock
 const (
 	slotAsm    = true
 	slotAsmMax = 256
+	// readSmallLaps bounds readSmall's attempts before it leaves the read
+	// to the Go loop (which yields the processor now and then).
+	readSmallLaps = 16
 )
 
-// writeSlot performs write n: odd counter, slot header, payload, even
-// counter (with XCHG if fence).
+// writeSmall performs Writer.WriteAt for one value; see slot_amd64.s.
 //
 //go:noescape
-func writeSlot(seq *uint64, n uint64, h *slotHeader, dst, src *byte, length uint64, t int64, fence bool)
+func writeSmall(w *Writer, src *byte, length uint64, t int64) (n uint64, st uint8)
 
-// readSlot performs one read attempt; see Reader.Read.
+// readSmall performs Reader.Read for a complete value that fits; see
+// slot_amd64.s.
 //
 //go:noescape
-func readSlot(seq *uint64, slots *[2]slotRef, dst *byte, dstLen, capacity uint64) (s1, s2, n, t, num uint64)
+func readSmall(r *Reader, dst *byte, dstLen uint64) (n, seq, t uint64, ok bool)

@@ -1,5 +1,6 @@
 //go:build !race
 
+#include "go_asm.h"
 #include "textflag.h"
 
 // The whole of one write, and one read attempt, for slots of up to
@@ -8,116 +9,230 @@
 // the order of the protocol. x86-TSO keeps stores in order and loads in
 // order; docs/memory-model.md has the argument.
 
-// COPY copies CX bytes from (SI) to (DI); its labels are local to the
-// function it is used in, once per function. It clobbers
-// AX, BX, DX and X0. 16 bytes and more: 16-byte moves, the last one
-// overlapping the one before; fewer: two possibly overlapping moves of 8 or
-// 4 bytes, or for 1 to 3 bytes the first, middle and last byte.
+// COPY copies CX bytes, at most 256 (slotAsmMax), from (SI) to (DI); its
+// labels are local to the function it is used in, once per function. It
+// clobbers AX, DX and X0-X7. Straight-line moves, no loop: from 16 bytes up
+// the first and the last 16, 32, 64 or 128 bytes, which overlap in the
+// middle; below 16, two possibly overlapping moves of 8 or 4 bytes, or for
+// 1 to 3 bytes the first, middle and last byte. Every byte is loaded before
+// the bytes it overlaps are stored, and source and destination never
+// overlap.
 #define COPY \
 	CMPQ	CX, $16; \
-	JB	copy_small; \
-	LEAQ	-16(CX), DX; \
-	XORQ	AX, AX; \
-copy_loop: \
-	CMPQ	AX, DX; \
-	JAE	copy_tail; \
-	MOVOU	(SI)(AX*1), X0; \
-	MOVOU	X0, (DI)(AX*1); \
-	ADDQ	$16, AX; \
-	JMP	copy_loop; \
-copy_tail: \
-	MOVOU	(SI)(DX*1), X0; \
-	MOVOU	X0, (DI)(DX*1); \
+	JB	copy_lt16; \
+	CMPQ	CX, $32; \
+	JA	copy_gt32; \
+	MOVOU	(SI), X0; \
+	MOVOU	-16(SI)(CX*1), X1; \
+	MOVOU	X0, (DI); \
+	MOVOU	X1, -16(DI)(CX*1); \
 	JMP	copy_done; \
-copy_small: \
+copy_gt32: \
+	CMPQ	CX, $64; \
+	JA	copy_gt64; \
+	MOVOU	(SI), X0; \
+	MOVOU	16(SI), X1; \
+	MOVOU	-32(SI)(CX*1), X2; \
+	MOVOU	-16(SI)(CX*1), X3; \
+	MOVOU	X0, (DI); \
+	MOVOU	X1, 16(DI); \
+	MOVOU	X2, -32(DI)(CX*1); \
+	MOVOU	X3, -16(DI)(CX*1); \
+	JMP	copy_done; \
+copy_gt64: \
+	CMPQ	CX, $128; \
+	JA	copy_gt128; \
+	MOVOU	(SI), X0; \
+	MOVOU	16(SI), X1; \
+	MOVOU	32(SI), X2; \
+	MOVOU	48(SI), X3; \
+	MOVOU	-64(SI)(CX*1), X4; \
+	MOVOU	-48(SI)(CX*1), X5; \
+	MOVOU	-32(SI)(CX*1), X6; \
+	MOVOU	-16(SI)(CX*1), X7; \
+	MOVOU	X0, (DI); \
+	MOVOU	X1, 16(DI); \
+	MOVOU	X2, 32(DI); \
+	MOVOU	X3, 48(DI); \
+	MOVOU	X4, -64(DI)(CX*1); \
+	MOVOU	X5, -48(DI)(CX*1); \
+	MOVOU	X6, -32(DI)(CX*1); \
+	MOVOU	X7, -16(DI)(CX*1); \
+	JMP	copy_done; \
+copy_gt128: \
+	MOVOU	(SI), X0; \
+	MOVOU	16(SI), X1; \
+	MOVOU	32(SI), X2; \
+	MOVOU	48(SI), X3; \
+	MOVOU	64(SI), X4; \
+	MOVOU	80(SI), X5; \
+	MOVOU	96(SI), X6; \
+	MOVOU	112(SI), X7; \
+	MOVOU	X0, (DI); \
+	MOVOU	X1, 16(DI); \
+	MOVOU	X2, 32(DI); \
+	MOVOU	X3, 48(DI); \
+	MOVOU	X4, 64(DI); \
+	MOVOU	X5, 80(DI); \
+	MOVOU	X6, 96(DI); \
+	MOVOU	X7, 112(DI); \
+	MOVOU	-128(SI)(CX*1), X0; \
+	MOVOU	-112(SI)(CX*1), X1; \
+	MOVOU	-96(SI)(CX*1), X2; \
+	MOVOU	-80(SI)(CX*1), X3; \
+	MOVOU	-64(SI)(CX*1), X4; \
+	MOVOU	-48(SI)(CX*1), X5; \
+	MOVOU	-32(SI)(CX*1), X6; \
+	MOVOU	-16(SI)(CX*1), X7; \
+	MOVOU	X0, -128(DI)(CX*1); \
+	MOVOU	X1, -112(DI)(CX*1); \
+	MOVOU	X2, -96(DI)(CX*1); \
+	MOVOU	X3, -80(DI)(CX*1); \
+	MOVOU	X4, -64(DI)(CX*1); \
+	MOVOU	X5, -48(DI)(CX*1); \
+	MOVOU	X6, -32(DI)(CX*1); \
+	MOVOU	X7, -16(DI)(CX*1); \
+	JMP	copy_done; \
+copy_lt16: \
 	CMPQ	CX, $8; \
-	JB	copy_small4; \
+	JB	copy_lt8; \
 	MOVQ	(SI), AX; \
 	MOVQ	-8(SI)(CX*1), DX; \
 	MOVQ	AX, (DI); \
 	MOVQ	DX, -8(DI)(CX*1); \
 	JMP	copy_done; \
-copy_small4: \
+copy_lt8: \
 	CMPQ	CX, $4; \
-	JB	copy_small1; \
+	JB	copy_lt4; \
 	MOVL	(SI), AX; \
 	MOVL	-4(SI)(CX*1), DX; \
 	MOVL	AX, (DI); \
 	MOVL	DX, -4(DI)(CX*1); \
 	JMP	copy_done; \
-copy_small1: \
+copy_lt4: \
 	TESTQ	CX, CX; \
 	JEQ	copy_done; \
 	MOVB	(SI), AX; \
 	MOVB	AX, (DI); \
-	MOVQ	CX, BX; \
-	SHRQ	$1, BX; \
-	MOVB	(SI)(BX*1), AX; \
-	MOVB	AX, (DI)(BX*1); \
+	MOVQ	CX, DX; \
+	SHRQ	$1, DX; \
+	MOVB	(SI)(DX*1), AX; \
+	MOVB	AX, (DI)(DX*1); \
 	MOVB	-1(SI)(CX*1), AX; \
 	MOVB	AX, -1(DI)(CX*1); \
 copy_done:
 
-// func writeSlot(seq *uint64, n uint64, h *slotHeader, dst, src *byte, length uint64, t int64, fence bool)
-// Write number n into slot header h and payload dst.
-TEXT ·writeSlot(SB),NOSPLIT,$0-57
-	MOVQ	seq+0(FP), R8
-	MOVQ	n+8(FP), R9
-	LEAQ	-1(R9)(R9*1), R10
-	// Odd: write n in progress. TSO keeps every later store after it.
-	MOVQ	R10, (R8)
-	MOVQ	h+16(FP), R11
-	MOVQ	length+40(FP), CX
-	MOVQ	CX, 0(R11)
-	MOVQ	t+48(FP), AX
-	MOVQ	AX, 8(R11)
-	MOVQ	R9, 16(R11)
-	MOVQ	dst+24(FP), DI
-	MOVQ	src+32(FP), SI
-	// Copy the payload.
-	COPY
-	LEAQ	(R9)(R9*1), R10
-	MOVBLZX	fence+56(FP), AX
-	TESTQ	AX, AX
-	JNE	fenced
-	// Even: write n complete. A plain store is a release store under TSO.
-	MOVQ	R10, (R8)
-	RET
-fenced:
-	// Even, with a full fence: the caller's later load of the waiter count
-	// must not pass this store, and no membarrier covers it.
-	XCHGQ	R10, (R8)
-	RET
-
-// func readSlot(seq *uint64, slots *[2]slotRef, dst *byte, dstLen, capacity uint64) (s1, s2, n, t, num uint64)
-// One read attempt. It copies only if the slot's length is within the
-// capacity and dstLen; the caller validates with s1 and s2.
-TEXT ·readSlot(SB),NOSPLIT,$0-80
-	MOVQ	seq+0(FP), R8
-	MOVQ	(R8), R9
-	MOVQ	R9, s1+40(FP)
+// func writeSmall(w *Writer, src *byte, length uint64, t int64) (n uint64, st uint8)
+// The whole of Writer.WriteAt for one value: refuse it (st = writeRefused)
+// if the counter is not where w left it or the value exceeds the capacity;
+// otherwise write number w.next and report whether the waiter word asks
+// for a wake (st = writeWake) or not (writeDone).
+TEXT ·writeSmall(SB),NOSPLIT,$0-41
+	MOVQ	w+0(FP), R13
+	MOVQ	Writer_seq(R13), R8
+	MOVQ	length+16(FP), CX
+	MOVQ	(R8), AX
+	CMPQ	AX, Writer_expect(R13)
+	JNE	refuse
+	CMPQ	CX, (Writer_g+geometry_capacity)(R13)
+	JA	refuse
+	MOVQ	Writer_next(R13), R9
 	MOVQ	R9, R10
-	SHRQ	$1, R10
 	ANDQ	$1, R10
 	SHLQ	$4, R10
-	MOVQ	slots+8(FP), R11
-	MOVQ	0(R11)(R10*1), R12
-	MOVQ	8(R11)(R10*1), SI
-	MOVQ	0(R12), CX
-	MOVQ	CX, n+56(FP)
-	CMPQ	CX, capacity+32(FP)
-	JA	nocopy
-	CMPQ	CX, dstLen+24(FP)
-	JA	nocopy
-	MOVQ	dst+16(FP), DI
+	MOVQ	(Writer_slot+slotRef_hdr)(R13)(R10*1), R11
+	MOVQ	(Writer_slot+slotRef_payload)(R13)(R10*1), DI
+	// Odd: write n in progress. TSO keeps every later store after it.
+	LEAQ	-1(R9)(R9*1), R12
+	MOVQ	R12, (R8)
+	MOVQ	CX, slotHeader_length(R11)
+	MOVQ	t+24(FP), AX
+	MOVQ	AX, slotHeader_time(R11)
+	MOVQ	R9, slotHeader_num(R11)
+	MOVQ	src+8(FP), SI
 	// Copy the payload.
 	COPY
-nocopy:
-	MOVQ	8(R12), AX
-	MOVQ	AX, t+64(FP)
-	MOVQ	16(R12), AX
-	MOVQ	AX, num+72(FP)
+	LEAQ	(R9)(R9*1), R12
+	MOVQ	R12, Writer_expect(R13)
+	LEAQ	1(R9), AX
+	MOVQ	AX, Writer_next(R13)
+	MOVQ	R9, n+32(FP)
+	CMPB	Writer_fence(R13), $0
+	JNE	fenced
+	// Even: write n complete. A plain store is a release store under TSO.
+	MOVQ	R12, (R8)
+	JMP	waiters
+fenced:
+	// Even, with a full fence: the waiter-word load below must not pass
+	// this store, and no membarrier covers it.
+	XCHGQ	R12, (R8)
+waiters:
+	MOVQ	Writer_waiters(R13), AX
+	TESTQ	AX, AX
+	JEQ	done
+	MOVL	(AX), AX
+	ANDL	$const_waiterBit, AX
+	JEQ	done
+	MOVB	$const_writeWake, st+40(FP)
+	RET
+done:
+	MOVB	$const_writeDone, st+40(FP)
+	RET
+refuse:
+	MOVQ	$0, n+32(FP)
+	MOVB	$const_writeRefused, st+40(FP)
+	RET
+
+// func readSmall(r *Reader, dst *byte, dstLen uint64) (n, seq, t uint64, ok bool)
+// Reader.Read for the common case: a complete value that fits in dst, read
+// in at most readSmallLaps attempts. ok is false for every other case (no
+// value yet, a short buffer, a slot that contradicts the header, a reader
+// lapped again and again), which the caller leaves to the Go loop.
+TEXT ·readSmall(SB),NOSPLIT,$0-49
+	MOVQ	r+0(FP), R13
+	MOVQ	Reader_seq(R13), R8
+	MOVQ	$const_readSmallLaps, R12
+retry:
+	MOVQ	(R8), R9
+	CMPQ	R9, $2
+	JB	fail
+	MOVQ	R9, R10
+	SHRQ	$1, R10
+	MOVQ	R10, AX
+	ANDQ	$1, AX
+	SHLQ	$4, AX
+	MOVQ	(Reader_slot+slotRef_hdr)(R13)(AX*1), R11
+	MOVQ	(Reader_slot+slotRef_payload)(R13)(AX*1), SI
+	MOVQ	slotHeader_length(R11), CX
+	CMPQ	CX, (Reader_g+geometry_capacity)(R13)
+	JA	fail
+	CMPQ	CX, dstLen+16(FP)
+	JA	fail
+	MOVQ	dst+8(FP), DI
+	// Copy the payload.
+	COPY
+	MOVQ	slotHeader_time(R11), SI
+	MOVQ	slotHeader_num(R11), DI
 	// TSO: the loads above are performed before this one.
 	MOVQ	(R8), AX
-	MOVQ	AX, s2+48(FP)
+	// Intact unless the counter went back (s2 < s1) or write m+2 began
+	// (s2 > 2m+2).
+	CMPQ	AX, R9
+	JB	lapped
+	LEAQ	(R10)(R10*1), DX
+	SUBQ	DX, AX
+	CMPQ	AX, $2
+	JA	lapped
+	CMPQ	DI, R10
+	JNE	fail
+	MOVQ	CX, n+24(FP)
+	MOVQ	R10, seq+32(FP)
+	MOVQ	SI, t+40(FP)
+	MOVB	$1, ok+48(FP)
+	RET
+lapped:
+	DECQ	R12
+	JNZ	retry
+fail:
+	MOVB	$0, ok+48(FP)
 	RET

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // WriterOptions configure NewWriter.
@@ -40,7 +41,7 @@ type Writer struct {
 	g       geometry
 	seq     *uint64
 	payload [2][]byte
-	hdr     [2]*slotHeader
+	slot    [2]slotRef
 	waiters *uint32 // the waiter word (an event count); nil when the region has no waiter area
 	next    uint64  // number of the next write
 	expect  uint64  // the counter as this writer left it
@@ -108,7 +109,7 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 	w.seq = word64(region, offSeq)
 	for i, off := range g.slot {
 		w.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
-		w.hdr[i] = slotHeaderAt(region, off)
+		w.slot[i] = slotRef{hdr: slotHeaderAt(region, off), payload: &w.payload[i][0]}
 	}
 	if g.notify != 0 {
 		w.waiters = word32(region, g.notify+offNotifyWaiter)
@@ -141,7 +142,15 @@ func (w *Writer) Write(p []byte) (uint64, error) {
 	if w.stamp {
 		t = w.now()
 	}
-	return w.WriteAt(p, t)
+	if w.useAsm {
+		// As in WriteAt, repeated to save a call on the hot path.
+		n, st := writeSmall(w, unsafe.SliceData(p), uint64(len(p)), t)
+		if st != writeDone {
+			return w.writeSmallEnd(n, st, len(p))
+		}
+		return n, nil
+	}
+	return w.write(p, t)
 }
 
 // now returns the wall-clock time in Unix nanoseconds, as a base read with
@@ -162,6 +171,40 @@ func (w *Writer) now() int64 {
 // WriteAt is Write with an explicit publish time in Unix nanoseconds (0 =
 // none), for callers that already have a timestamp.
 func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
+	if w.useAsm {
+		// The whole write in one assembly call (slot_amd64.s): the
+		// checks below, the counter stores, the slot and the waiter-word
+		// load, in that order.
+		n, st := writeSmall(w, unsafe.SliceData(p), uint64(len(p)), unixNano)
+		if st != writeDone {
+			return w.writeSmallEnd(n, st, len(p))
+		}
+		return n, nil
+	}
+	return w.write(p, unixNano)
+}
+
+// What writeSmall did.
+const (
+	writeDone    = 0 // write n is complete
+	writeWake    = 1 // write n is complete and a waiter may be asleep
+	writeRefused = 2 // nothing was written: see writeError
+)
+
+// writeSmallEnd finishes a write that writeSmall did not complete alone.
+//
+//go:noinline
+func (w *Writer) writeSmallEnd(n uint64, st uint8, size int) (uint64, error) {
+	if st == writeRefused {
+		return 0, w.writeError(size)
+	}
+	w.wakeWaiters()
+	return n, nil
+}
+
+// write is WriteAt in Go: every architecture without writeSmall, and
+// slots too large for it.
+func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	seq := w.seq
 	// The counter line is this writer's own; the load is cheap and catches a
 	// second writer (or a second goroutine) before it can tear anything. A
@@ -172,34 +215,24 @@ func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
 	}
 	n := w.next
 	i := n & 1
-	h, payload := w.hdr[i], w.payload[i]
+	h, payload := w.slot[i].hdr, w.payload[i]
 	w.expect, w.next = 2*n, n+1
-	if w.useAsm {
-		// The same steps as below, in assembly (slot_amd64.s).
-		var src *byte
-		if len(p) > 0 {
-			src = &p[0]
-		}
-		writeSlot(seq, n, h, &payload[0], src, uint64(len(p)), unixNano, w.fence)
+	// Odd: write n is in progress in slot n%2. Readers keep using slot
+	// (n-1)%2. The stores below stay after this one
+	// (docs/memory-model.md).
+	beginWrite(seq, 2*n-1)
+	storeMeta(&h.length, uint64(len(p)))
+	storeMeta(&h.time, uint64(unixNano))
+	storeMeta(&h.num, n)
+	copyIn(payload, p)
+	// Even: write n is complete. Release: the stores above are visible to
+	// any reader that loads this value.
+	if w.fence {
+		// The waiter check below must not be performed before this store
+		// is visible (store buffering), and no membarrier covers it.
+		atomic.StoreUint64(seq, 2*n)
 	} else {
-		// Odd: write n is in progress in slot n%2. Readers keep using
-		// slot (n-1)%2. The stores below stay after this one
-		// (docs/memory-model.md).
-		beginWrite(seq, 2*n-1)
-		storeMeta(&h.length, uint64(len(p)))
-		storeMeta(&h.time, uint64(unixNano))
-		storeMeta(&h.num, n)
-		copyIn(payload, p)
-		// Even: write n is complete. Release: the stores above are
-		// visible to any reader that loads this value.
-		if w.fence {
-			// The waiter check below must not be performed before this
-			// store is visible (store buffering), and no membarrier
-			// covers it.
-			atomic.StoreUint64(seq, 2*n)
-		} else {
-			commitWrite(seq, 2*n)
-		}
+		commitWrite(seq, 2*n)
 	}
 	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
 		w.wakeWaiters()

@@ -5,6 +5,10 @@
 // futex) as ping-pong pairs. Built by seqbench with `gcc -O2`.
 //
 //   seqref read|write|writenotify SIZE ITERS CPU       -> prints ns/op
+//
+// Built with -DSEQREF_LIB (seqbench includes it through cgo) it has no main:
+// seqbench calls loop_new and loop_run on its own pinned thread, so the C
+// and Go in-process loops alternate in one process, on one thread.
 //   seqref pp-seqlock|pp-futex|pp-pipe|pp-uds SIZE ITERS WARMUP CPU0 CPU1 DIR OUT
 //          -> ping (CPU0) and pong (CPU1, forked) exchange SIZE bytes
 //             WARMUP+ITERS times; OUT gets ITERS round-trip times (int64 ns)
@@ -13,6 +17,9 @@
 //
 // Everything is x86-64/arm64 Linux only; this is a benchmark, not a library.
 #define _GNU_SOURCE
+#ifdef SEQREF_LIB
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -167,42 +174,67 @@ static char *map_file(const char *path, size_t size, int create, int writable) {
 
 static volatile uint64_t sink;
 
-static int inproc(const char *mode, size_t size, long iters, int cpu) {
-	pin(cpu);
+// A loop of the in-process benchmark: a private segment (not shared memory:
+// the same layout in ordinary memory, as the Go loops use) and the
+// caller's buffers.
+struct loop {
+	struct seg s;
+	size_t size;
+	char *p, *buf;
+};
+
+static struct loop *loop_new(size_t size) {
+	struct loop *l = calloc(1, sizeof *l);
 	size_t total = total_size(size);
 	char *b = aligned_alloc(4096, roundup(total, 4096));
-	if (!b) die("aligned_alloc");
+	if (!l || !b) die("alloc");
 	memset(b, 0, total);
 	seg_init_header(b, size);
-	struct seg s;
-	seg_attach(&s, b);
-	char *p = calloc(1, size), *buf = calloc(1, size);
-	seq_write(&s, p, size, 0);
+	seg_attach(&l->s, b);
+	l->size = size;
+	l->p = calloc(1, size);
+	l->buf = calloc(1, size);
+	if (!l->p || !l->buf) die("calloc");
+	seq_write(&l->s, l->p, size, 0);
+	return l;
+}
+
+// loop_run performs ITERS reads (mode 'r'), writes ('w') or writes with
+// the waiter-word check ('n') after a warm-up of a tenth as many, and
+// returns ns per operation.
+static double loop_run(struct loop *l, int mode, long iters) {
 	uint64_t acc = 0, num;
-	int notify = strcmp(mode, "writenotify") == 0;
-	int reading = strcmp(mode, "read") == 0;
+	int reading = mode == 'r', notify = mode == 'n';
 	// Warm the caches and the branch predictors.
 	for (long i = 0; i < iters / 10; i++) {
-		if (reading) acc += (uint64_t)seq_read(&s, buf, size, &num);
-		else seq_write(&s, p, size, notify);
+		if (reading) acc += (uint64_t)seq_read(&l->s, l->buf, l->size, &num);
+		else seq_write(&l->s, l->p, l->size, notify);
 	}
 	int64_t t0 = now_ns();
 	if (reading) {
 		for (long i = 0; i < iters; i++) {
-			acc += (uint64_t)seq_read(&s, buf, size, &num);
+			acc += (uint64_t)seq_read(&l->s, l->buf, l->size, &num);
 			__asm__ volatile("" ::: "memory");
 		}
 	} else {
 		for (long i = 0; i < iters; i++) {
-			seq_write(&s, p, size, notify);
+			seq_write(&l->s, l->p, l->size, notify);
 			__asm__ volatile("" ::: "memory");
 		}
 	}
 	int64_t t1 = now_ns();
-	sink = acc + (uint64_t)buf[0];
-	printf("%.4f\n", (double)(t1 - t0) / (double)iters);
+	sink = acc + (uint64_t)l->buf[0];
+	return (double)(t1 - t0) / (double)iters;
+}
+
+#ifndef SEQREF_LIB
+static int inproc(const char *mode, size_t size, long iters, int cpu) {
+	pin(cpu);
+	int m = strcmp(mode, "read") == 0 ? 'r' : strcmp(mode, "writenotify") == 0 ? 'n' : 'w';
+	printf("%.4f\n", loop_run(loop_new(size), m, iters));
 	return 0;
 }
+#endif
 
 // ---- ping-pong ----
 
@@ -407,6 +439,7 @@ static int check(const char *path) {
 	return 0;
 }
 
+#ifndef SEQREF_LIB
 int main(int argc, char **argv) {
 	if (argc == 3 && strcmp(argv[1], "check") == 0) return check(argv[2]);
 	if (argc == 5) return inproc(argv[1], (size_t)atol(argv[2]), atol(argv[3]), atoi(argv[4]));
@@ -421,3 +454,4 @@ int main(int argc, char **argv) {
 			"       seqref check PATH\n");
 	return 2;
 }
+#endif

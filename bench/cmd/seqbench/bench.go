@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,23 +34,17 @@ type xprocItem struct {
 	run       func(ctx context.Context, iters, warmup, round int) ([]int64, error)
 }
 
-// goLoop turns a Go operation into a timed loop on the pinned harness
-// thread, with a warm-up of a tenth of the iterations (as the C loops do).
-func goLoop(op func()) func(context.Context, int) (float64, error) {
+// goLoop turns a Go loop into a timed sample on the pinned harness thread,
+// with a warm-up of a tenth of the iterations (as the C loops do). loop(n)
+// performs the operation n times, calling it directly as user code would:
+// one call per operation, as the C loop calls seq_read or seq_write.
+func goLoop(loop func(n int)) func(context.Context, int) (float64, error) {
 	return func(_ context.Context, iters int) (float64, error) {
-		for range iters / 10 {
-			op()
-		}
+		loop(iters / 10)
 		t0 := time.Now()
-		for range iters {
-			op()
-		}
+		loop(iters)
 		return float64(time.Since(t0).Nanoseconds()) / float64(iters), nil
 	}
-}
-
-func cLoop(c *config, mode string, size int) func(context.Context, int) (float64, error) {
-	return func(ctx context.Context, iters int) (float64, error) { return cInproc(ctx, c, mode, size, iters) }
 }
 
 // fixture holds the Go regions, writers and readers of the in-process loops.
@@ -105,21 +100,35 @@ func inprocItems(c *config, f *fixture, runID string) ([]*inprocItem, error) {
 		}
 		p, buf := make([]byte, size), make([]byte, size)
 		sz := sizeName(size)
-		add("go-read-"+sz, "Go Reader.Read "+sz, goLoop(func() { r.Read(buf) }))
-		add("c-read-"+sz, "C seqlock read "+sz, cLoop(c, "read", size))
-		add("go-write-"+sz, "Go Writer.Write "+sz, goLoop(func() { w.Write(p) }))
-		add("c-write-"+sz, "C release-store write "+sz, cLoop(c, "write", size))
+		add("go-read-"+sz, "Go Reader.Read "+sz, goLoop(func(n int) {
+			for range n {
+				r.Read(buf)
+			}
+		}))
+		add("c-read-"+sz, "C seqlock read "+sz, cLoop(size, 'r'))
+		add("go-write-"+sz, "Go Writer.Write "+sz, goLoop(func(n int) {
+			for range n {
+				w.Write(p)
+			}
+		}))
+		add("c-write-"+sz, "C release-store write "+sz, cLoop(size, 'w'))
 
 		var mu sync.RWMutex
 		src := make([]byte, size)
-		add("rwmutex-read-"+sz, "sync.RWMutex read "+sz, goLoop(func() {
-			mu.RLock()
-			copy(buf, src)
-			mu.RUnlock()
+		add("rwmutex-read-"+sz, "sync.RWMutex read "+sz, goLoop(func(n int) {
+			for range n {
+				mu.RLock()
+				copy(buf, src)
+				mu.RUnlock()
+			}
 		}))
 		var ap atomic.Pointer[[]byte]
 		ap.Store(&src)
-		add("atomicptr-read-"+sz, "atomic.Pointer read "+sz, goLoop(func() { copy(buf, *ap.Load()) }))
+		add("atomicptr-read-"+sz, "atomic.Pointer read "+sz, goLoop(func(n int) {
+			for range n {
+				copy(buf, *ap.Load())
+			}
+		}))
 	}
 	// Writer variants at 64 B.
 	ws, _, _, err := pair(64, true)
@@ -127,18 +136,28 @@ func inprocItems(c *config, f *fixture, runID string) ([]*inprocItem, error) {
 		return nil, err
 	}
 	p := make([]byte, 64)
-	add("go-write-stamped-64B", "Go Writer.Write 64B, stamped", goLoop(func() { ws.Write(p) }))
+	add("go-write-stamped-64B", "Go Writer.Write 64B, stamped", goLoop(func(n int) {
+		for range n {
+			ws.Write(p)
+		}
+	}))
 	wn, err := writerWithoutWaiterArea(64)
 	if err != nil {
 		return nil, err
 	}
-	add("go-write-nowaiter-64B", "Go Writer.Write 64B, no waiter area", goLoop(func() { wn.Write(p) }))
-	add("c-writenotify-64B", "C write 64B + waiter-word check", cLoop(c, "writenotify", 64))
+	add("go-write-nowaiter-64B", "Go Writer.Write 64B, no waiter area", goLoop(func(n int) {
+		for range n {
+			wn.Write(p)
+		}
+	}))
+	add("c-writenotify-64B", "C write 64B + waiter-word check", cLoop(64, 'n'))
 	var ap atomic.Pointer[[]byte]
-	add("atomicptr-publish-64B", "atomic.Pointer publish 64B (alloc+copy)", goLoop(func() {
-		b := make([]byte, 64)
-		copy(b, p)
-		ap.Store(&b)
+	add("atomicptr-publish-64B", "atomic.Pointer publish 64B (alloc+copy)", goLoop(func(n int) {
+		for range n {
+			b := make([]byte, 64)
+			copy(b, p)
+			ap.Store(&b)
+		}
 	}))
 	// The named-segment API: Publisher and Subscriber add fault handling.
 	name := "seqbench-" + runID + "-inproc"
@@ -154,8 +173,16 @@ func inprocItems(c *config, f *fixture, runID string) ([]*inprocItem, error) {
 	f.closers = append(f.closers, sub.Close, pub.Close, func() error { return seqlock.Remove(name) })
 	pub.Publish(p)
 	buf := make([]byte, 64)
-	add("go-publish-64B", "Go Publisher.Publish 64B", goLoop(func() { pub.Publish(p) }))
-	add("go-subread-64B", "Go Subscriber.Read 64B", goLoop(func() { sub.Read(buf) }))
+	add("go-publish-64B", "Go Publisher.Publish 64B", goLoop(func(n int) {
+		for range n {
+			pub.Publish(p)
+		}
+	}))
+	add("go-subread-64B", "Go Subscriber.Read 64B", goLoop(func(n int) {
+		for range n {
+			sub.Read(buf)
+		}
+	}))
 	return items, nil
 }
 
@@ -238,6 +265,7 @@ func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
+	items = slices.DeleteFunc(items, func(it *inprocItem) bool { return !c.run.MatchString(it.key) })
 	res.Allocs, err = allocs(runID)
 	if err != nil {
 		return nil, err
@@ -247,22 +275,33 @@ func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
 			return nil, fmt.Errorf("%s: %w", it.name, err)
 		}
 	}
-	xitems := xprocItems(c)
+	xitems := slices.DeleteFunc(xprocItems(c), func(it *xprocItem) bool { return !c.run.MatchString(it.key) })
 	ip := make(map[string][]float64)
 	xp := make(map[string][][]int64)
 	for round := range c.rounds {
 		t0 := time.Now()
 		rng := rand.New(rand.NewPCG(uint64(round), 7))
-		for _, i := range rng.Perm(len(items)) {
-			it := items[i]
-			if err := ctx.Err(); err != nil {
-				return nil, err
+		// Several short passes over every loop, each pass in its own
+		// random order: the two sides of a ratio are measured
+		// milliseconds apart, many times, and a burst of noise spoils
+		// a few samples instead of a whole round. The round's figure
+		// for a loop is the median of its passes.
+		passes := make(map[string][]float64)
+		for range c.passes {
+			for _, i := range rng.Perm(len(items)) {
+				it := items[i]
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				ns, err := it.run(ctx, it.iters)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", it.name, err)
+				}
+				passes[it.key] = append(passes[it.key], ns)
 			}
-			ns, err := it.run(ctx, it.iters)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", it.name, err)
-			}
-			ip[it.key] = append(ip[it.key], ns)
+		}
+		for k, v := range passes {
+			ip[k] = append(ip[k], median(v))
 		}
 		for _, i := range rng.Perm(len(xitems)) {
 			it := xitems[i]

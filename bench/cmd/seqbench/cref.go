@@ -47,15 +47,6 @@ func buildC(ctx context.Context, c *config) (gccVersion string, err error) {
 	return "gcc " + strings.TrimSpace(string(v)) + " -O2", nil
 }
 
-// cInproc runs one in-process loop of the C reference and returns ns/op.
-func cInproc(ctx context.Context, c *config, mode string, size, iters int) (float64, error) {
-	out, err := exec.CommandContext(ctx, c.seqref, mode, strconv.Itoa(size), strconv.Itoa(iters), strconv.Itoa(c.cpus[1])).Output()
-	if err != nil {
-		return 0, fmt.Errorf("seqref %s %d: %w", mode, size, exitDetail(err))
-	}
-	return strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-}
-
 // cPingPong runs one ping-pong of the C reference and returns its round
 // trips in nanoseconds.
 func cPingPong(ctx context.Context, c *config, mode string, size, iters, warmup int) ([]int64, error) {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -64,6 +65,8 @@ type config struct {
 	outDir   string
 	plotPath string
 	sampleMS float64 // target duration of one in-process sample
+	passes   int     // in-process samples per loop and round
+	run      *regexp.Regexp
 	spinIter int     // round trips per cross-process spin sample
 	blkIter  int     // round trips per cross-process blocking sample
 	gotest   bool
@@ -82,9 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.outDir, "out", "out", "directory for results.md, results.json and latency.png")
 	fs.StringVar(&c.plotPath, "plot", "", "latency plot PNG (default OUT/latency.png)")
 	fs.StringVar(&c.pinMode, "pin", "process", "how Go cross-process sides are pinned: process (taskset -c, GOMAXPROCS 1) or thread (only the measuring goroutine's thread)")
+	runRE := fs.String("run", "", "run only the contenders whose key matches this regular expression (keys: results.json; e.g. -run '64B$' or -run spin)")
 	fs.BoolVar(&c.gotest, "gotest", false, "also run seqlock's go test -bench (and one -race size) and append them")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: seqbench [-quick] [-rounds N] [-cpus A,B] [-pin process|thread] [-out DIR] [-plot FILE] [-gotest]\n\n")
+		fmt.Fprintf(stderr, "usage: seqbench [-quick] [-rounds N] [-run REGEXP] [-cpus A,B] [-pin process|thread] [-out DIR] [-plot FILE] [-gotest]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +99,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() != 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	var err error
+	if c.run, err = regexp.Compile(*runRE); err != nil {
+		return usageError{fmt.Errorf("-run: %w", err)}
 	}
 	if c.pinMode != "process" && c.pinMode != "thread" {
 		return usageError{fmt.Errorf("-pin %q: want process or thread", c.pinMode)}
@@ -110,9 +118,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		c.cpus[i] = n
 	}
-	c.sampleMS, c.spinIter, c.blkIter = 25, 30000, 3000
+	c.sampleMS, c.passes, c.spinIter, c.blkIter = 3, 9, 30000, 3000
 	if c.quick {
-		c.rounds, c.sampleMS, c.spinIter, c.blkIter = 1, 3, 2000, 300
+		c.rounds, c.sampleMS, c.passes, c.spinIter, c.blkIter = 1, 1, 2, 2000, 300
 	}
 	if c.rounds < 1 {
 		return usageError{fmt.Errorf("-rounds %d: want at least 1", c.rounds)}

@@ -203,6 +203,9 @@ func (r *Results) ratios() {
 		for i := range min(len(num), len(den)) {
 			ra.PerRound = append(ra.PerRound, num[i]/den[i])
 		}
+		if len(ra.PerRound) == 0 {
+			continue // a side not run (-run)
+		}
 		ra.Median = median(ra.PerRound)
 		if d.limit != 0 {
 			met := ra.Median <= d.limit
@@ -245,7 +248,7 @@ func (r *Results) markdown(c *config) string {
 		m.NumCPU, m.CPU, m.Kernel, m.Go, m.CC, m.LoadStart, m.LoadEnd, r.Rounds, r.CPUs[0], r.CPUs[1], r.Elapsed)
 	p("%s.\n\n", strings.TrimSuffix(r.Layout, "."))
 
-	p("## In-process, ns per operation\n\nMedian, minimum and maximum over the rounds (one sample of ~%g ms per round).\n\n", c.sampleMS)
+	p("## In-process, ns per operation\n\nMedian, minimum and maximum over the rounds of each round's median of %d samples of ~%g ms (C and Go loops alternate on one pinned thread of one process, in a new random order for every pass).\n\n", c.passes, c.sampleMS)
 	p("| operation | median | min | max |\n|---|---:|---:|---:|\n")
 	for _, it := range r.Inproc {
 		p("| %s | %s | %s | %s |\n", it.Name, ns(it.Median), ns(it.Min), ns(it.Max))
