@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // maxLaps bounds the attempts of one Read. A reader is lapped only when the
@@ -95,20 +94,15 @@ func (r *Reader) Seq() uint64 { return atomic.LoadUint64(r.seq) / 2 }
 // first write, ErrShortBuffer (with Meta.Len set) if buf is too small,
 // ErrLapped if the writer overtook it maxLaps times, and ErrCorrupt if the
 // slot contradicts the validated header. It does not allocate.
-func (r *Reader) Read(buf []byte) (Meta, error) {
-	if r.useAsm {
-		// The common case in one assembly call (slot_amd64.s): a
-		// complete value that fits. Anything else, the Go loop below.
-		if n, seq, t, ok := readSmall(r, unsafe.SliceData(buf), uint64(len(buf))); ok {
-			return Meta{Len: int(n), Seq: seq, UnixNano: int64(t)}, nil
-		}
-	}
-	return r.read(buf)
-}
+func (r *Reader) Read(buf []byte) (Meta, error) { return readValue(r, buf) }
 
-// read is Read in Go: every case on every architecture, and the cases
-// readSmall leaves to it.
-func (r *Reader) read(buf []byte) (Meta, error) {
+// Read is one call, which the compiler inlines into the caller, to
+// readValue: on amd64 the common case (a complete value that fits, slots of
+// up to slotAsmMax bytes) in assembly (slot_amd64.s), which passes every
+// other case on to readSlow; elsewhere readSlow itself.
+
+// readSlow is Read in Go.
+func readSlow(r *Reader, buf []byte) (Meta, error) {
 	capacity := uint64(r.g.capacity)
 	for lap := 0; lap < maxLaps; lap++ {
 		// Acquire (LDAR on arm64): the loads below are not performed

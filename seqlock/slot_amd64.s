@@ -122,20 +122,29 @@ copy_lt4: \
 	MOVB	AX, -1(DI)(CX*1); \
 copy_done:
 
-// func writeSmall(w *Writer, src *byte, length uint64, t int64) (n uint64, st uint8)
-// The whole of Writer.WriteAt for one value: refuse it (st = writeRefused)
-// if the counter is not where w left it or the value exceeds the capacity;
-// otherwise write number w.next and report whether the waiter word asks
-// for a wake (st = writeWake) or not (writeDone).
-TEXT ·writeSmall(SB),NOSPLIT,$0-41
+// func writeValue(w *Writer, p []byte, t int64, stamp bool) (n uint64, err error)
+// The whole of a write for slots of up to slotAsmMax bytes: check that the
+// counter is where w left it and that p fits, then write number w.next.
+// Everything else jumps, with the arguments as they came, to a Go function
+// of the same signature: writeSlow for stamped writes (stamp and w.stamp),
+// large slots and refused values (it finds the same fault and reports it),
+// writeWake after a write that found the waiter bit set.
+TEXT ·writeValue(SB),NOSPLIT,$0-72
 	MOVQ	w+0(FP), R13
+	CMPB	Writer_useAsm(R13), $0
+	JEQ	slow
+	CMPB	stamp+40(FP), $0
+	JEQ	checks
+	CMPB	Writer_stamp(R13), $0
+	JNE	slow
+checks:
 	MOVQ	Writer_seq(R13), R8
-	MOVQ	length+16(FP), CX
+	MOVQ	p_len+16(FP), CX
 	MOVQ	(R8), AX
 	CMPQ	AX, Writer_expect(R13)
-	JNE	refuse
+	JNE	slow
 	CMPQ	CX, (Writer_g+geometry_capacity)(R13)
-	JA	refuse
+	JA	slow
 	MOVQ	Writer_next(R13), R9
 	MOVQ	R9, R10
 	ANDQ	$1, R10
@@ -146,17 +155,16 @@ TEXT ·writeSmall(SB),NOSPLIT,$0-41
 	LEAQ	-1(R9)(R9*1), R12
 	MOVQ	R12, (R8)
 	MOVQ	CX, slotHeader_length(R11)
-	MOVQ	t+24(FP), AX
+	MOVQ	t+32(FP), AX
 	MOVQ	AX, slotHeader_time(R11)
 	MOVQ	R9, slotHeader_num(R11)
-	MOVQ	src+8(FP), SI
+	MOVQ	p_base+8(FP), SI
 	// Copy the payload.
 	COPY
 	LEAQ	(R9)(R9*1), R12
 	MOVQ	R12, Writer_expect(R13)
 	LEAQ	1(R9), AX
 	MOVQ	AX, Writer_next(R13)
-	MOVQ	R9, n+32(FP)
 	CMPB	Writer_fence(R13), $0
 	JNE	fenced
 	// Even: write n complete. A plain store is a release store under TSO.
@@ -170,32 +178,34 @@ waiters:
 	MOVQ	Writer_waiters(R13), AX
 	TESTQ	AX, AX
 	JEQ	done
-	MOVL	(AX), AX
-	ANDL	$const_waiterBit, AX
-	JEQ	done
-	MOVB	$const_writeWake, st+40(FP)
-	RET
+	TESTL	$const_waiterBit, (AX)
+	JNE	wake
 done:
-	MOVB	$const_writeDone, st+40(FP)
+	MOVQ	R9, n+48(FP)
+	MOVQ	$0, err_itable+56(FP)
+	MOVQ	$0, err_data+64(FP)
 	RET
-refuse:
-	MOVQ	$0, n+32(FP)
-	MOVB	$const_writeRefused, st+40(FP)
-	RET
+wake:
+	JMP	·writeWake(SB)
+slow:
+	JMP	·writeSlow(SB)
 
-// func readSmall(r *Reader, dst *byte, dstLen uint64) (n, seq, t uint64, ok bool)
-// Reader.Read for the common case: a complete value that fits in dst, read
-// in at most readSmallLaps attempts. ok is false for every other case (no
+// func readValue(r *Reader, buf []byte) (m Meta, err error)
+// Reader.Read for slots of up to slotAsmMax bytes and a complete value that
+// fits in buf, read in at most readSmallLaps attempts. Every other case (no
 // value yet, a short buffer, a slot that contradicts the header, a reader
-// lapped again and again), which the caller leaves to the Go loop.
-TEXT ·readSmall(SB),NOSPLIT,$0-49
+// lapped again and again, a large slot) jumps, with the arguments as they
+// came, to readSlow.
+TEXT ·readValue(SB),NOSPLIT,$0-72
 	MOVQ	r+0(FP), R13
+	CMPB	Reader_useAsm(R13), $0
+	JEQ	slow
 	MOVQ	Reader_seq(R13), R8
 	MOVQ	$const_readSmallLaps, R12
 retry:
 	MOVQ	(R8), R9
 	CMPQ	R9, $2
-	JB	fail
+	JB	slow
 	MOVQ	R9, R10
 	SHRQ	$1, R10
 	MOVQ	R10, AX
@@ -205,10 +215,10 @@ retry:
 	MOVQ	(Reader_slot+slotRef_payload)(R13)(AX*1), SI
 	MOVQ	slotHeader_length(R11), CX
 	CMPQ	CX, (Reader_g+geometry_capacity)(R13)
-	JA	fail
-	CMPQ	CX, dstLen+16(FP)
-	JA	fail
-	MOVQ	dst+8(FP), DI
+	JA	slow
+	CMPQ	CX, buf_len+16(FP)
+	JA	slow
+	MOVQ	buf_base+8(FP), DI
 	// Copy the payload.
 	COPY
 	MOVQ	slotHeader_time(R11), SI
@@ -224,15 +234,15 @@ retry:
 	CMPQ	AX, $2
 	JA	lapped
 	CMPQ	DI, R10
-	JNE	fail
-	MOVQ	CX, n+24(FP)
-	MOVQ	R10, seq+32(FP)
-	MOVQ	SI, t+40(FP)
-	MOVB	$1, ok+48(FP)
+	JNE	slow
+	MOVQ	CX, m_Len+32(FP)
+	MOVQ	R10, m_Seq+40(FP)
+	MOVQ	SI, m_UnixNano+48(FP)
+	MOVQ	$0, err_itable+56(FP)
+	MOVQ	$0, err_data+64(FP)
 	RET
 lapped:
 	DECQ	R12
 	JNZ	retry
-fail:
-	MOVB	$0, ok+48(FP)
-	RET
+slow:
+	JMP	·readSlow(SB)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // WriterOptions configure NewWriter.
@@ -137,21 +136,7 @@ func (w *Writer) Seq() uint64 { return w.next - 1 }
 // Readers see either the previous value or p, never a mixture. It does not
 // retain p. It returns ErrTooLarge if p exceeds the capacity and
 // ErrConcurrentWrite if another writer moved the counter.
-func (w *Writer) Write(p []byte) (uint64, error) {
-	var t int64
-	if w.stamp {
-		t = w.now()
-	}
-	if w.useAsm {
-		// As in WriteAt, repeated to save a call on the hot path.
-		n, st := writeSmall(w, unsafe.SliceData(p), uint64(len(p)), t)
-		if st != writeDone {
-			return w.writeSmallEnd(n, st, len(p))
-		}
-		return n, nil
-	}
-	return w.write(p, t)
-}
+func (w *Writer) Write(p []byte) (uint64, error) { return writeValue(w, p, 0, true) }
 
 // now returns the wall-clock time in Unix nanoseconds, as a base read with
 // time.Now plus the monotonic time since: one clock read instead of the
@@ -171,39 +156,33 @@ func (w *Writer) now() int64 {
 // WriteAt is Write with an explicit publish time in Unix nanoseconds (0 =
 // none), for callers that already have a timestamp.
 func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
-	if w.useAsm {
-		// The whole write in one assembly call (slot_amd64.s): the
-		// checks below, the counter stores, the slot and the waiter-word
-		// load, in that order.
-		n, st := writeSmall(w, unsafe.SliceData(p), uint64(len(p)), unixNano)
-		if st != writeDone {
-			return w.writeSmallEnd(n, st, len(p))
-		}
-		return n, nil
-	}
-	return w.write(p, unixNano)
+	return writeValue(w, p, unixNano, false)
 }
 
-// What writeSmall did.
-const (
-	writeDone    = 0 // write n is complete
-	writeWake    = 1 // write n is complete and a waiter may be asleep
-	writeRefused = 2 // nothing was written: see writeError
-)
+// Write and WriteAt are one call, which the compiler inlines into the
+// caller, to writeValue: on amd64 the whole write in assembly
+// (slot_amd64.s), which passes what it does not do itself on to writeSlow
+// or, after a write that found a waiter asleep, to writeWake; elsewhere
+// writeSlow itself. stamp asks for w's own timestamp (Write), otherwise t
+// is the publish time (WriteAt).
 
-// writeSmallEnd finishes a write that writeSmall did not complete alone.
-//
-//go:noinline
-func (w *Writer) writeSmallEnd(n uint64, st uint8, size int) (uint64, error) {
-	if st == writeRefused {
-		return 0, w.writeError(size)
+// writeSlow is the write in Go: every write on every architecture without
+// the assembly, and on amd64 the stamped writes, the large slots and the
+// refused writes.
+func writeSlow(w *Writer, p []byte, t int64, stamp bool) (uint64, error) {
+	if stamp && w.stamp {
+		t = w.now()
 	}
+	return w.write(p, t)
+}
+
+// writeWake ends a write done by the assembly that found the waiter bit set.
+func writeWake(w *Writer, _ []byte, _ int64, _ bool) (uint64, error) {
 	w.wakeWaiters()
-	return n, nil
+	return w.next - 1, nil
 }
 
-// write is WriteAt in Go: every architecture without writeSmall, and
-// slots too large for it.
+// write performs a write in Go.
 func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	seq := w.seq
 	// The counter line is this writer's own; the load is cheap and catches a

@@ -30,6 +30,7 @@ type inprocItem struct {
 // An xprocItem is one cross-process ping-pong: run returns round trips.
 type xprocItem struct {
 	key, name string
+	group     string // items compared with each other run back to back
 	blocking  bool
 	run       func(ctx context.Context, iters, warmup, round int) ([]int64, error)
 }
@@ -199,14 +200,30 @@ func xprocItems(c *config) []*xprocItem {
 		}
 	}
 	return []*xprocItem{
-		{key: "go-spin", name: "seqshm, spinning reader (Go)", run: gpp("seqlock-spin")},
-		{key: "c-spin", name: "C seqlock, spinning reader", run: cpp("pp-seqlock")},
-		{key: "go-wait", name: "seqshm, Subscriber.Wait (Go)", blocking: true, run: gpp("seqlock-wait")},
-		{key: "c-futex", name: "raw futex wake (C)", blocking: true, run: cpp("pp-futex")},
-		{key: "c-pipe", name: "pipe (C)", blocking: true, run: cpp("pp-pipe")},
-		{key: "c-uds", name: "Unix socket (C)", blocking: true, run: cpp("pp-uds")},
-		{key: "go-uds", name: "Unix socket (Go net)", blocking: true, run: gpp("uds")},
+		{key: "go-spin", group: "spin", name: "seqshm, spinning reader (Go)", run: gpp("seqlock-spin")},
+		{key: "c-spin", group: "spin", name: "C seqlock, spinning reader", run: cpp("pp-seqlock")},
+		{key: "go-wait", group: "wake", name: "seqshm, Subscriber.Wait (Go)", blocking: true, run: gpp("seqlock-wait")},
+		{key: "c-futex", group: "wake", name: "raw futex wake (C)", blocking: true, run: cpp("pp-futex")},
+		{key: "c-pipe", group: "pipe", name: "pipe (C)", blocking: true, run: cpp("pp-pipe")},
+		{key: "c-uds", group: "uds", name: "Unix socket (C)", blocking: true, run: cpp("pp-uds")},
+		{key: "go-uds", group: "uds", name: "Unix socket (Go net)", blocking: true, run: gpp("uds")},
 	}
+}
+
+// xgroups splits items into their groups, in the order groups first occur.
+func xgroups(items []*xprocItem) [][]*xprocItem {
+	var groups [][]*xprocItem
+	at := make(map[string]int)
+	for _, it := range items {
+		i, ok := at[it.group]
+		if !ok {
+			i = len(groups)
+			at[it.group] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], it)
+	}
+	return groups
 }
 
 func sizeName(n int) string {
@@ -303,17 +320,31 @@ func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
 		for k, v := range passes {
 			ip[k] = append(ip[k], median(v))
 		}
-		for _, i := range rng.Perm(len(xitems)) {
-			it := xitems[i]
-			iters := c.spinIter
-			if it.blocking {
-				iters = c.blkIter
+		// Cross-process pairs: passes too, and in each pass the two
+		// sides of a ratio run back to back (in random order), because
+		// where the host places the two virtual CPUs (one core's two
+		// threads, two cores, two dies) moves the one-way latency
+		// between about 70 and 500 ns from one minute to the next.
+		groups := xgroups(xitems)
+		for pass := range c.xpasses {
+			for _, g := range rng.Perm(len(groups)) {
+				grp := groups[g]
+				for _, i := range rng.Perm(len(grp)) {
+					it := grp[i]
+					// The warm-up round trips (not timed) let a new
+					// process settle: page faults, the Go runtime's
+					// start-up work, the CPU's caches and predictors.
+					iters, warmup := c.spinIter/c.xpasses, c.spinIter/10
+					if it.blocking {
+						iters, warmup = c.blkIter/c.xpasses, c.blkIter/10
+					}
+					s, err := it.run(ctx, iters, warmup, (round*c.xpasses+pass)*100+g*10+i)
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", it.name, err)
+					}
+					xp[it.key] = append(xp[it.key], s)
+				}
 			}
-			s, err := it.run(ctx, iters, iters/10, round*100+i)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", it.name, err)
-			}
-			xp[it.key] = append(xp[it.key], s)
 		}
 		fmt.Fprintf(log, "seqbench: round %d/%d done in %s\n", round+1, c.rounds, time.Since(t0).Round(time.Millisecond))
 	}

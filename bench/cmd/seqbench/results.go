@@ -54,20 +54,23 @@ type Inproc struct {
 type Xproc struct {
 	Key, Name string
 	Blocking  bool
-	// Per round: median and p99 of that round's samples, ns.
-	RoundMedian, RoundP99 []float64
-	// Median of the round medians and of the round p99s; p99.9 and max of
+	// Per pass (a few per round): median and p99 of that pass's samples,
+	// ns.
+	PassMedian, PassP99 []float64
+	// Median of the pass medians and of the pass p99s; p99.9 and max of
 	// all samples pooled.
 	Median, P99, P999, Max float64
 	oneWay                 []float64 // pooled samples, ns, sorted (for the plot)
 }
 
-// Ratio compares two contenders round by round; Median is the median of
-// the per-round ratios, so a slow round moves both sides of a ratio.
+// Ratio compares two contenders: in-process loops round by round (the
+// medians of the round's passes), cross-process pairs pass by pass (the two
+// sides ran back to back). Median is the median of those ratios, so a slow
+// stretch of time moves both sides of a ratio.
 type Ratio struct {
 	Name     string
 	Num, Den string // keys
-	PerRound []float64
+	PerPair  []float64
 	Median   float64
 	Goal     string  `json:",omitempty"` // "<= 1.3", ">= 10"
 	Limit    float64 `json:",omitempty"`
@@ -137,12 +140,12 @@ func newXproc(key, name string, blocking bool, rounds [][]int64) Xproc {
 			ow[i] = float64(rtt) / 2
 		}
 		slices.Sort(ow)
-		x.RoundMedian = append(x.RoundMedian, quantile(ow, 0.5))
-		x.RoundP99 = append(x.RoundP99, quantile(ow, 0.99))
+		x.PassMedian = append(x.PassMedian, quantile(ow, 0.5))
+		x.PassP99 = append(x.PassP99, quantile(ow, 0.99))
 		x.oneWay = append(x.oneWay, ow...)
 	}
 	slices.Sort(x.oneWay)
-	x.Median, x.P99 = median(x.RoundMedian), median(x.RoundP99)
+	x.Median, x.P99 = median(x.PassMedian), median(x.PassP99)
 	x.P999, x.Max = quantile(x.oneWay, 0.999), x.oneWay[len(x.oneWay)-1]
 	return x
 }
@@ -155,13 +158,13 @@ func (r *Results) series(key string) []float64 {
 	}
 	for _, x := range r.Xproc {
 		if x.Key == key {
-			return x.RoundMedian
+			return x.PassMedian
 		}
 	}
 	if k, ok := strings.CutSuffix(key, ".p99"); ok {
 		for _, x := range r.Xproc {
 			if x.Key == k {
-				return x.RoundP99
+				return x.PassP99
 			}
 		}
 	}
@@ -201,12 +204,12 @@ func (r *Results) ratios() {
 		num, den := r.series(d.num), r.series(d.den)
 		ra := Ratio{Name: d.name, Num: d.num, Den: d.den, Limit: d.limit, AtLeast: d.atLeast}
 		for i := range min(len(num), len(den)) {
-			ra.PerRound = append(ra.PerRound, num[i]/den[i])
+			ra.PerPair = append(ra.PerPair, num[i]/den[i])
 		}
-		if len(ra.PerRound) == 0 {
+		if len(ra.PerPair) == 0 {
 			continue // a side not run (-run)
 		}
-		ra.Median = median(ra.PerRound)
+		ra.Median = median(ra.PerPair)
 		if d.limit != 0 {
 			met := ra.Median <= d.limit
 			ra.Goal = fmt.Sprintf("≤ %g", d.limit)
@@ -253,15 +256,15 @@ func (r *Results) markdown(c *config) string {
 	for _, it := range r.Inproc {
 		p("| %s | %s | %s | %s |\n", it.Name, ns(it.Median), ns(it.Min), ns(it.Max))
 	}
-	p("\n## Cross-process one-way latency, 64 B\n\nRound trip / 2 of a ping-pong between two processes on different CPUs. Median and p99: medians over the rounds of each round's median and p99; p99.9 and max: all samples pooled.\n\n")
+	p("\n## Cross-process one-way latency, 64 B\n\nRound trip / 2 of a ping-pong between two processes on different CPUs. %d rounds of %d passes; in each pass the Go and C sides of a ratio run back to back. Median and p99: medians over the passes of each pass's median and p99; p99.9 and max: all samples pooled.\n\n", r.Rounds, c.xpasses)
 	p("| transport | median | p99 | p99.9 | max | samples |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.Xproc {
 		p("| %s | %s | %s | %s | %s | %d |\n", x.Name, ns(x.Median), ns(x.P99), ns(x.P999), ns(x.Max), len(x.oneWay))
 	}
-	p("\n## Targets and comparisons\n\nEach ratio is computed within a round (both sides measured minutes apart at most) and the median over rounds is shown, with the per-round range.\n\n")
-	p("| ratio | median | range | goal | |\n|---|---:|---:|---:|---|\n")
+	p("\n## Targets and comparisons\n\nEach ratio is computed per round for in-process loops (from the medians of the round's passes) and per pass for cross-process pairs (the two sides ran back to back); the median of those ratios is shown, with the middle 80 %% of them (10th to 90th percentile).\n\n")
+	p("| ratio | median | p10–p90 | goal | |\n|---|---:|---:|---:|---|\n")
 	for _, ra := range r.Ratios {
-		s := sorted(ra.PerRound)
+		s := sorted(ra.PerPair)
 		verdict := ""
 		if ra.Met != nil {
 			verdict = "met"
@@ -274,7 +277,7 @@ func (r *Results) markdown(c *config) string {
 		}
 		rng := "–"
 		if len(s) > 0 {
-			rng = fmt.Sprintf("%.2f–%.2f", s[0], s[len(s)-1])
+			rng = fmt.Sprintf("%.2f–%.2f", quantile(s, 0.1), quantile(s, 0.9))
 		}
 		p("| %s | %.2f | %s | %s | %s |\n", ra.Name, ra.Median, rng, ra.Goal, verdict)
 	}
