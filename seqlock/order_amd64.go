@@ -11,7 +11,7 @@ package seqlock
 // past the next memory-changing operation. Dead-store elimination works
 // within one basic block and stops at any call, so the odd store is not
 // removed even though the commit store overwrites it.
-// TestCompiledWriteOrder checks this on the compiled WriteAt; see
+// TestCompiledWriteOrder checks this on the compiled Writer.write; see
 // docs/memory-model.md. (An assembly function per store, as gVisor uses for
 // its read fence, costs about 2 ns per call here: half of a 64-byte write.)
 

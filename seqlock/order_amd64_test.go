@@ -16,10 +16,11 @@ import (
 // TestCompiledWriteOrder checks, on the code the compiler produces for this
 // package (built here with symbols: go test strips its binaries), what the
 // amd64 argument of docs/memory-model.md assumes of the compiler: in
-// WriteAt the odd counter store (the inlined body of beginWrite) comes
-// before the payload copy (the call to runtime.memmove), and the even
-// counter store (commitWrite) after it, neither eliminated nor moved. A Go
-// release that changed this would fail here rather than tear values.
+// Writer.write (the Go write path, for slots too large for the assembly)
+// the odd counter store (the inlined body of beginWrite) comes before the
+// payload copy (the call to runtime.memmove), and the even counter store
+// (commitWrite) after it, neither eliminated nor moved. A Go release that
+// changed this would fail here rather than tear values.
 func TestCompiledWriteOrder(t *testing.T) {
 	begin, commit := sourceLine(t, "order_amd64.go", "func beginWrite("), sourceLine(t, "order_amd64.go", "func commitWrite(")
 	bin := filepath.Join(t.TempDir(), "seqlock.test")
@@ -46,7 +47,7 @@ func TestCompiledWriteOrder(t *testing.T) {
 		}
 	}
 	if got := strings.Join(events, " "); got != "odd memmove even" {
-		t.Errorf("WriteAt's counter stores (%s, %s) and payload copy compiled in the order %q, want \"odd memmove even\"\n%s", begin, commit, got, out)
+		t.Errorf("Writer.write's counter stores (%s, %s) and payload copy compiled in the order %q, want \"odd memmove even\"\n%s", begin, commit, got, out)
 	}
 }
 
