@@ -310,3 +310,61 @@ func TestLateWakeCheckLosesNothing(t *testing.T) {
 		t.Errorf("waiter word after write 2 = %#x, want the bit taken (the waiter woken)", got)
 	}
 }
+
+// A writer that finds waiters asleep commits with a full fence and says so
+// in the header (so that waiters skip their membarrier) until quietWrites
+// writes in a row find no waiter; then it clears the flag and commits with
+// plain stores again. A writer that adopts the segment starts unfenced.
+func TestFencedWhileWaitersSleep(t *testing.T) {
+	region := MakeRegion(16)
+	w := mustWriter(t, region, 16)
+	if w.g.flags&flagMembarrier == 0 {
+		t.Skip("this writer fences every commit (no membarrier registration, or an architecture that needs none)")
+	}
+	r, _ := NewReader(region)
+	r.setWaiters(region[r.g.notify:])
+	flags := func() uint64 { return atomic.LoadUint64(word64(region, offFlags)) }
+	if flags()&flagFenced != 0 || w.fence {
+		t.Fatalf("new writer: flags %#x, fence %v; want unfenced", flags(), w.fence)
+	}
+	after := r.Seq()
+	done := make(chan error)
+	go func() {
+		_, err := r.Wait(context.Background(), after)
+		done <- err
+	}()
+	// Once the waiter has set its bit, the next write finds it (only the
+	// writer clears it) and turns the fence on.
+	for deadline := time.Now().Add(10 * time.Second); atomic.LoadUint32(r.waiters)&waiterBit == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter never set its bit")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	w.Write([]byte("x"))
+	if err := <-done; err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+	if flags()&flagFenced == 0 || !w.fence {
+		t.Fatalf("after waking a waiter: flags %#x, fence %v; want flagFenced and a fenced writer", flags(), w.fence)
+	}
+	for i := range quietWrites {
+		if flags()&flagFenced == 0 {
+			t.Fatalf("flag cleared after %d quiet writes, want %d", i, quietWrites)
+		}
+		w.Write([]byte("y"))
+	}
+	if flags()&flagFenced != 0 || w.fence {
+		t.Fatalf("after %d writes without waiters: flags %#x, fence %v; want unfenced", quietWrites, flags(), w.fence)
+	}
+	// Fenced again, then taken over: the new writer clears the flag.
+	atomic.OrUint32(r.waiters, waiterBit)
+	w.Write([]byte("z"))
+	if flags()&flagFenced == 0 {
+		t.Fatalf("a write that found a waiter bit left flags %#x", flags())
+	}
+	w2 := mustWriter(t, region, 16)
+	if flags()&flagFenced != 0 || w2.fence {
+		t.Errorf("adopting writer: flags %#x, fence %v; want unfenced", flags(), w2.fence)
+	}
+}

@@ -128,7 +128,8 @@ copy_done:
 // Everything else jumps, with the arguments as they came, to a Go function
 // of the same signature: writeSlow for stamped writes (stamp and w.stamp),
 // large slots and refused values (it finds the same fault and reports it),
-// writeWake after a write that found the waiter bit set.
+// writeWake after a write that found the waiter bit set, writeQuiet after
+// the write that ends a fenced writer's quietWrites writes without one.
 TEXT ·writeValue(SB),NOSPLIT,$0-72
 	MOVQ	w+0(FP), R13
 	CMPB	Writer_useAsm(R13), $0
@@ -181,10 +182,18 @@ waiters:
 	TESTL	$const_waiterBit, (AX)
 	JNE	wake
 done:
+	CMPB	Writer_fenced(R13), $0
+	JNE	quiet
+ok:
 	MOVQ	R9, n+48(FP)
 	MOVQ	$0, err_itable+56(FP)
 	MOVQ	$0, err_data+64(FP)
 	RET
+quiet:
+	// Fenced because waiters slept recently: one more write without one.
+	DECL	Writer_quiet(R13)
+	JNE	ok
+	JMP	·writeQuiet(SB)
 wake:
 	JMP	·writeWake(SB)
 slow:

@@ -94,7 +94,8 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 		key := atomic.OrUint32(r.waiters, waiterBit) | waiterBit
 		// Flags are re-read: a writer that took over the segment since
 		// NewReader may rely on membarrier where its predecessor did not.
-		if atomic.LoadUint64(word64(r.region, offFlags))&flagMembarrier != 0 {
+		// A writer that says it fences (flagFenced) needs no help.
+		if atomic.LoadUint64(word64(r.region, offFlags))&(flagMembarrier|flagFenced) == flagMembarrier {
 			// The writer commits with a plain store; force a full
 			// barrier on its CPU so that the commit is visible to the
 			// load below or the writer's later load sees our bit.

@@ -350,8 +350,8 @@ func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup
 		a := pairArgs{side: side, mine: names[side], theirs: names[1-side], size: size, iters: iters, warmup: warmup, cpu: c.cpus[side], out: out}
 		var cmd *exec.Cmd
 		if taskset, err := exec.LookPath("taskset"); err == nil && c.pinMode == "process" {
-			// Pin the whole process (every runtime thread, and
-			// GOMAXPROCS follows the mask), as the C processes are.
+			// Pin the whole process (every runtime thread), as the
+			// C processes are.
 			cpu := a.cpu
 			a.cpu = -1
 			cmd = exec.CommandContext(cctx, taskset, append([]string{"-c", strconv.Itoa(cpu), exe}, a.argv()...)...)
@@ -359,6 +359,15 @@ func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup
 			cmd = exec.CommandContext(cctx, exe, a.argv()...)
 		}
 		cmd.Env = append(os.Environ(), childEnv+"="+mode)
+		if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+			// What the program gets unpinned on this machine. Pinned
+			// to one CPU, Go would choose 1, and then sysmon takes
+			// the only P from every Wait asleep in futex and polls
+			// every 20 µs while it does: a cost of pinning the whole
+			// process, not of the program (about 1.4x on the
+			// blocking pair here).
+			cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(runtime.NumCPU()))
+		}
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			return nil, err

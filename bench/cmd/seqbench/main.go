@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.rounds, "rounds", 11, "interleaved rounds; every contender runs once per round")
 	fs.StringVar(&c.outDir, "out", "out", "directory for results.md, results.json and latency.png")
 	fs.StringVar(&c.plotPath, "plot", "", "latency plot PNG (default OUT/latency.png)")
-	fs.StringVar(&c.pinMode, "pin", "process", "how Go cross-process sides are pinned: process (taskset -c, GOMAXPROCS 1) or thread (only the measuring goroutine's thread)")
+	fs.StringVar(&c.pinMode, "pin", "process", "how Go cross-process sides are pinned: process (taskset -c; GOMAXPROCS stays the CPU count unless set) or thread (only the measuring goroutine's thread)")
 	runRE := fs.String("run", "", "run only the contenders whose key matches this regular expression (keys: results.json; e.g. -run '64B$' or -run spin)")
 	fs.BoolVar(&c.gotest, "gotest", false, "also run seqlock's go test -bench (and one -race size) and append them")
 	fs.Usage = func() {
