@@ -64,12 +64,12 @@ type config struct {
 	cpus     [2]int // ping/in-process on cpus[1]... see pin
 	outDir   string
 	plotPath string
-	sampleMS float64 // target duration of one in-process sample
-	passes   int     // in-process samples per loop and round
-	xpasses  int     // cross-process samples per pair and round
-	run      *regexp.Regexp
-	spinIter int     // round trips per cross-process spin sample
-	blkIter  int     // round trips per cross-process blocking sample
+	sampleMS float64        // target duration of one in-process sample
+	passes   int            // in-process samples per loop and round
+	xpasses  int            // cross-process samples per pair and round
+	run      *regexp.Regexp // -run: the contenders to run
+	spinIter int            // round trips per cross-process spin sample
+	blkIter  int            // round trips per cross-process blocking sample
 	gotest   bool
 	pinMode  string // "process" (taskset) or "thread" (LockOSThread + sched_setaffinity in the Go sides)
 	tmp      string
