@@ -183,7 +183,9 @@ func (r *Results) ratios() {
 		{"read 64 B: Go Reader.Read / C seqlock read", "go-read-64B", "c-read-64B", 1.3, false},
 		{"read 4 KiB: Go Reader.Read / C seqlock read", "go-read-4KiB", "c-read-4KiB", 1.05, false},
 		{"write 64 B: Go Writer.Write / C release-store write", "go-write-64B", "c-write-64B", 1.5, false},
-		{"publish, nobody waiting: Go Writer.Write (checks the waiter word) / C write without check", "go-write-64B", "c-write-64B", 1.1, false},
+		// The issue's "a publisher with notification support and nobody
+		// waiting costs within 1.1x of one without": the same writer
+		// with and without the waiter-word check.
 		{"publish, nobody waiting: Go Writer.Write / Go Writer.Write on a region without waiter area", "go-write-64B", "go-write-nowaiter-64B", 1.1, false},
 		{"cross-process spin, median one-way: Go / C on the same layout", "go-spin", "c-spin", 1.1, false},
 		{"cross-process spin, Go: p99 / median", "go-spin.p99", "go-spin", 2, false},
@@ -192,6 +194,7 @@ func (r *Results) ratios() {
 		// Context, no goal.
 		{"write 4 KiB: Go / C", "go-write-4KiB", "c-write-4KiB", 0, false},
 		{"C write with waiter-word check / C write without", "c-writenotify-64B", "c-write-64B", 0, false},
+		{"Go Writer.Write (checks the waiter word) / C write without check, 64 B", "go-write-64B", "c-write-64B", 0, false},
 		{"Go Writer.Write stamped / unstamped, 64 B", "go-write-stamped-64B", "go-write-64B", 0, false},
 		{"Go Publisher.Publish / Writer.Write, 64 B", "go-publish-64B", "go-write-64B", 0, false},
 		{"Go Subscriber.Read / Reader.Read, 64 B", "go-subread-64B", "go-read-64B", 0, false},
