@@ -23,7 +23,6 @@ func writeValue(w *Writer, p []byte, t int64, stamp bool) (n uint64, err error)
 //go:noescape
 func readValue(r *Reader, buf []byte) (m Meta, err error)
 
-// The Go functions slot_amd64.s jumps to, and a constant it uses. Tools that
-// look for unused code
-// do not read assembly; this reference keeps them in view.
+// The Go functions slot_amd64.s jumps to, and a constant it uses. Tools
+// that look for unused code do not read assembly; this keeps them in view.
 var _ = [...]any{readSlow, writeSlow, writeWake, writeQuiet, readSmallLaps}
