@@ -152,6 +152,7 @@ _Static_assert(sizeof(_Atomic uint32_t) == 4, "_Atomic uint32_t must be a plain 
 #define SEQSHM_MAX_CAPACITY (UINT64_C(1) << 40)
 #define SEQSHM_MAGIC UINT64_C(0x00004d4853514553) /* "SEQSHM\0\0" read little-endian */
 #define SEQSHM_FLAG_MEMBARRIER UINT64_C(1)
+#define SEQSHM_FLAG_FENCED UINT64_C(2)
 /* The waiter word (u32 at offset 0 of the waiter area) is an event count:
  * bit 0 "a waiter may be asleep", bits 1-31 the writer's wake epoch. */
 #define SEQSHM_NOTIFY_OFF_WAITER 0
@@ -786,8 +787,10 @@ static inline int seqshm_wait(seqshm *h, uint64_t after, int64_t timeout_ns, uin
              * writer may have adopted the segment; it stores its flags
              * (seq_cst) before its first commit. */
             uint64_t flags = atomic_load_explicit(seqshm__w64(h->base, SEQSHM_OFF_FLAGS), memory_order_seq_cst);
-            /* (S3) */
-            if ((flags & SEQSHM_FLAG_MEMBARRIER) &&
+            /* (S3) Not when the writer says it fences its commits (bit 1,
+             * set while waiters sleep): the membarrier would interrupt its
+             * CPU for nothing. */
+            if ((flags & (SEQSHM_FLAG_MEMBARRIER | SEQSHM_FLAG_FENCED)) == SEQSHM_FLAG_MEMBARRIER &&
                 syscall(SYS_membarrier, SEQSHM__MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) {
                 /* Cannot happen on the kernel where the writer registered;
                  * if it does, fall back to a short poll (the bit stays
