@@ -51,6 +51,36 @@ func TestCompiledWriteOrder(t *testing.T) {
 	}
 }
 
+// TestAssemblyArgumentsDoNotEscape checks the promise that the //go:noescape
+// declarations of writeValue and readValue make for the Go functions
+// slot_amd64.s jumps to with the same arguments: escape analysis must find
+// that none of them lets its pointer arguments escape. If one ever did,
+// callers' buffers would stay on their stacks while the Go code kept a
+// pointer to them.
+func TestAssemblyArgumentsDoNotEscape(t *testing.T) {
+	out, err := exec.Command("go", "build", "-gcflags=-m=2", "-o", os.DevNull, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build -gcflags=-m=2: %v\n%s", err, out)
+	}
+	for _, fn := range []struct {
+		file, decl string
+		params     []string
+	}{
+		{"reader.go", "func readSlow(", []string{"r", "buf"}},
+		{"writer.go", "func writeSlow(", []string{"w", "p"}},
+		{"writer.go", "func writeWake(", []string{"w"}},
+		{"writer.go", "func writeQuiet(", []string{"w"}},
+	} {
+		at := "./" + sourceLine(t, fn.file, fn.decl) + ":"
+		for _, param := range fn.params {
+			want := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(at) + `\d+: ` + param + ` does not escape$`)
+			if !want.Match(out) {
+				t.Errorf("%s: escape analysis does not say %q does not escape (want a line %q)", fn.decl, param, want)
+			}
+		}
+	}
+}
+
 // sourceLine returns "file:line" of the first line of file starting with
 // prefix.
 func sourceLine(t *testing.T, file, prefix string) string {

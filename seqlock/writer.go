@@ -169,9 +169,10 @@ func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
 
 // Write and WriteAt are one call, which the compiler inlines into the
 // caller, to writeValue: on amd64 the whole write in assembly
-// (slot_amd64.s), which passes what it does not do itself on to writeSlow
-// or, after a write that found a waiter asleep, to writeWake; elsewhere
-// writeSlow itself. stamp asks for w's own timestamp (Write), otherwise t
+// (slot_amd64.s), which passes what it does not do itself on to writeSlow,
+// or after the write to writeWake (it found a waiter asleep) or writeQuiet
+// (a fenced writer's quietWrites-th write without one); elsewhere writeSlow
+// itself. stamp asks for w's own timestamp (Write), otherwise t
 // is the publish time (WriteAt).
 
 // writeSlow is the write in Go: every write on every architecture without
@@ -202,9 +203,10 @@ func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	seq := w.seq
 	// The counter line is this writer's own; the load is cheap and catches a
 	// second writer (or a second goroutine) before it can tear anything. A
-	// closed Writer expects an impossible counter, so this one test covers
-	// Close too.
-	if atomic.LoadUint64(seq) != w.expect || len(p) > w.g.capacity {
+	// closed Writer expects a counter no writer reaches, so that the
+	// assembly refuses it with the same test; a hostile one could store it,
+	// so here (where Close sends every write) closed is checked too.
+	if atomic.LoadUint64(seq) != w.expect || len(p) > w.g.capacity || w.closed {
 		return 0, w.writeError(len(p))
 	}
 	n := w.next
@@ -260,6 +262,7 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	w.expect = ^uint64(0) // a counter no writer reaches (2^63 writes): WriteAt refuses
+	w.useAsm = false      // and every write goes to write, which checks closed
 	atomic.StoreUint64(word64(w.region, offWriterState), stateClosed)
 	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
 		w.wakeWaiters()
@@ -301,7 +304,7 @@ func (w *Writer) wakeWaiters() {
 	// fence from now on and say so, so that they need not pay a
 	// membarrier, which interrupts every CPU running a writer (about
 	// 18 µs a call in a VM here, and an interrupt of this writer).
-	if !w.fence && w.g.flags&flagMembarrier != 0 {
+	if !w.fence && !w.closed && w.g.flags&flagMembarrier != 0 {
 		atomic.StoreUint64(word64(w.region, offFlags), w.g.flags|flagFenced)
 		w.fence, w.fenced = true, true
 	}
