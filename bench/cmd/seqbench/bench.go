@@ -204,6 +204,7 @@ func xprocItems(c *config) []*xprocItem {
 		{key: "c-spin", group: "spin", name: "C seqlock, spinning reader", run: cpp("pp-seqlock")},
 		{key: "go-wait", group: "wake", name: "seqshm, Subscriber.Wait (Go)", blocking: true, run: gpp("seqlock-wait")},
 		{key: "c-futex", group: "wake", name: "raw futex wake (C)", blocking: true, run: cpp("pp-futex")},
+		{key: "go-futex", group: "wake", name: "raw futex wake (Go)", blocking: true, run: gpp("futex")},
 		{key: "c-pipe", group: "pipe", name: "pipe (C)", blocking: true, run: cpp("pp-pipe")},
 		{key: "c-uds", group: "uds", name: "Unix socket (C)", blocking: true, run: cpp("pp-uds")},
 		{key: "go-uds", group: "uds", name: "Unix socket (Go net)", blocking: true, run: gpp("uds")},

@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -80,6 +82,8 @@ func child(mode string, args []string) error {
 		err = pairSeqlock(ctx, &a, mode == "seqlock-wait", rtt)
 	case "uds":
 		err = pairUDS(ctx, &a, rtt)
+	case "futex":
+		err = pairFutex(&a, rtt)
 	default:
 		err = fmt.Errorf("unknown mode %q", mode)
 	}
@@ -258,6 +262,61 @@ func badReplies(bad int) error {
 	return nil
 }
 
+// pairFutex is the C reference's raw futex pair (pp_futex in
+// bench/c/seqref.c) in Go: two words of one shared file mapping, each side
+// stores the value into its word and wakes it, and waits on the other's
+// word while it is unchanged. It measures what any Go program pays for a
+// futex wake-up here, the floor for Subscriber.Wait.
+func pairFutex(a *pairArgs, rtt []int64) error {
+	const futexWait, futexWake = 0, 1 // shared (not private) futexes, as C's and seqshm's
+	f, err := os.OpenFile(a.mine, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(m)
+	words := [2]*uint32{(*uint32)(unsafe.Pointer(&m[0])), (*uint32)(unsafe.Pointer(&m[128]))}
+	mine, theirs := words[a.side], words[1-a.side]
+	publish := func(v uint32) {
+		atomic.StoreUint32(mine, v)
+		unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(mine)), futexWake, 1<<31-1, 0, 0, 0)
+	}
+	observe := func(last uint32) uint32 {
+		for {
+			if v := atomic.LoadUint32(theirs); v != last {
+				return v
+			}
+			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(theirs)), futexWait, uintptr(last), 0, 0, 0)
+		}
+	}
+	n := uint32(a.warmup + a.iters)
+	base := time.Now()
+	var last uint32
+	var bad int
+	for i := uint32(1); i <= n; i++ {
+		t0 := time.Since(base)
+		if a.side == 0 {
+			publish(i)
+		}
+		last = observe(last)
+		if a.side == 1 {
+			publish(last)
+			continue
+		}
+		if i > uint32(a.warmup) {
+			rtt[i-uint32(a.warmup)-1] = int64(time.Since(base) - t0)
+		}
+		if last != i {
+			bad++
+		}
+	}
+	return badReplies(bad)
+}
+
 // pairUDS: the Unix-socket ping-pong as a Go program would write it
 // (net.UnixConn, the runtime's network poller).
 func pairUDS(ctx context.Context, a *pairArgs, rtt []int64) error {
@@ -331,9 +390,17 @@ func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup
 	}
 	id := fmt.Sprintf("seqbench-%d-%d", os.Getpid(), run)
 	names := [2]string{id + "-a", id + "-b"}
-	if mode == "uds" {
+	switch mode {
+	case "uds":
 		names = [2]string{filepath.Join(c.tmp, id+".sock"), filepath.Join(c.tmp, id+".sock")}
-	} else {
+	case "futex":
+		f := filepath.Join(c.tmp, id+".futex")
+		if err := os.WriteFile(f, make([]byte, 4096), 0o600); err != nil {
+			return nil, err
+		}
+		defer os.Remove(f)
+		names = [2]string{f, f}
+	default:
 		defer func() {
 			for _, n := range names {
 				if err := seqlock.Remove(n); err != nil && !errors.Is(err, os.ErrNotExist) {

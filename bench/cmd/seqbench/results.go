@@ -193,6 +193,8 @@ func (r *Results) ratios() {
 		{"blocking wake-up: Go Subscriber.Wait / raw futex wake (C)", "go-wait", "c-futex", 1.2, false},
 		// Context, no goal.
 		{"write 4 KiB: Go / C", "go-write-4KiB", "c-write-4KiB", 0, false},
+		{"blocking wake-up: Go Subscriber.Wait / raw futex wake (Go)", "go-wait", "go-futex", 0, false},
+		{"raw futex wake: Go / C", "go-futex", "c-futex", 0, false},
 		{"C write with waiter-word check / C write without", "c-writenotify-64B", "c-write-64B", 0, false},
 		{"Go Writer.Write (checks the waiter word) / C write without check, 64 B", "go-write-64B", "c-write-64B", 0, false},
 		{"Go Writer.Write stamped / unstamped, 64 B", "go-write-stamped-64B", "go-write-64B", 0, false},
