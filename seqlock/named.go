@@ -254,6 +254,12 @@ func (s *Subscriber) Reader() *Reader { return s.r }
 // ctx ends, without spinning; see Reader.Wait. A subscriber with write
 // permission on the segment sleeps on a futex (Linux); one with read
 // permission only polls, with a backoff of up to 5 ms.
+//
+// To be woken by a cancel, a sleeping Wait registers a hook on ctx
+// (context.AfterFunc). The Subscriber keeps that hook between Waits that use
+// the same context, as a follow loop's do, until a Wait uses another one or
+// Close: registering and removing it for every Wait cost a tenth of a
+// wake-up.
 func (s *Subscriber) Wait(ctx context.Context, after uint64) (uint64, error) {
 	if s.closed {
 		return 0, ErrClosed
@@ -267,6 +273,7 @@ func (s *Subscriber) Wait(ctx context.Context, after uint64) (uint64, error) {
 		}
 		if area, err := s.seg.MapWritableRange(s.r.g.notify, notifySize); err == nil {
 			s.r.setWaiters(area)
+			s.r.hook = new(waitHook)
 		}
 	})
 	return faultSafe(func() (uint64, error) { return s.r.Wait(ctx, after) })
@@ -331,6 +338,7 @@ func (s *Subscriber) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.r.hook.close()
 	return s.seg.Close()
 }
 

@@ -286,6 +286,57 @@ func TestWriterDied(t *testing.T) {
 	}
 }
 
+// A Subscriber's Waits that share one cancellable context (as a follow
+// loop's do) keep one cancel hook between them; a cancel still ends the Wait
+// asleep at the time, and a Wait with another context at the same time.
+func TestWaitNamedCancel(t *testing.T) {
+	segDir(t)
+	pub, err := seqlock.Create("cancelled", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	sub, err := seqlock.Open("cancelled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	for i := 1; i <= 3; i++ { // Waits woken by values, one context
+		done := make(chan error, 1)
+		go func() {
+			_, err := sub.Wait(ctx, uint64(i-1))
+			done <- err
+		}()
+		time.Sleep(5 * time.Millisecond)
+		pub.Publish([]byte{byte(i)})
+		if err := <-done; err != nil {
+			t.Fatalf("Wait = %v", err)
+		}
+	}
+	other, cancelOther := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	for _, c := range []context.Context{ctx, other} {
+		go func() {
+			_, err := sub.Wait(c, 3)
+			done <- err
+		}()
+	}
+	time.Sleep(20 * time.Millisecond) // let both sleep; the test passes either way
+	cancelOther()
+	cancel()
+	for range 2 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Wait after cancel = %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a Wait did not return after its context was cancelled")
+		}
+	}
+}
+
 func TestWaitNamed(t *testing.T) {
 	segDir(t)
 	pub, err := seqlock.Create("waited", nil)

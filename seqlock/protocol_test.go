@@ -368,3 +368,61 @@ func TestFencedWhileWaitersSleep(t *testing.T) {
 		t.Errorf("adopting writer: flags %#x, fence %v; want unfenced", flags(), w2.fence)
 	}
 }
+
+// A waitHook keeps one cancel hook across the Waits that use one context,
+// registers a new one (removing the old) when the context changes while no
+// Wait relies on it, refuses while one does (that Wait registers its own),
+// and removes it at close.
+func TestWaitHookKeepsOne(t *testing.T) {
+	var fired [2]atomic.Int32
+	f := [2]func(){func() { fired[0].Add(1) }, func() { fired[1].Add(1) }}
+	var nilHook *waitHook
+	if nilHook.acquire(context.Background(), f[0]) {
+		t.Fatal("a nil waitHook accepted a context")
+	}
+	nilHook.close()
+
+	h := new(waitHook)
+	ctxA, cancelA := context.WithCancel(context.Background())
+	defer cancelA()
+	ctxB, cancelB := context.WithCancel(context.Background())
+	defer cancelB()
+	for range 3 { // three Waits in a row with ctxA: one hook
+		if !h.acquire(ctxA, f[0]) {
+			t.Fatal("acquire(ctxA) on an idle hook = false")
+		}
+		h.release()
+	}
+	if !h.acquire(ctxA, f[0]) {
+		t.Fatal("acquire(ctxA) = false")
+	}
+	if h.acquire(ctxB, f[1]) {
+		t.Fatal("acquire(ctxB) while a Wait relies on the ctxA hook = true, want false (it must register its own)")
+	}
+	h.release()
+	if !h.acquire(ctxB, f[1]) { // idle now: the hook moves to ctxB
+		t.Fatal("acquire(ctxB) on an idle hook = false")
+	}
+	h.release()
+	cancelA() // the ctxA hook was removed: nothing fires
+	cancelB() // the ctxB hook fires, once
+	deadline := time.Now().Add(10 * time.Second)
+	for fired[1].Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if a, b := fired[0].Load(), fired[1].Load(); a != 0 || b != 1 {
+		t.Errorf("hooks fired: ctxA %d times, ctxB %d times; want 0 and 1", a, b)
+	}
+
+	ctxC, cancelC := context.WithCancel(context.Background())
+	if !h.acquire(ctxC, f[0]) {
+		t.Fatal("acquire(ctxC) = false")
+	}
+	h.release()
+	h.close()
+	cancelC() // removed at close: nothing fires
+	time.Sleep(10 * time.Millisecond) // AfterFunc would run the hook on a goroutine of its own, at once
+	if a := fired[0].Load(); a != 0 {
+		t.Errorf("the hook fired %d times after close", a)
+	}
+}

@@ -46,8 +46,9 @@ type Reader struct {
 	seq     *uint64
 	payload [2][]byte
 	slot    [2]slotRef
-	useAsm  bool    // slotAsm and the capacity is at most slotAsmMax
-	waiters *uint32 // nil: Wait polls
+	useAsm  bool      // slotAsm and the capacity is at most slotAsmMax
+	waiters *uint32   // nil: Wait polls
+	hook    *waitHook // nil: each sleeping Wait registers its own cancel hook
 }
 
 // NewReader validates the header of region against the region's length and

@@ -2,6 +2,7 @@ package seqlock
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -75,13 +76,17 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 	// find nothing new and sleep again. A context that cannot be cancelled
 	// needs no such hook (and Wait then does not allocate).
 	if ctx.Done() != nil {
-		// Only a system call here, never a store: the hook may run after
-		// Wait returned and the mapping is gone, where the kernel answers
-		// EFAULT but a store would crash the process. A cancel that lands
-		// between the ctx check below and the sleep is seen when the sleep
-		// ends (at most maxSleep).
-		stop := context.AfterFunc(ctx, func() { wake(r.waiters) })
-		defer stop()
+		// Only a system call in the hook, never a store: it may run
+		// after Wait returned and the mapping is gone, where the kernel
+		// answers EFAULT but a store would crash the process. A cancel
+		// that lands between the ctx check below and the sleep is seen
+		// when the sleep ends (at most maxSleep).
+		if r.hook.acquire(ctx, r.wakeAll) {
+			defer r.hook.release()
+		} else {
+			stop := context.AfterFunc(ctx, r.wakeAll)
+			defer stop()
+		}
 	}
 	for {
 		// Set the waiter bit before the last look at the counter, and
@@ -135,4 +140,63 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 			return 0, err
 		}
 	}
+}
+
+// wakeAll wakes every waiter on the waiter word, in every process; those
+// with nothing new to see sleep again.
+func (r *Reader) wakeAll() { wake(r.waiters) }
+
+// A waitHook keeps one cancel hook (context.AfterFunc) registered across
+// the Waits of a Subscriber, for as long as they use contexts with the same
+// Done channel, instead of registering and removing one per sleeping Wait:
+// that pair cost about a tenth of a wake-up (a 40 µs futex ping-pong here).
+// A Wait that finds the hook watching another context while other Waits
+// use it registers its own, as without a waitHook. The nil *waitHook (a
+// Reader that is not a Subscriber's, which has no Close to remove a kept
+// hook) keeps nothing.
+type waitHook struct {
+	mu   sync.Mutex
+	done <-chan struct{} // Done of the context the hook watches
+	stop func() bool
+	busy int // Waits relying on the hook now
+}
+
+// acquire makes the kept hook watch ctx for one Wait and reports whether it
+// does; the Wait then calls release when it returns.
+func (h *waitHook) acquire(ctx context.Context, f func()) bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if done := ctx.Done(); done != h.done {
+		if h.busy > 0 {
+			return false
+		}
+		if h.stop != nil {
+			h.stop()
+		}
+		h.done, h.stop = done, context.AfterFunc(ctx, f)
+	}
+	h.busy++
+	return true
+}
+
+func (h *waitHook) release() {
+	h.mu.Lock()
+	h.busy--
+	h.mu.Unlock()
+}
+
+// close removes the kept hook; no Wait may run at the same time.
+func (h *waitHook) close() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stop != nil {
+		h.stop()
+	}
+	h.done, h.stop = nil, nil
 }
