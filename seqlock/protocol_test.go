@@ -420,7 +420,7 @@ func TestWaitHookKeepsOne(t *testing.T) {
 	}
 	h.release()
 	h.close()
-	cancelC() // removed at close: nothing fires
+	cancelC()                         // removed at close: nothing fires
 	time.Sleep(10 * time.Millisecond) // AfterFunc would run the hook on a goroutine of its own, at once
 	if a := fired[0].Load(); a != 0 {
 		t.Errorf("the hook fired %d times after close", a)
