@@ -370,29 +370,36 @@ func TestWaitNamed(t *testing.T) {
 
 func TestTruncatedUnderReader(t *testing.T) {
 	dir := segDir(t)
-	pub, err := seqlock.Create("shrinking", &seqlock.Options{Capacity: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	pub.Publish(make([]byte, 64<<10))
-	sub, err := seqlock.Open("shrinking")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	if err := os.Truncate(filepath.Join(dir, "shrinking"), 0); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, sub.Capacity())
-	if _, err := sub.Read(buf); !errors.Is(err, seqlock.ErrTruncated) {
-		t.Errorf("Read of a truncated segment = %v, want ErrTruncated", err)
-	}
-	if _, err := sub.Status(); !errors.Is(err, seqlock.ErrTruncated) {
-		t.Errorf("Status of a truncated segment = %v, want ErrTruncated", err)
-	}
-	if _, err := sub.Wait(context.Background(), 0); !errors.Is(err, seqlock.ErrTruncated) {
-		t.Errorf("Wait on a truncated segment = %v, want ErrTruncated", err)
+	// 64 bytes: the amd64 assembly paths fault; 64 KiB: the Go paths.
+	for _, capacity := range []int{64, 64 << 10} {
+		name := fmt.Sprintf("shrinking-%d", capacity)
+		pub, err := seqlock.Create(name, &seqlock.Options{Capacity: capacity})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pub.Close()
+		pub.Publish(make([]byte, capacity))
+		sub, err := seqlock.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		if err := os.Truncate(filepath.Join(dir, name), 0); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, sub.Capacity())
+		if _, err := sub.Read(buf); !errors.Is(err, seqlock.ErrTruncated) {
+			t.Errorf("capacity %d: Read of a truncated segment = %v, want ErrTruncated", capacity, err)
+		}
+		if _, err := sub.Status(); !errors.Is(err, seqlock.ErrTruncated) {
+			t.Errorf("capacity %d: Status of a truncated segment = %v, want ErrTruncated", capacity, err)
+		}
+		if _, err := sub.Wait(context.Background(), 0); !errors.Is(err, seqlock.ErrTruncated) {
+			t.Errorf("capacity %d: Wait on a truncated segment = %v, want ErrTruncated", capacity, err)
+		}
+		if _, err := pub.Publish(make([]byte, capacity)); !errors.Is(err, seqlock.ErrTruncated) {
+			t.Errorf("capacity %d: Publish into a truncated segment = %v, want ErrTruncated", capacity, err)
+		}
 	}
 }
 
