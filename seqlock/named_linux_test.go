@@ -2,12 +2,15 @@ package seqlock_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/seqshm/seqshm/seqlock"
 )
@@ -61,5 +64,51 @@ func TestWaitReadOnlyPermission(t *testing.T) {
 	pub.Publish([]byte("for everyone"))
 	if line, _ := r.ReadString('\n'); line != "value for everyone\n" {
 		t.Errorf("subscriber as uid 65534 with read permission only said %q, want the value", line)
+	}
+}
+
+// A follow loop's Waits that sleep on the futex allocate nothing once the
+// first has registered the cancel hook the Subscriber keeps.
+func TestWaitSleepingAllocs(t *testing.T) {
+	segDir(t)
+	pub, err := seqlock.Create("sleepy", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	sub, err := seqlock.Open("sleepy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	const waits = 300
+	published := make(chan struct{})
+	go func() { // values slow enough that each Wait sleeps, until the test ends
+		defer close(published)
+		for ctx.Err() == nil {
+			time.Sleep(200 * time.Microsecond)
+			pub.Publish([]byte{1})
+		}
+	}()
+	defer func() {
+		cancel()
+		<-published // pub.Close (deferred above) runs after the last Publish
+	}()
+	last, err := sub.Wait(ctx, 0) // registers the hook
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range waits - 1 {
+		if last, err = sub.Wait(ctx, last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	// MemStats counts every goroutine's allocations, the runtime's too.
+	if per := float64(after.Mallocs-before.Mallocs) / (waits - 1); per > 0.1 {
+		t.Errorf("%.2f allocations per sleeping Wait, want 0", per)
 	}
 }

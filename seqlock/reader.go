@@ -49,6 +49,7 @@ type Reader struct {
 	useAsm  bool      // slotAsm and the capacity is at most slotAsmMax
 	waiters *uint32   // nil: Wait polls
 	hook    *waitHook // nil: each sleeping Wait registers its own cancel hook
+	wakeFn  func()    // r.wakeAll, the cancel hooks' function
 }
 
 // NewReader validates the header of region against the region's length and

@@ -27,6 +27,7 @@ const (
 func (r *Reader) setWaiters(area []byte) {
 	if len(area) >= 4 && haveFutex {
 		r.waiters = word32(area, offNotifyWaiter)
+		r.wakeFn = r.wakeAll // made once: a method value allocates
 	}
 }
 
@@ -81,10 +82,10 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 		// answers EFAULT but a store would crash the process. A cancel
 		// that lands between the ctx check below and the sleep is seen
 		// when the sleep ends (at most maxSleep).
-		if r.hook.acquire(ctx, r.wakeAll) {
+		if r.hook.acquire(ctx, r.wakeFn) {
 			defer r.hook.release()
 		} else {
-			stop := context.AfterFunc(ctx, r.wakeAll)
+			stop := context.AfterFunc(ctx, r.wakeFn)
 			defer stop()
 		}
 	}
