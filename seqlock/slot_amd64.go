@@ -4,7 +4,7 @@ package seqlock
 
 // slotAsm: WriteAt and Read use the assembly in slot_amd64.s for slots of
 // up to slotAsmMax bytes. Larger copies go to runtime.memmove, whose wide
-// vector loops beat straight-line 16-byte moves.
+// vector loops beat the assembly's 16-byte moves.
 const (
 	slotAsm    = true
 	slotAsmMax = 256

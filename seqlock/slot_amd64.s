@@ -9,14 +9,13 @@
 // the order of the protocol. x86-TSO keeps stores in order and loads in
 // order; docs/memory-model.md has the argument.
 
-// COPY copies CX bytes, at most 256 (slotAsmMax), from (SI) to (DI); its
-// labels are local to the function it is used in, once per function. It
-// clobbers AX, DX and X0-X7. Straight-line moves, no loop: from 16 bytes up
-// the first and the last 16, 32, 64 or 128 bytes, which overlap in the
-// middle; below 16, two possibly overlapping moves of 8 or 4 bytes, or for
-// 1 to 3 bytes the first, middle and last byte. Every byte is loaded before
-// the bytes it overlaps are stored, and source and destination never
-// overlap.
+// COPY copies CX bytes from (SI) to (DI); its labels are local to the
+// function it is used in, once per function. It clobbers AX, DX, X0 and X1.
+// From 33 bytes up, 32-byte steps and then the last 32 bytes, which may
+// overlap the step before; 16 to 32 bytes, the first and the last 16; below
+// 16, two possibly overlapping moves of 8 or 4 bytes, or for 1 to 3 bytes
+// the first, middle and last byte. Every byte is loaded before the bytes it
+// overlaps are stored, and source and destination never overlap.
 #define COPY \
 	CMPQ	CX, $16; \
 	JB	copy_lt16; \
@@ -28,70 +27,20 @@
 	MOVOU	X1, -16(DI)(CX*1); \
 	JMP	copy_done; \
 copy_gt32: \
-	CMPQ	CX, $64; \
-	JA	copy_gt64; \
-	MOVOU	(SI), X0; \
-	MOVOU	16(SI), X1; \
-	MOVOU	-32(SI)(CX*1), X2; \
-	MOVOU	-16(SI)(CX*1), X3; \
-	MOVOU	X0, (DI); \
-	MOVOU	X1, 16(DI); \
-	MOVOU	X2, -32(DI)(CX*1); \
-	MOVOU	X3, -16(DI)(CX*1); \
-	JMP	copy_done; \
-copy_gt64: \
-	CMPQ	CX, $128; \
-	JA	copy_gt128; \
-	MOVOU	(SI), X0; \
-	MOVOU	16(SI), X1; \
-	MOVOU	32(SI), X2; \
-	MOVOU	48(SI), X3; \
-	MOVOU	-64(SI)(CX*1), X4; \
-	MOVOU	-48(SI)(CX*1), X5; \
-	MOVOU	-32(SI)(CX*1), X6; \
-	MOVOU	-16(SI)(CX*1), X7; \
-	MOVOU	X0, (DI); \
-	MOVOU	X1, 16(DI); \
-	MOVOU	X2, 32(DI); \
-	MOVOU	X3, 48(DI); \
-	MOVOU	X4, -64(DI)(CX*1); \
-	MOVOU	X5, -48(DI)(CX*1); \
-	MOVOU	X6, -32(DI)(CX*1); \
-	MOVOU	X7, -16(DI)(CX*1); \
-	JMP	copy_done; \
-copy_gt128: \
-	MOVOU	(SI), X0; \
-	MOVOU	16(SI), X1; \
-	MOVOU	32(SI), X2; \
-	MOVOU	48(SI), X3; \
-	MOVOU	64(SI), X4; \
-	MOVOU	80(SI), X5; \
-	MOVOU	96(SI), X6; \
-	MOVOU	112(SI), X7; \
-	MOVOU	X0, (DI); \
-	MOVOU	X1, 16(DI); \
-	MOVOU	X2, 32(DI); \
-	MOVOU	X3, 48(DI); \
-	MOVOU	X4, 64(DI); \
-	MOVOU	X5, 80(DI); \
-	MOVOU	X6, 96(DI); \
-	MOVOU	X7, 112(DI); \
-	MOVOU	-128(SI)(CX*1), X0; \
-	MOVOU	-112(SI)(CX*1), X1; \
-	MOVOU	-96(SI)(CX*1), X2; \
-	MOVOU	-80(SI)(CX*1), X3; \
-	MOVOU	-64(SI)(CX*1), X4; \
-	MOVOU	-48(SI)(CX*1), X5; \
-	MOVOU	-32(SI)(CX*1), X6; \
-	MOVOU	-16(SI)(CX*1), X7; \
-	MOVOU	X0, -128(DI)(CX*1); \
-	MOVOU	X1, -112(DI)(CX*1); \
-	MOVOU	X2, -96(DI)(CX*1); \
-	MOVOU	X3, -80(DI)(CX*1); \
-	MOVOU	X4, -64(DI)(CX*1); \
-	MOVOU	X5, -48(DI)(CX*1); \
-	MOVOU	X6, -32(DI)(CX*1); \
-	MOVOU	X7, -16(DI)(CX*1); \
+	LEAQ	-32(CX), DX; \
+	XORQ	AX, AX; \
+copy_loop: \
+	MOVOU	(SI)(AX*1), X0; \
+	MOVOU	16(SI)(AX*1), X1; \
+	MOVOU	X0, (DI)(AX*1); \
+	MOVOU	X1, 16(DI)(AX*1); \
+	ADDQ	$32, AX; \
+	CMPQ	AX, DX; \
+	JB	copy_loop; \
+	MOVOU	(SI)(DX*1), X0; \
+	MOVOU	16(SI)(DX*1), X1; \
+	MOVOU	X0, (DI)(DX*1); \
+	MOVOU	X1, 16(DI)(DX*1); \
 	JMP	copy_done; \
 copy_lt16: \
 	CMPQ	CX, $8; \
