@@ -8,10 +8,12 @@ import (
 	"github.com/seqshm/seqshm/seqlock"
 )
 
-var benchSizes = []struct {
+type benchSize struct {
 	name string
 	n    int
-}{{"8B", 8}, {"64B", 64}, {"1KiB", 1 << 10}, {"4KiB", 4 << 10}, {"64KiB", 64 << 10}}
+}
+
+var benchSizes = []benchSize{{"8B", 8}, {"64B", 64}, {"1KiB", 1 << 10}, {"4KiB", 4 << 10}, {"64KiB", 64 << 10}}
 
 func benchPair(b *testing.B, n int, stamp bool) (*seqlock.Writer, *seqlock.Reader) {
 	region := seqlock.MakeRegion(n)
@@ -26,26 +28,16 @@ func benchPair(b *testing.B, n int, stamp bool) (*seqlock.Writer, *seqlock.Reade
 	return w, r
 }
 
-func BenchmarkWrite(b *testing.B) {
-	for _, s := range benchSizes {
-		b.Run(s.name, func(b *testing.B) {
-			w, _ := benchPair(b, s.n, false)
-			p := make([]byte, s.n)
-			b.SetBytes(int64(s.n))
-			b.ReportAllocs()
-			for b.Loop() {
-				w.Write(p)
-			}
-		})
-	}
-}
+func BenchmarkWrite(b *testing.B) { benchWrite(b, benchSizes, false) }
 
 // BenchmarkWriteStamped is BenchmarkWrite with a publish timestamp (one
 // clock read per write).
-func BenchmarkWriteStamped(b *testing.B) {
-	for _, s := range benchSizes[:2] {
+func BenchmarkWriteStamped(b *testing.B) { benchWrite(b, benchSizes[:2], true) }
+
+func benchWrite(b *testing.B, sizes []benchSize, stamp bool) {
+	for _, s := range sizes {
 		b.Run(s.name, func(b *testing.B) {
-			w, _ := benchPair(b, s.n, true)
+			w, _ := benchPair(b, s.n, stamp)
 			p := make([]byte, s.n)
 			b.SetBytes(int64(s.n))
 			b.ReportAllocs()
