@@ -4,16 +4,16 @@
 // atomics around memcpy), plus the kernel baselines (pipe, Unix socket, raw
 // futex) as ping-pong pairs. Built by seqbench with `gcc -O2`.
 //
-//   seqref read|write|writenotify SIZE ITERS CPU       -> prints ns/op
-//
-// Built with -DSEQREF_LIB (seqbench includes it through cgo) it has no main:
-// seqbench calls loop_new and loop_run on its own pinned thread, so the C
-// and Go in-process loops alternate in one process, on one thread.
 //   seqref pp-seqlock|pp-futex|pp-pipe|pp-uds SIZE ITERS WARMUP CPU0 CPU1 DIR OUT
 //          -> ping (CPU0) and pong (CPU1, forked) exchange SIZE bytes
 //             WARMUP+ITERS times; OUT gets ITERS round-trip times (int64 ns)
 //   seqref check PATH       -> reads a segment written by the Go writer and
 //                              prints "seq len hexpayload"
+//
+// Built with -DSEQREF_LIB (seqbench includes it through cgo) it has no main:
+// seqbench calls loop_new and loop_run, the in-process loops, on its own
+// pinned thread, so that the C and Go loops alternate in one process, on
+// one thread.
 //
 // Everything is x86-64/arm64 Linux only; this is a benchmark, not a library.
 #define _GNU_SOURCE
@@ -56,7 +56,6 @@ static size_t total_size(size_t cap) { return notify_off(cap) + NOTIFY_SIZE; }
 #define U64(b, off) ((uint64_t *)((char *)(b) + (off)))
 
 struct seg {
-	char *base;
 	uint64_t *seq;
 	uint32_t *waiters;
 	char *slot[2];
@@ -86,7 +85,6 @@ static int seg_attach(struct seg *s, char *b) {
 	uint64_t m;
 	memcpy(&m, MAGIC, 8);
 	if (__atomic_load_n(U64(b, OFF_MAGIC), __ATOMIC_ACQUIRE) != m || *U64(b, OFF_VERSION) != 1) return -1;
-	s->base = b;
 	s->cap = *U64(b, OFF_CAPACITY);
 	s->seq = U64(b, OFF_SEQ);
 	s->slot[0] = b + *U64(b, OFF_SLOT0);
@@ -172,6 +170,7 @@ static char *map_file(const char *path, size_t size, int create, int writable) {
 
 // ---- in-process loops ----
 
+#ifdef SEQREF_LIB
 static volatile uint64_t sink;
 
 // A loop of the in-process benchmark: a private segment (not shared memory:
@@ -225,14 +224,6 @@ static double loop_run(struct loop *l, int mode, long iters) {
 	int64_t t1 = now_ns();
 	sink = acc + (uint64_t)l->buf[0];
 	return (double)(t1 - t0) / (double)iters;
-}
-
-#ifndef SEQREF_LIB
-static int inproc(const char *mode, size_t size, long iters, int cpu) {
-	pin(cpu);
-	int m = strcmp(mode, "read") == 0 ? 'r' : strcmp(mode, "writenotify") == 0 ? 'n' : 'w';
-	printf("%.4f\n", loop_run(loop_new(size), m, iters));
-	return 0;
 }
 #endif
 
@@ -442,15 +433,13 @@ static int check(const char *path) {
 #ifndef SEQREF_LIB
 int main(int argc, char **argv) {
 	if (argc == 3 && strcmp(argv[1], "check") == 0) return check(argv[2]);
-	if (argc == 5) return inproc(argv[1], (size_t)atol(argv[2]), atol(argv[3]), atoi(argv[4]));
 	if (argc == 9) {
 		struct pp c = {.size = (size_t)atol(argv[2]), .iters = atol(argv[3]), .warmup = atol(argv[4]),
 			       .cpu0 = atoi(argv[5]), .cpu1 = atoi(argv[6])};
 		int rc = pingpong(argv[1], &c, argv[7], argv[8]);
 		if (rc != 2) return rc;
 	}
-	fprintf(stderr, "usage: seqref read|write|writenotify SIZE ITERS CPU\n"
-			"       seqref pp-seqlock|pp-futex|pp-pipe|pp-uds SIZE ITERS WARMUP CPU0 CPU1 DIR OUT\n"
+	fprintf(stderr, "usage: seqref pp-seqlock|pp-futex|pp-pipe|pp-uds SIZE ITERS WARMUP CPU0 CPU1 DIR OUT\n"
 			"       seqref check PATH\n");
 	return 2;
 }

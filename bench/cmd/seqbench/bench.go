@@ -23,8 +23,8 @@ import (
 // An inprocItem is one in-process loop: run(iters) returns ns/op.
 type inprocItem struct {
 	key, name string
-	run       func(ctx context.Context, iters int) (float64, error)
-	iters     int // calibrated
+	run       func(iters int) float64 // ns/op
+	iters     int                     // calibrated
 }
 
 // An xprocItem is one cross-process ping-pong: run returns round trips.
@@ -32,19 +32,19 @@ type xprocItem struct {
 	key, name string
 	group     string // items compared with each other run back to back
 	blocking  bool
-	run       func(ctx context.Context, iters, warmup, round int) ([]int64, error)
+	run       func(ctx context.Context, iters, warmup int) ([]int64, error)
 }
 
 // goLoop turns a Go loop into a timed sample on the pinned harness thread,
 // with a warm-up of a tenth of the iterations (as the C loops do). loop(n)
 // performs the operation n times, calling it directly as user code would:
 // one call per operation, as the C loop calls seq_read or seq_write.
-func goLoop(loop func(n int)) func(context.Context, int) (float64, error) {
-	return func(_ context.Context, iters int) (float64, error) {
+func goLoop(loop func(n int)) func(int) float64 {
+	return func(iters int) float64 {
 		loop(iters / 10)
 		t0 := time.Now()
 		loop(iters)
-		return float64(time.Since(t0).Nanoseconds()) / float64(iters), nil
+		return float64(time.Since(t0).Nanoseconds()) / float64(iters)
 	}
 }
 
@@ -89,9 +89,9 @@ func writerWithoutWaiterArea(capacity int) (*seqlock.Writer, error) {
 	return seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity})
 }
 
-func inprocItems(c *config, f *fixture, runID string) ([]*inprocItem, error) {
+func inprocItems(f *fixture, runID string) ([]*inprocItem, error) {
 	var items []*inprocItem
-	add := func(key, name string, run func(context.Context, int) (float64, error)) {
+	add := func(key, name string, run func(int) float64) {
 		items = append(items, &inprocItem{key: key, name: name, run: run})
 	}
 	for _, size := range []int{64, 4096} {
@@ -189,14 +189,14 @@ func inprocItems(c *config, f *fixture, runID string) ([]*inprocItem, error) {
 
 func xprocItems(c *config) []*xprocItem {
 	const size = 64
-	cpp := func(mode string) func(context.Context, int, int, int) ([]int64, error) {
-		return func(ctx context.Context, iters, warmup, _ int) ([]int64, error) {
+	cpp := func(mode string) func(context.Context, int, int) ([]int64, error) {
+		return func(ctx context.Context, iters, warmup int) ([]int64, error) {
 			return cPingPong(ctx, c, mode, size, iters, warmup)
 		}
 	}
-	gpp := func(mode string) func(context.Context, int, int, int) ([]int64, error) {
-		return func(ctx context.Context, iters, warmup, round int) ([]int64, error) {
-			return goPingPong(ctx, c, mode, size, iters, warmup, round)
+	gpp := func(mode string) func(context.Context, int, int) ([]int64, error) {
+		return func(ctx context.Context, iters, warmup int) ([]int64, error) {
+			return goPingPong(ctx, c, mode, size, iters, warmup)
 		}
 	}
 	return []*xprocItem{
@@ -235,19 +235,13 @@ func sizeName(n int) string {
 }
 
 // calibrate picks iterations so that one sample lasts about c.sampleMS.
-func calibrate(ctx context.Context, c *config, it *inprocItem) error {
+func calibrate(c *config, it *inprocItem) {
 	iters := 20000
 	for range 2 {
-		ns, err := it.run(ctx, iters)
-		if err != nil {
-			return err
-		}
-		ns = max(ns, 0.1)
-		iters = int(c.sampleMS * 1e6 / ns)
-		iters = max(iters, 1000)
+		ns := max(it.run(iters), 0.1)
+		iters = max(int(c.sampleMS*1e6/ns), 1000)
 	}
 	it.iters = iters
-	return nil
 }
 
 func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
@@ -279,7 +273,7 @@ func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
 	}
 	var f fixture
 	defer f.close()
-	items, err := inprocItems(c, &f, runID)
+	items, err := inprocItems(&f, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -289,11 +283,10 @@ func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
 		return nil, err
 	}
 	for _, it := range items {
-		if err := calibrate(ctx, c, it); err != nil {
-			return nil, fmt.Errorf("%s: %w", it.name, err)
-		}
+		calibrate(c, it)
 	}
 	xitems := slices.DeleteFunc(xprocItems(c), func(it *xprocItem) bool { return !c.run.MatchString(it.key) })
+	groups := xgroups(xitems)
 	ip := make(map[string][]float64)
 	xp := make(map[string][][]int64)
 	for round := range c.rounds {
@@ -311,11 +304,7 @@ func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				ns, err := it.run(ctx, it.iters)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", it.name, err)
-				}
-				passes[it.key] = append(passes[it.key], ns)
+				passes[it.key] = append(passes[it.key], it.run(it.iters))
 			}
 		}
 		for k, v := range passes {
@@ -326,8 +315,7 @@ func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
 		// where the host places the two virtual CPUs (one core's two
 		// threads, two cores, two dies) moves the one-way latency
 		// between about 70 and 500 ns from one minute to the next.
-		groups := xgroups(xitems)
-		for pass := range c.xpasses {
+		for range c.xpasses {
 			for _, g := range rng.Perm(len(groups)) {
 				grp := groups[g]
 				for _, i := range rng.Perm(len(grp)) {
@@ -335,11 +323,11 @@ func bench(ctx context.Context, c *config, log io.Writer) (*Results, error) {
 					// The warm-up round trips (not timed) let a new
 					// process settle: page faults, the Go runtime's
 					// start-up work, the CPU's caches and predictors.
-					iters, warmup := c.spinIter/c.xpasses, c.spinIter/10
+					n := c.spin
 					if it.blocking {
-						iters, warmup = c.blkIter/c.xpasses, c.blkIter/10
+						n = c.blocking
 					}
-					s, err := it.run(ctx, iters, warmup, (round*c.xpasses+pass)*100+g*10+i)
+					s, err := it.run(ctx, n.iters, n.warmup)
 					if err != nil {
 						return nil, fmt.Errorf("%s: %w", it.name, err)
 					}

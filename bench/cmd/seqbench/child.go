@@ -35,7 +35,6 @@ type pairArgs struct {
 	mine, theirs  string // segment names, or the socket path
 	size          int
 	iters, warmup int
-	cpu           int
 	out           string
 }
 
@@ -46,13 +45,12 @@ func (a *pairArgs) flags(fs *flag.FlagSet) {
 	fs.IntVar(&a.size, "size", 64, "")
 	fs.IntVar(&a.iters, "iters", 1000, "")
 	fs.IntVar(&a.warmup, "warmup", 100, "")
-	fs.IntVar(&a.cpu, "cpu", -1, "")
 	fs.StringVar(&a.out, "out", "", "")
 }
 
 func (a *pairArgs) argv() []string {
 	return []string{"-side", strconv.Itoa(a.side), "-mine", a.mine, "-theirs", a.theirs, "-size", strconv.Itoa(a.size),
-		"-iters", strconv.Itoa(a.iters), "-warmup", strconv.Itoa(a.warmup), "-cpu", strconv.Itoa(a.cpu), "-out", a.out}
+		"-iters", strconv.Itoa(a.iters), "-warmup", strconv.Itoa(a.warmup), "-out", a.out}
 }
 
 func child(mode string, args []string) error {
@@ -61,14 +59,6 @@ func child(mode string, args []string) error {
 	a.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	// Without taskset, the measuring goroutine keeps one OS thread, pinned
-	// to one CPU; with it (the usual case), the whole process is pinned.
-	if a.cpu >= 0 {
-		runtime.LockOSThread()
-		if err := pin(a.cpu); err != nil {
-			return err
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -93,11 +83,8 @@ func child(mode string, args []string) error {
 	return writeSamples(a.out, rtt)
 }
 
-// pin binds the calling thread to cpu (negative: no pinning).
+// pin binds the calling thread to cpu.
 func pin(cpu int) error {
-	if cpu < 0 {
-		return nil
-	}
 	var set unix.CPUSet
 	set.Set(cpu)
 	if err := unix.SchedSetaffinity(0, &set); err != nil {
@@ -106,17 +93,11 @@ func pin(cpu int) error {
 	return nil
 }
 
-func putI(p []byte, i uint64) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], i)
-	copy(p, b[:])
-}
+// putI and getI carry round trip i in the first 8 bytes of a value (every
+// pair's values are 64 bytes).
+func putI(p []byte, i uint64) { binary.LittleEndian.PutUint64(p, i) }
 
-func getI(p []byte) uint64 {
-	var b [8]byte
-	copy(b[:], p)
-	return binary.LittleEndian.Uint64(b[:])
-}
+func getI(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }
 
 // pairSeqlock: each side publishes into its own named segment and reads
 // the other's, either spinning on Seq (spin) or blocking in Wait (wait).
@@ -266,7 +247,8 @@ func badReplies(bad int) error {
 // bench/c/seqref.c) in Go: two words of one shared file mapping, each side
 // stores the value into its word and wakes it, and waits on the other's
 // word while it is unchanged. It measures what any Go program pays for a
-// futex wake-up here, the floor for Subscriber.Wait.
+// futex wake-up here, the floor for Subscriber.Wait, in the loop Wait's
+// pair runs.
 func pairFutex(a *pairArgs, rtt []int64) error {
 	const futexWait, futexWake = 0, 1 // shared (not private) futexes, as C's and seqshm's
 	f, err := os.OpenFile(a.mine, os.O_RDWR, 0)
@@ -281,40 +263,27 @@ func pairFutex(a *pairArgs, rtt []int64) error {
 	defer unix.Munmap(m)
 	words := [2]*uint32{(*uint32)(unsafe.Pointer(&m[0])), (*uint32)(unsafe.Pointer(&m[128]))}
 	mine, theirs := words[a.side], words[1-a.side]
-	publish := func(v uint32) {
-		atomic.StoreUint32(mine, v)
-		unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(mine)), futexWake, 1<<31-1, 0, 0, 0)
-	}
-	observe := func(last uint32) uint32 {
+	p, buf := make([]byte, a.size), make([]byte, a.size)
+	wait := func(after uint64) error {
 		for {
-			if v := atomic.LoadUint32(theirs); v != last {
-				return v
+			v := atomic.LoadUint32(theirs)
+			if uint64(v) > after {
+				return nil
 			}
-			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(theirs)), futexWait, uintptr(last), 0, 0, 0)
+			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(theirs)), futexWait, uintptr(v), 0, 0, 0)
 		}
 	}
-	n := uint32(a.warmup + a.iters)
-	base := time.Now()
-	var last uint32
-	var bad int
-	for i := uint32(1); i <= n; i++ {
-		t0 := time.Since(base)
-		if a.side == 0 {
-			publish(i)
-		}
-		last = observe(last)
-		if a.side == 1 {
-			publish(last)
-			continue
-		}
-		if i > uint32(a.warmup) {
-			rtt[i-uint32(a.warmup)-1] = int64(time.Since(base) - t0)
-		}
-		if last != i {
-			bad++
-		}
+	read := func() (seqlock.Meta, error) {
+		v := uint64(atomic.LoadUint32(theirs))
+		putI(buf, v)
+		return seqlock.Meta{Len: len(buf), Seq: v}, nil
 	}
-	return badReplies(bad)
+	publish := func(b []byte) (uint64, error) {
+		atomic.StoreUint32(mine, uint32(getI(b)))
+		unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(mine)), futexWake, 1<<31-1, 0, 0, 0)
+		return 0, nil
+	}
+	return pingPong(a, rtt, wait, read, publish, p, buf)
 }
 
 // pairUDS: the Unix-socket ping-pong as a Go program would write it
@@ -346,49 +315,28 @@ func pairUDS(ctx context.Context, a *pairArgs, rtt []int64) error {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	buf := make([]byte, a.size)
-	n := uint64(a.warmup + a.iters)
-	if a.side == 0 {
-		base := time.Now()
-		for i := uint64(1); i <= n; i++ {
-			putI(buf, i)
-			t0 := time.Since(base)
-			if _, err := conn.Write(buf); err != nil {
-				return err
-			}
-			if _, err := io.ReadFull(conn, buf); err != nil {
-				return err
-			}
-			t1 := time.Since(base)
-			if i > uint64(a.warmup) {
-				rtt[i-uint64(a.warmup)-1] = int64(t1 - t0)
-			}
-			if getI(buf) != i {
-				return fmt.Errorf("reply %d carried %d", i, getI(buf))
-			}
-		}
-		return nil
+	p, buf := make([]byte, a.size), make([]byte, a.size)
+	// A stream has no "newer than": waiting is reading the next message.
+	wait := func(uint64) error {
+		_, err := io.ReadFull(conn, buf)
+		return err
 	}
-	for range n {
-		if _, err := io.ReadFull(conn, buf); err != nil {
-			return err
-		}
-		if _, err := conn.Write(buf); err != nil {
-			return err
-		}
+	read := func() (seqlock.Meta, error) { return seqlock.Meta{Len: len(buf), Seq: getI(buf)}, nil }
+	publish := func(b []byte) (uint64, error) {
+		_, err := conn.Write(b)
+		return 0, err
 	}
-	return nil
+	return pingPong(a, rtt, wait, read, publish, p, buf)
 }
+
+// pairRuns numbers the Go pairs of this run, for unique segment names.
+var pairRuns atomic.Int64
 
 // goPingPong runs one Go pair (two re-executed processes) and returns the
 // round trips. Segments are unique per run and removed afterwards, even if
 // a side failed.
-func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup, run int) ([]int64, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	id := fmt.Sprintf("seqbench-%d-%d", os.Getpid(), run)
+func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup int) ([]int64, error) {
+	id := fmt.Sprintf("seqbench-%d-%d", os.Getpid(), pairRuns.Add(1))
 	names := [2]string{id + "-a", id + "-b"}
 	switch mode {
 	case "uds":
@@ -414,17 +362,10 @@ func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup
 	defer cancel()
 	var cmds [2]*exec.Cmd
 	for side := range 2 {
-		a := pairArgs{side: side, mine: names[side], theirs: names[1-side], size: size, iters: iters, warmup: warmup, cpu: c.cpus[side], out: out}
-		var cmd *exec.Cmd
-		if taskset, err := exec.LookPath("taskset"); err == nil && c.pinMode == "process" {
-			// Pin the whole process (every runtime thread), as the
-			// C processes are.
-			cpu := a.cpu
-			a.cpu = -1
-			cmd = exec.CommandContext(cctx, taskset, append([]string{"-c", strconv.Itoa(cpu), exe}, a.argv()...)...)
-		} else {
-			cmd = exec.CommandContext(cctx, exe, a.argv()...)
-		}
+		a := pairArgs{side: side, mine: names[side], theirs: names[1-side], size: size, iters: iters, warmup: warmup, out: out}
+		// Pin the whole process (every runtime thread), as the C
+		// processes are.
+		cmd := exec.CommandContext(cctx, c.taskset, append([]string{"-c", strconv.Itoa(c.cpus[side]), c.exe}, a.argv()...)...)
 		cmd.Env = append(os.Environ(), childEnv+"="+mode)
 		if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 			// What the program gets unpinned on this machine. Pinned

@@ -12,14 +12,10 @@ package main
 */
 import "C"
 
-import "context"
-
 // cLoop returns the timed loop of the C reference for mode 'r' (read), 'w'
 // (write) or 'n' (write with the waiter-word check) of size-byte values,
 // on a segment of its own in ordinary memory, as the Go loops use.
-func cLoop(size int, mode byte) func(context.Context, int) (float64, error) {
+func cLoop(size int, mode byte) func(int) float64 {
 	l := C.loop_new(C.size_t(size))
-	return func(_ context.Context, iters int) (float64, error) {
-		return float64(C.loop_run(l, C.int(mode), C.long(iters))), nil
-	}
+	return func(iters int) float64 { return float64(C.loop_run(l, C.int(mode), C.long(iters))) }
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,7 +44,7 @@ func buildC(ctx context.Context, c *config) (gccVersion string, err error) {
 		return "", fmt.Errorf("gcc -O2 seqref.c: %w\n%s", err, out)
 	}
 	v, _ := exec.CommandContext(ctx, "gcc", "-dumpfullversion").Output()
-	return "gcc " + strings.TrimSpace(string(v)) + " -O2", nil
+	return "gcc " + strings.TrimSpace(string(v)) + " -O2 (the seqref binary; the in-process C loops through cgo with its CC and -O2)", nil
 }
 
 // cPingPong runs one ping-pong of the C reference and returns its round
@@ -54,7 +54,7 @@ func cPingPong(ctx context.Context, c *config, mode string, size, iters, warmup 
 	cmd := exec.CommandContext(ctx, c.seqref, mode, strconv.Itoa(size), strconv.Itoa(iters), strconv.Itoa(warmup),
 		strconv.Itoa(c.cpus[0]), strconv.Itoa(c.cpus[1]), shmfile.Dir(), out)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("seqref %s: %w\n%s", mode, exitDetail(err), b)
+		return nil, fmt.Errorf("seqref %s: %w\n%s", mode, err, b)
 	}
 	return readSamples(out, iters)
 }
@@ -95,26 +95,17 @@ func readSamples(path string, want int) ([]int64, error) {
 }
 
 func writeSamples(path string, s []int64) error {
-	var buf bytes.Buffer
-	buf.Grow(8 * len(s))
+	b := make([]byte, 0, 8*len(s))
 	for _, v := range s {
-		buf.Write(binary.LittleEndian.AppendUint64(nil, uint64(v)))
+		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return os.WriteFile(path, b, 0o644)
 }
 
 func exitDetail(err error) error {
 	var ee *exec.ExitError
-	if ok := asExit(err, &ee); ok && len(ee.Stderr) > 0 {
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
 		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
 	}
 	return err
-}
-
-func asExit(err error, ee **exec.ExitError) bool {
-	e, ok := err.(*exec.ExitError)
-	if ok {
-		*ee = e
-	}
-	return ok
 }

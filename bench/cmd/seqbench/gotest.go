@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// goTest runs seqlock's own benchmarks (plain build, then one size under
+// goTest runs seqlock's own benchmarks (plain build, then two sizes under
 // -race, whose copies are word-sized atomics) and returns their output.
 func goTest(ctx context.Context, c *config, log io.Writer) (string, error) {
 	dir, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/seqshm/seqshm").Output()

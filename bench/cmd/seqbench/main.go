@@ -5,8 +5,8 @@
 //
 // Usage (from the repository root):
 //
-//	bash bench/run.sh            # full run, a few minutes
-//	bash bench/run.sh -quick     # ~30 s end-to-end check for CI; numbers meaningless
+//	bash bench/run.sh            # full run, about a minute
+//	bash bench/run.sh -quick     # end-to-end check for CI, seconds once built; numbers meaningless
 //
 // It writes out/results.md, out/results.json and out/latency.png under the
 // bench directory (see -out). docs/benchmarks.md explains the method.
@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -61,35 +62,39 @@ type usageError struct{ error }
 type config struct {
 	quick    bool
 	rounds   int
-	cpus     [2]int // ping/in-process on cpus[1]... see pin
+	cpus     [2]int // the ping side on cpus[0]; the pong side and the in-process loops on cpus[1]
 	outDir   string
 	plotPath string
 	sampleMS float64        // target duration of one in-process sample
 	passes   int            // in-process samples per loop and round
 	xpasses  int            // cross-process samples per pair and round
 	run      *regexp.Regexp // -run: the contenders to run
-	spinIter int            // round trips per cross-process spin sample
-	blkIter  int            // round trips per cross-process blocking sample
+	spin     pairSample     // round trips of one cross-process spin sample
+	blocking pairSample     // and of one blocking sample
 	gotest   bool
-	pinMode  string // "process" (taskset) or "thread" (LockOSThread + sched_setaffinity in the Go sides)
 	tmp      string
 	seqref   string // path of the built C reference
+	taskset  string // path of taskset, which pins every thread of a Go pair process
+	exe      string // this program, re-executed as a Go pair side
 }
+
+// pairSample is one cross-process sample: timed round trips after untimed
+// warm-up ones.
+type pairSample struct{ iters, warmup int }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seqbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
 	cpus := fs.String("cpus", "0,1", "two CPUs: the ping side (and nothing else), then the pong side and in-process loops")
-	fs.BoolVar(&c.quick, "quick", false, "end-to-end check in ~30 s (one short round; timings meaningless)")
+	fs.BoolVar(&c.quick, "quick", false, "end-to-end check in seconds once built (one short round; timings meaningless)")
 	fs.IntVar(&c.rounds, "rounds", 11, "interleaved rounds; every contender runs once per round")
 	fs.StringVar(&c.outDir, "out", "out", "directory for results.md, results.json and latency.png")
 	fs.StringVar(&c.plotPath, "plot", "", "latency plot PNG (default OUT/latency.png)")
-	fs.StringVar(&c.pinMode, "pin", "process", "how Go cross-process sides are pinned: process (taskset -c; GOMAXPROCS stays the CPU count unless set) or thread (only the measuring goroutine's thread)")
 	runRE := fs.String("run", "", "run only the contenders whose key matches this regular expression (keys: results.json; e.g. -run '64B$' or -run spin)")
-	fs.BoolVar(&c.gotest, "gotest", false, "also run seqlock's go test -bench (and one -race size) and append them")
+	fs.BoolVar(&c.gotest, "gotest", false, "also run seqlock's go test -bench (and two sizes under -race) and append them")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: seqbench [-quick] [-rounds N] [-run REGEXP] [-cpus A,B] [-pin process|thread] [-out DIR] [-plot FILE] [-gotest]\n\n")
+		fmt.Fprintf(stderr, "usage: seqbench [-quick] [-rounds N] [-run REGEXP] [-cpus A,B] [-out DIR] [-plot FILE] [-gotest]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -105,9 +110,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.run, err = regexp.Compile(*runRE); err != nil {
 		return usageError{fmt.Errorf("-run: %w", err)}
 	}
-	if c.pinMode != "process" && c.pinMode != "thread" {
-		return usageError{fmt.Errorf("-pin %q: want process or thread", c.pinMode)}
-	}
 	parts := strings.Split(*cpus, ",")
 	if len(parts) != 2 {
 		return usageError{fmt.Errorf("-cpus %q: want two CPU numbers", *cpus)}
@@ -119,9 +121,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		c.cpus[i] = n
 	}
-	c.sampleMS, c.passes, c.xpasses, c.spinIter, c.blkIter = 3, 9, 5, 30000, 3000
+	c.sampleMS, c.passes, c.xpasses = 3, 9, 5
+	c.spin, c.blocking = pairSample{6000, 3000}, pairSample{600, 300}
 	if c.quick {
-		c.rounds, c.sampleMS, c.passes, c.xpasses, c.spinIter, c.blkIter = 1, 1, 2, 1, 2000, 300
+		c.rounds, c.sampleMS, c.passes, c.xpasses = 1, 1, 2, 1
+		c.spin, c.blocking = pairSample{2000, 200}, pairSample{300, 30}
+	}
+	if c.taskset, err = exec.LookPath("taskset"); err != nil {
+		return fmt.Errorf("taskset (util-linux) pins the Go pair processes: %w", err)
+	}
+	if c.exe, err = os.Executable(); err != nil {
+		return err
 	}
 	if c.rounds < 1 {
 		return usageError{fmt.Errorf("-rounds %d: want at least 1", c.rounds)}

@@ -64,18 +64,17 @@ type Xproc struct {
 }
 
 // Ratio compares two contenders: in-process loops round by round (the
-// medians of the round's passes), cross-process pairs pass by pass (the two
-// sides ran back to back). Median is the median of those ratios, so a slow
-// stretch of time moves both sides of a ratio.
+// medians of the round's passes), cross-process pairs pass by pass (in one
+// pass; back to back when they are in one group). Median is the median of
+// those ratios, so a slow stretch of time moves both sides of a ratio;
+// P10 and P90 bound the middle 80 % of them.
 type Ratio struct {
-	Name     string
-	Num, Den string // keys
-	PerPair  []float64
-	Median   float64
-	Goal     string  `json:",omitempty"` // "<= 1.3", ">= 10"
-	Limit    float64 `json:",omitempty"`
-	AtLeast  bool    `json:",omitempty"`
-	Met      *bool   `json:",omitempty"`
+	Name             string
+	Num, Den         string // keys
+	PerPair          []float64
+	Median, P10, P90 float64
+	Goal             string `json:",omitempty"` // "≤ 1.3", "≥ 10"
+	Met              *bool  `json:",omitempty"`
 }
 
 func machine() Machine {
@@ -207,14 +206,15 @@ func (r *Results) ratios() {
 	}
 	for _, d := range defs {
 		num, den := r.series(d.num), r.series(d.den)
-		ra := Ratio{Name: d.name, Num: d.num, Den: d.den, Limit: d.limit, AtLeast: d.atLeast}
+		ra := Ratio{Name: d.name, Num: d.num, Den: d.den}
 		for i := range min(len(num), len(den)) {
 			ra.PerPair = append(ra.PerPair, num[i]/den[i])
 		}
 		if len(ra.PerPair) == 0 {
 			continue // a side not run (-run)
 		}
-		ra.Median = median(ra.PerPair)
+		s := sorted(ra.PerPair)
+		ra.Median, ra.P10, ra.P90 = quantile(s, 0.5), quantile(s, 0.1), quantile(s, 0.9)
 		if d.limit != 0 {
 			met := ra.Median <= d.limit
 			ra.Goal = fmt.Sprintf("≤ %g", d.limit)
@@ -266,10 +266,9 @@ func (r *Results) markdown(c *config) string {
 	for _, x := range r.Xproc {
 		p("| %s | %s | %s | %s | %s | %d |\n", x.Name, ns(x.Median), ns(x.P99), ns(x.P999), ns(x.Max), len(x.oneWay))
 	}
-	p("\n## Targets and comparisons\n\nEach ratio is computed per round for in-process loops (from the medians of the round's passes) and per pass for cross-process pairs (the two sides ran back to back); the median of those ratios is shown, with the middle 80 %% of them (10th to 90th percentile).\n\n")
+	p("\n## Targets and comparisons\n\nEach ratio is computed per round for in-process loops (from the medians of the round's passes) and per pass for cross-process pairs (the Go and C sides of a target ran back to back); the median of those ratios is shown, with the middle 80 %% of them (10th to 90th percentile).\n\n")
 	p("| ratio | median | p10–p90 | goal | |\n|---|---:|---:|---:|---|\n")
 	for _, ra := range r.Ratios {
-		s := sorted(ra.PerPair)
 		verdict := ""
 		if ra.Met != nil {
 			verdict = "met"
@@ -280,11 +279,7 @@ func (r *Results) markdown(c *config) string {
 				verdict += " (quick run)"
 			}
 		}
-		rng := "–"
-		if len(s) > 0 {
-			rng = fmt.Sprintf("%.2f–%.2f", quantile(s, 0.1), quantile(s, 0.9))
-		}
-		p("| %s | %.2f | %s | %s | %s |\n", ra.Name, ra.Median, rng, ra.Goal, verdict)
+		p("| %s | %.2f | %.2f–%.2f | %s | %s |\n", ra.Name, ra.Median, ra.P10, ra.P90, ra.Goal, verdict)
 	}
 	p("\n## Allocations per operation\n\n| operation | allocs/op |\n|---|---:|\n")
 	for _, a := range r.Allocs {
