@@ -501,6 +501,15 @@ func TestClosedIsClosed(t *testing.T) {
 	if err := pub.Close(); err != nil {
 		t.Errorf("second Close = %v, want nil", err)
 	}
+	tp, err := seqlock.CreateTyped[uint64]("closing-typed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.Publish(1)
+	tp.Close()
+	if _, err := tp.Publish(2); !errors.Is(err, seqlock.ErrClosed) {
+		t.Errorf("TypedPublisher.Publish after Close = %v, want ErrClosed", err)
+	}
 }
 
 // Two processes' worth of Create racing for one new name: one publishes,

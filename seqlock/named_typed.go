@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"runtime/debug"
 )
 
 // A TypedPublisher publishes values of a fixed-size, pointer-free type T
@@ -37,11 +36,9 @@ func CreateTyped[T any](name string, opts *Options) (*TypedPublisher[T], error) 
 	return &TypedPublisher[T]{p: p}, nil
 }
 
-// Publish makes v the newest value and returns its write number.
-func (tp *TypedPublisher[T]) Publish(v T) (n uint64, err error) {
-	defer recoverFault(debug.SetPanicOnFault(true), &err)
-	return tp.p.w.Write(bytesOf(&v))
-}
+// Publish makes v the newest value and returns its write number; see
+// Publisher.Publish.
+func (tp *TypedPublisher[T]) Publish(v T) (uint64, error) { return tp.p.Publish(bytesOf(&v)) }
 
 // Publisher returns the underlying Publisher.
 func (tp *TypedPublisher[T]) Publisher() *Publisher { return tp.p }
