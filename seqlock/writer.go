@@ -51,14 +51,13 @@ type Writer struct {
 	clockBase   time.Time
 	clockBaseNs int64
 	// fence: commit with a full fence (XCHG). Always where the waiters
-	// have no membarrier to rely on (fenceAlways: see commitLoadOrdered);
-	// otherwise while waiters are asleep (fenced, with flagFenced in the
-	// header), until quiet reaches 0.
-	fence       bool
-	fenceAlways bool
-	fenced      bool
-	quiet       uint32
-	closed      bool
+	// have no membarrier to rely on (see commitLoadOrdered); otherwise
+	// while waiters are asleep (fenced, with flagFenced in the header),
+	// until quiet reaches 0.
+	fence  bool
+	fenced bool
+	quiet  uint32
+	closed bool
 }
 
 // NewWriter initialises region for values of up to opts.Capacity bytes, or
@@ -120,8 +119,8 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 	if g.notify != 0 {
 		w.waiters = word32(region, g.notify+offNotifyWaiter)
 	}
-	w.fenceAlways = !commitLoadOrdered && g.flags&flagMembarrier == 0
-	w.fence = w.fenceAlways
+	// Without membarrier to rely on, every commit is fenced.
+	w.fence = !commitLoadOrdered && g.flags&flagMembarrier == 0
 	w.useAsm = slotAsm && g.capacity <= slotAsmMax
 	s := atomic.LoadUint64(w.seq)
 	// A counter at 2n-2 means write n is next; at 2n-1 a writer died during
@@ -176,11 +175,12 @@ func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
 // is the publish time (WriteAt).
 
 // writeSlow is the write in Go: every write on every architecture without
-// the assembly, and on amd64 the stamped writes, the large slots and the
-// refused writes.
+// the assembly, and on amd64 the large slots and the refused writes. A
+// stamped write only reads the clock here and goes back to writeValue, so
+// that on amd64 it takes the assembly too.
 func writeSlow(w *Writer, p []byte, t int64, stamp bool) (uint64, error) {
 	if stamp && w.stamp {
-		t = w.now()
+		return writeValue(w, p, w.now(), false)
 	}
 	return w.write(p, t)
 }
@@ -201,12 +201,10 @@ func writeQuiet(w *Writer, _ []byte, _ int64, _ bool) (uint64, error) {
 // write performs a write in Go.
 func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	seq := w.seq
-	// The counter line is this writer's own; the load is cheap and catches a
-	// second writer (or a second goroutine) before it can tear anything. A
-	// closed Writer expects a counter no writer reaches, so that the
-	// assembly refuses it with the same test; a hostile one could store it,
-	// so here (where Close sends every write) closed is checked too.
-	if atomic.LoadUint64(seq) != w.expect || len(p) > w.g.capacity || w.closed {
+	// Close sends every write here (useAsm false). The counter line is
+	// this writer's own; the load is cheap and catches a second writer (or
+	// a second goroutine) before it can tear anything.
+	if w.closed || atomic.LoadUint64(seq) != w.expect || len(p) > w.g.capacity {
 		return 0, w.writeError(len(p))
 	}
 	n := w.next
@@ -261,8 +259,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	w.expect = ^uint64(0) // a counter no writer reaches (2^63 writes): WriteAt refuses
-	w.useAsm = false      // and every write goes to write, which checks closed
+	w.useAsm = false // every write goes to write, which refuses it
 	atomic.StoreUint64(word64(w.region, offWriterState), stateClosed)
 	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
 		w.wakeWaiters()
