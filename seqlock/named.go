@@ -464,10 +464,8 @@ func Remove(name string) error {
 // or half-made, rather than another program's file.
 func removable(b []byte) error {
 	if len(b) < headerSize {
-		for _, c := range b {
-			if c != 0 {
-				return fmt.Errorf("%w: %d bytes, not all zero", ErrNotSeqshm, len(b))
-			}
+		if !allZero(b) {
+			return fmt.Errorf("%w: %d bytes, not all zero", ErrNotSeqshm, len(b))
 		}
 		return nil // a creator died before sizing or writing it
 	}

@@ -11,7 +11,8 @@ import (
 // writer completes two writes during one copy, so in practice Read succeeds
 // on its first or second attempt; the bound turns a pathological case (a
 // reader descheduled again and again, or a hostile writer) into ErrLapped
-// instead of an endless loop.
+// instead of an endless loop. (On amd64 readSlow runs after the
+// assembly's readSmallLaps attempts, so a read gives up after 1016.)
 const maxLaps = 1000
 
 // Meta describes a value returned by Read.
@@ -28,12 +29,7 @@ type Meta struct {
 }
 
 // Time returns the publish time, or the zero Time if the value has none.
-func (m Meta) Time() time.Time {
-	if m.UnixNano == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, m.UnixNano)
-}
+func (m Meta) Time() time.Time { return unixTime(uint64(m.UnixNano)) }
 
 // A Reader copies the newest complete value out of a region. It never
 // writes to the region, so the region may be mapped read-only.
@@ -152,7 +148,7 @@ func readSlow(r *Reader, buf []byte) (Meta, error) {
 }
 
 // corruptSlot builds the error for a validated read of an inconsistent
-// slot. It is kept out of Read so that Read's frame stays small.
+// slot. It is kept out of readSlow so that readSlow's frame stays small.
 //
 //go:noinline
 func corruptSlot(slot, num, n, m, capacity uint64) error {

@@ -33,9 +33,10 @@ func (r *Reader) setWaiters(area []byte) {
 
 // Wait blocks until a value with a write number greater than after is
 // published, or ctx ends, and returns the newest write number. It does not
-// consume CPU while it waits: on Linux, when the waiter area is writable, it
-// sleeps on a futex on the waiter word; otherwise it polls with a backoff of up
-// to 5 ms. Wait(ctx, 0) waits for the first value.
+// consume CPU while it waits: a Subscriber's Reader on Linux, whose waiter
+// area the Subscriber maps writable, sleeps on a futex on the waiter word;
+// any other Reader polls with a backoff of up to 5 ms. Wait(ctx, 0) waits for
+// the first value.
 //
 // The value itself is read with Read, which may return an even newer one:
 // values published faster than a reader takes them coalesce.

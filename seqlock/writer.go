@@ -238,8 +238,8 @@ func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	return n, nil
 }
 
-// writeError says why WriteAt refused a value of n bytes. It is kept out
-// of WriteAt so that WriteAt's frame stays small.
+// writeError says why write refused a value of n bytes. It is kept out of
+// write so that write's frame stays small.
 //
 //go:noinline
 func (w *Writer) writeError(n int) error {
@@ -333,7 +333,7 @@ func allZero(b []byte) bool {
 }
 
 // tooLarge builds the error for an oversized value, out of line so that
-// WriteAt's frame stays small.
+// write's frame stays small.
 //
 //go:noinline
 func tooLarge(n, capacity int) error {
