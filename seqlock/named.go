@@ -149,7 +149,7 @@ func (p *Publisher) PublishAt(value []byte, t time.Time) (n uint64, err error) {
 }
 
 // Writer returns the Writer over the segment's mapping, for publishers
-// that cannot spare the fault protection of Publish (about 18 ns a call:
+// that cannot spare the fault protection of Publish (about 15–18 ns a call:
 // see docs/reliability.md). Its writes are otherwise the same, but if the
 // segment file is truncated under the mapping, a write kills the process
 // with SIGBUS instead of returning ErrTruncated. Like the Publisher, it is
@@ -244,7 +244,7 @@ func (s *Subscriber) Read(buf []byte) (m Meta, err error) {
 }
 
 // Reader returns the Reader over the segment's mapping, for hot loops that
-// cannot spare the fault protection of Read (about 18 ns a call: see
+// cannot spare the fault protection of Read (about 15–18 ns a call: see
 // docs/reliability.md). Its reads are otherwise the same, but if the
 // segment file is truncated under the mapping, a read kills the process
 // with SIGBUS instead of returning ErrTruncated. It is valid until Close.
