@@ -27,11 +27,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	switch {
 	case opts.Stale <= 0:
-		return &usageError{msg: "-stale must be positive"}
+		return usageErr("-stale must be positive")
 	case opts.Heartbeat < 0 || opts.Heartbeat >= opts.Stale:
-		return &usageError{msg: "-heartbeat must be positive and below -stale"}
+		return usageErr("-heartbeat must be positive and below -stale")
 	case opts.Timeout <= 0:
-		return &usageError{msg: "-timeout must be positive"}
+		return usageErr("-timeout must be positive")
 	}
 	opts.Bucket, opts.Key, opts.Logf = c.bucket, c.key, c.verbose
 

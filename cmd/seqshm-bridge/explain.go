@@ -3,24 +3,25 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seqshm/seqshm/bridge/natskv"
+	"github.com/seqshm/seqshm/internal/cli"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
-// explain turns an error of the bridge into a *failure with hints. eo is
-// the export options, nil for import.
+// explain turns an error of the bridge into a *cli.Error with hints: the
+// bridge's own failures here, the segment's through cli.Explain. eo is the
+// export options, nil for import.
 func explain(c *common, err error, eo *natskv.ExportOptions) error {
 	if err == nil {
 		return nil
 	}
 	fail := func(msg string, hints ...string) error {
-		return &failure{name: c.name, msg: msg, hints: hints, err: err}
+		return &cli.Error{Name: c.name, Msg: msg, Hints: hints, Err: err}
 	}
 	detail := strings.TrimPrefix(err.Error(), "natskv: ")
 	var owned *natskv.OwnedError
@@ -53,8 +54,6 @@ func explain(c *common, err error, eo *natskv.ExportOptions) error {
 	case errors.Is(err, seqlock.ErrIncompatible):
 		return fail(strings.TrimPrefix(detail, "seqlock: "),
 			"the existing segment has another capacity; give that -capacity, or remove the segment first")
-	case errors.Is(err, fs.ErrPermission):
-		return fail(detail, "segments are owner-only unless created with -mode 0640 or 0644")
 	}
-	return fail(strings.TrimPrefix(detail, "seqlock: "))
+	return cli.Explain(c.name, err)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/bridge/natskv"
+	"github.com/seqshm/seqshm/internal/cli"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
@@ -47,35 +48,37 @@ func (c *common) parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer
 		return flagErr(err, stdout)
 	}
 	if fs.NArg() == 0 {
-		return &usageError{msg: "missing segment NAME"}
+		return usageErr("missing segment NAME")
 	}
 	c.name = fs.Arg(0)
 	if err := fs.Parse(fs.Args()[1:]); err != nil {
 		return flagErr(err, stdout)
 	}
 	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("too many arguments: %q (one segment NAME per bridge)", fs.Args())}
+		return usageErr("too many arguments: %q (one segment NAME per bridge)", fs.Args())
 	}
-	if err := shmfile.ValidName(c.name); err != nil {
-		return &usageError{msg: strings.TrimPrefix(err.Error(), "shmfile: ")}
+	var badName *cli.UsageError // cli.Explain's, with its hint on names
+	if err := cli.Explain(c.name, shmfile.ValidName(c.name)); errors.As(err, &badName) {
+		badName.Synopsis = synopsis
+		return badName
 	}
 	if c.key == "" {
 		c.key = c.name
 		if err := natskv.CheckKey(c.key); err != nil {
-			return &usageError{msg: fmt.Sprintf("segment name %q is not a valid NATS key (it ends with '.'): give one with -key", c.name)}
+			return usageErr("segment name %q is not a valid NATS key (it ends with '.'): give one with -key", c.name)
 		}
 	}
 	if err := natskv.CheckKey(c.key); err != nil {
-		return &usageError{msg: "-key: " + strings.TrimPrefix(err.Error(), "natskv: invalid key or bucket name: ")}
+		return usageErr("-key: %s", strings.TrimPrefix(err.Error(), "natskv: invalid key or bucket name: "))
 	}
 	if err := natskv.CheckBucket(c.bucket); err != nil {
-		return &usageError{msg: "-bucket: " + strings.TrimPrefix(err.Error(), "natskv: invalid key or bucket name: ")}
+		return usageErr("-bucket: %s", strings.TrimPrefix(err.Error(), "natskv: invalid key or bucket name: "))
 	}
 	if (c.conn.TLSCert == "") != (c.conn.TLSKey == "") {
-		return &usageError{msg: "-tlscert and -tlskey go together"}
+		return usageErr("-tlscert and -tlskey go together")
 	}
 	if c.conn.ReconnectWait <= 0 {
-		return &usageError{msg: "-reconnect-wait must be positive"}
+		return usageErr("-reconnect-wait must be positive")
 	}
 	c.conn.Name = "seqshm-bridge " + c.name
 	c.conn.Logf = c.logger(stderr)
@@ -88,7 +91,7 @@ func flagErr(err error, stdout io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return flag.ErrHelp
 	}
-	return &usageError{msg: err.Error()}
+	return usageErr("%s", err)
 }
 
 // logger returns the progress printer: "seqshm-bridge: NAME: msg" lines

@@ -6,14 +6,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+
+	"github.com/seqshm/seqshm/internal/cli"
 )
 
 const usage = `usage: seqshm-bridge export [flags] NAME
@@ -81,11 +80,11 @@ func main() {
 }
 
 // run runs the command line args. It returns nil on success, on -h and on
-// a clean stop by ctx; a *usageError for a mistake on the command line;
-// another error (usually a *failure) for a failure.
+// a clean stop by ctx; a *cli.UsageError for a mistake on the command
+// line; another error (usually a *cli.Error) for a failure.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &usageError{msg: "missing subcommand: export or import"}
+		return usageErr("missing subcommand: export or import")
 	}
 	switch args[0] {
 	case "export":
@@ -96,55 +95,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return &usageError{msg: fmt.Sprintf("unknown subcommand %q: want export or import", args[0])}
+	return usageErr("unknown subcommand %q: want export or import", args[0])
 }
 
-// A usageError is a mistake on the command line: exit status 2.
-type usageError struct{ msg string }
+// synopsis ends every usage error's report.
+const synopsis = `usage: seqshm-bridge export [flags] NAME
+       seqshm-bridge import [flags] NAME
+run 'seqshm-bridge -h' for the flags
+`
 
-func (e *usageError) Error() string { return e.msg }
-
-// A failure is an error explained for a person: exit status 1, printed as
-// "seqshm-bridge: NAME: msg" and "hint: ..." lines.
-type failure struct {
-	name  string
-	msg   string
-	hints []string
-	err   error
+// usageErr is a mistake on the command line: exit status 2.
+func usageErr(format string, a ...any) error {
+	return &cli.UsageError{Msg: fmt.Sprintf(format, a...), Synopsis: synopsis}
 }
-
-func (e *failure) Error() string {
-	if e.name == "" {
-		return e.msg
-	}
-	return e.name + ": " + e.msg
-}
-
-func (e *failure) Unwrap() error { return e.err }
 
 // report prints err for a person on stderr and returns the exit status.
 func report(stderr io.Writer, err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	var (
-		u *usageError
-		f *failure
-	)
-	switch {
-	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "seqshm-bridge: %s\n", u.msg)
-		fmt.Fprintln(stderr, "usage: seqshm-bridge export [flags] NAME")
-		fmt.Fprintln(stderr, "       seqshm-bridge import [flags] NAME")
-		fmt.Fprintln(stderr, "run 'seqshm-bridge -h' for the flags")
-		return 2
-	case errors.As(err, &f):
-		fmt.Fprintf(stderr, "seqshm-bridge: %s\n", f.Error())
-		for _, h := range f.hints {
-			fmt.Fprintf(stderr, "hint: %s\n", h)
-		}
-		return 1
-	}
-	fmt.Fprintf(stderr, "seqshm-bridge: %s\n", strings.TrimPrefix(err.Error(), "natskv: "))
-	return 1
+	cli.Report(stderr, "seqshm-bridge", err)
+	return cli.ExitCode(err)
 }

@@ -1,5 +1,5 @@
-// Package cli holds what the seqshm command-line tools (publisher and
-// subscriber) share: errors explained for a person, with exit codes and
+// Package cli holds what the seqshm command-line tools (publisher,
+// subscriber and seqshm-bridge) share: errors explained for a person, with exit codes and
 // hint lines; the -capacity size syntax; and the formatting of times and
 // durations.
 //

@@ -67,13 +67,17 @@ func Dir() string {
 	return "the session namespace"
 }
 
-// trimPrefixes removes the package prefixes ("seqlock: ", "shmfile: ")
-// that start a library error's message; the tool's own prefix replaces them.
+// trimPrefixes removes the package prefixes ("seqlock: ", "shmfile: ",
+// "natskv: ") that start a library error's message; the tool's own prefix
+// replaces them.
 func trimPrefixes(msg string) string {
 	for {
 		rest, ok := strings.CutPrefix(msg, "seqlock: ")
 		if !ok {
 			rest, ok = strings.CutPrefix(msg, "shmfile: ")
+		}
+		if !ok {
+			rest, ok = strings.CutPrefix(msg, "natskv: ")
 		}
 		if !ok {
 			return msg
