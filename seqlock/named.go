@@ -195,14 +195,25 @@ func Open(name string) (*Subscriber, error) {
 }
 
 // OpenWait is Open that waits, until ctx ends, for the segment to exist
-// and be initialised.
+// and be initialised. A file that stays too small for a segment for a
+// second is another program's, and OpenWait returns Open's error for it.
 func OpenWait(ctx context.Context, name string) (*Subscriber, error) {
 	d := time.Millisecond
+	var tooSmallSince time.Time
 	for {
 		s, err := Open(name)
 		// A segment a publisher is creating can be seen empty (too small)
 		// or with a zero header for an instant: wait for it as well.
-		if err == nil || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotReady) || errors.Is(err, shmfile.ErrTooSmall)) {
+		tooSmall := errors.Is(err, shmfile.ErrTooSmall)
+		switch {
+		case !tooSmall:
+			tooSmallSince = time.Time{}
+		case tooSmallSince.IsZero():
+			tooSmallSince = time.Now()
+		case time.Since(tooSmallSince) > time.Second:
+			return nil, err
+		}
+		if err == nil || !(tooSmall || errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotReady)) {
 			return s, err
 		}
 		select {

@@ -288,6 +288,23 @@ func TestWriterDied(t *testing.T) {
 
 // A Subscriber's Waits that share one cancellable context (as a follow
 // loop's do) keep one cancel hook between them; a cancel still ends the Wait
+// A file too small for a segment that stays so is another program's:
+// OpenWait says so (after a second) instead of waiting until its deadline.
+func TestOpenWaitForeignSmallFile(t *testing.T) {
+	dir := segDir(t)
+	if dir == "" {
+		t.Skip("segments are not files here")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tiny"), []byte("not a segment"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := seqlock.OpenWait(ctx, "tiny"); !errors.Is(err, shmfile.ErrTooSmall) || ctx.Err() != nil {
+		t.Errorf("OpenWait on a small foreign file = %v (context: %v), want ErrTooSmall before the deadline", err, ctx.Err())
+	}
+}
+
 // asleep at the time, and a Wait with another context at the same time.
 func TestWaitNamedCancel(t *testing.T) {
 	segDir(t)

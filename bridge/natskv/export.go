@@ -444,38 +444,12 @@ func (e *exporter) claim(ctx context.Context) error {
 	}
 }
 
-// openSegment opens the named segment for reading, waiting until ctx ends
-// for it to be created. Unlike seqlock.OpenWait it also waits through the
-// moment between a publisher's creating the file and sizing it, when the
-// file is still too small (ErrTooSmall), for up to a second.
+// openSegment is seqlock.OpenWait, saying once that it waits.
 func openSegment(ctx context.Context, name string, logf func(string, ...any)) (*seqlock.Subscriber, error) {
-	d := time.Millisecond
-	var tooSmallSince time.Time
-	for logged := false; ; {
-		s, err := seqlock.Open(name)
-		switch {
-		case err == nil:
-			return s, nil
-		case errors.Is(err, shmfile.ErrTooSmall):
-			if tooSmallSince.IsZero() {
-				tooSmallSince = time.Now()
-			} else if time.Since(tooSmallSince) > time.Second {
-				return nil, err
-			}
-		case errors.Is(err, fs.ErrNotExist), errors.Is(err, seqlock.ErrNotReady):
-			tooSmallSince = time.Time{}
-			if !logged {
-				logf("waiting for segment %q to be created", name)
-				logged = true
-			}
-		default:
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(d):
-		}
-		d = min(2*d, 50*time.Millisecond)
+	s, err := seqlock.Open(name)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, seqlock.ErrNotReady) || errors.Is(err, shmfile.ErrTooSmall) {
+		logf("waiting for segment %q to be created", name)
+		s, err = seqlock.OpenWait(ctx, name)
 	}
+	return s, err
 }
