@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seqshm/seqshm/internal/cli/clitest"
 )
 
 // childEnv selects the helper role of a re-executed test binary: with it
@@ -265,20 +266,15 @@ func stopOnEOF() *atomic.Bool {
 var bins struct {
 	once sync.Once
 	err  error
-	out  []byte
 }
 
-// binaries builds cmd/publisher and cmd/subscriber into binDir, once, and
-// returns binDir.
+// binaries builds cmd/publisher and cmd/subscriber into binDir, once (with
+// -race when this test binary has it), and returns binDir.
 func binaries(t testing.TB) string {
 	t.Helper()
-	bins.once.Do(func() {
-		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "./cmd/publisher", "./cmd/subscriber")
-		cmd.Dir = ".."
-		bins.out, bins.err = cmd.CombinedOutput()
-	})
+	bins.once.Do(func() { _, bins.err = clitest.Build(binDir, "publisher", "subscriber") })
 	if bins.err != nil {
-		t.Fatalf("go build ./cmd/publisher ./cmd/subscriber: %v\n%s", bins.err, bins.out)
+		t.Fatal(bins.err)
 	}
 	return binDir
 }

@@ -24,7 +24,7 @@ func Main(m *testing.M, bins *Binaries, cmds ...string) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	*bins, err = build(dir, cmds)
+	*bins, err = Build(dir, cmds...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "clitest:", err)
 		return 1
@@ -32,9 +32,10 @@ func Main(m *testing.M, bins *Binaries, cmds ...string) int {
 	return m.Run()
 }
 
-// build runs one "go build" for all of cmds, with -race if this test binary
-// was built with it, so that the race detector watches the tools too.
-func build(dir string, cmds []string) (Binaries, error) {
+// Build runs one "go build" of the commands named by cmds into dir, with
+// -race if this test binary was built with it, so that the race detector
+// watches the tools too.
+func Build(dir string, cmds ...string) (Binaries, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		return Binaries{}, fmt.Errorf("the go command is needed to build the tools under test: %w", err)
