@@ -20,10 +20,10 @@ func create(cfg *config) (*seqlock.Publisher, error) {
 	if err != nil {
 		return nil, explainCreate(cfg, err)
 	}
-	if cfg.modeGiven && !p.Created() {
+	if cfg.mode != 0 && !p.Created() { // -mode given (0 is not a valid -mode)
 		// Taking over keeps the segment's mode: say so rather than
 		// ignore -mode silently.
-		if st, err := seqlock.Stat(cfg.name); err == nil && st.Mode != fs.FileMode(cfg.mode) && cfg.stderr != nil {
+		if st, err := seqlock.Stat(cfg.name); err == nil && st.Mode != fs.FileMode(cfg.mode) {
 			fmt.Fprintf(cfg.stderr, "publisher: %s: segment exists with mode %04o; -mode %04o not applied\nhint: to change it, remove it first: publisher -rm %s\n",
 				cfg.name, uint32(st.Mode), uint32(cfg.mode), cfg.name)
 		}

@@ -43,7 +43,6 @@ type config struct {
 	value       *string // nil: read lines from stdin
 	capacity    cli.Size
 	mode        cli.Mode
-	modeGiven   bool      // -mode was on the command line
 	stderr      io.Writer // for warnings
 	noTimestamp bool
 	clock       bool
@@ -100,7 +99,6 @@ func parse(args []string) (*config, error) {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	rest := fs.Args()
-	cfg.modeGiven = given["mode"]
 
 	if cfg.rm {
 		for _, f := range []string{"capacity", "mode", "no-timestamp", "clock", "interval", "count"} {

@@ -8,10 +8,9 @@ import (
 
 // A Size is a number of bytes given on the command line as a plain number
 // or with a binary suffix: 4096, 64KiB, 1MiB, 2GiB (K, M and G mean the
-// same). It is a flag.Value; Set records that the flag was given.
+// same). It is a flag.Value.
 type Size struct {
 	Bytes int
-	Given bool // set by Set: the flag was on the command line
 }
 
 var sizeUnits = []struct {
@@ -68,6 +67,6 @@ func (s *Size) Set(v string) error {
 	if err != nil {
 		return err
 	}
-	s.Bytes, s.Given = n, true
+	s.Bytes = n
 	return nil
 }
