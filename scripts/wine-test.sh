@@ -15,8 +15,7 @@
 #   WINE_TEST_HARD_TIMEOUT  outer kill timeout for the wine process (default 20m)
 #   WINE_TEST_KEEP=1        keep the temp dir with the .exe
 #
-# The test process sees SEQSHM_UNDER_WINE=1 (Wine passes the Unix environment
-# through), so tests can skip/relax what Wine 8 does not implement. Known gap:
+# Known gap:
 # Go 1.26's os.RemoveAll (hence t.TempDir cleanup) fails under wine 8 with
 # "unlinkat C:\users\...\001: Invalid function." because wine's
 # NtSetInformationFile(FileDispositionInformationEx) returns
@@ -46,7 +45,6 @@ unset DISPLAY WAYLAND_DISPLAY
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml=${WINEDLLOVERRIDES:+;$WINEDLLOVERRIDES}"
 export WINEARCH=win64
-export SEQSHM_UNDER_WINE=1
 CACHE_ROOT=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/seqshm
 export WINEPREFIX=${WINE_TEST_PREFIX:-$CACHE_ROOT/wine-prefix}
 

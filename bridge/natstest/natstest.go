@@ -67,10 +67,6 @@ func (s *Server) start() {
 // URL returns the client URL, nats://127.0.0.1:PORT (without credentials).
 func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.opts.Port) }
 
-// Port returns the port the server listens on; it stays the same across
-// Restart.
-func (s *Server) Port() int { return s.opts.Port }
-
 // Shutdown stops the server and waits until it has stopped. It may be
 // called more than once.
 func (s *Server) Shutdown() {

@@ -62,7 +62,7 @@ the CPUs, not a language guarantee:
   fence lock is per thread.
 
 The reader never writes to the segment, so it cannot disturb the writer or
-other readers. Waiting for a new value (follow()) polls the counter with a
+other readers. Waiting for a new value (wait()) polls the counter with a
 backoff of 20 us to 5 ms; futex waits would need ctypes and a writable
 mapping of the waiter area, which this module does not do.
 
@@ -227,7 +227,7 @@ class _Fence(threading.local):
 class Segment:
     """An open segment, mapped read-only. Use open() to make one.
 
-    read(), seq(), info() and follow() may be called from several threads.
+    read(), seq(), info() and wait() may be called from several threads.
     close() must not run concurrently with them.
     """
 

@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	out := bufio.NewWriter(stdout)
 	err := subscriber(ctx, args, out)
 	if ferr := out.Flush(); ferr != nil && err == nil {
-		err = &cli.Error{Msg: "writing output: " + ferr.Error(), Err: ferr}
+		err = writeError(ferr)
 	}
 	cli.Report(stderr, "subscriber", err)
 	return err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func (e *Env) Start(t *testing.T, tool string, args ...string) *Proc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := e.command(ctx, tool, args)
-	p := &Proc{t: t, desc: tool + " " + quote(args), lines: make(chan string, 1024), done: make(chan struct{}), stop: make(chan struct{})}
+	p := &Proc{t: t, desc: tool + " " + strings.Join(args, " "), lines: make(chan string, 1024), done: make(chan struct{}), stop: make(chan struct{})}
 	cmd.Stderr = writerFunc(func(b []byte) (int, error) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -137,14 +138,3 @@ func (p *Proc) Stderr() string {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
-
-func quote(args []string) string {
-	var b bytes.Buffer
-	for i, a := range args {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(a)
-	}
-	return b.String()
-}
