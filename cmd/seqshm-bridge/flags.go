@@ -62,13 +62,14 @@ func (c *common) parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer
 		badName.Synopsis = synopsis
 		return badName
 	}
-	if c.key == "" {
+	keyGiven := c.key != ""
+	if !keyGiven {
 		c.key = c.name
-		if err := natskv.CheckKey(c.key); err != nil {
-			return usageErr("segment name %q is not a valid NATS key (it ends with '.'): give one with -key", c.name)
-		}
 	}
-	if err := natskv.CheckKey(c.key); err != nil {
+	switch err := natskv.CheckKey(c.key); {
+	case err != nil && !keyGiven:
+		return usageErr("segment name %q is not a valid NATS key (it ends with '.'): give one with -key", c.name)
+	case err != nil:
 		return usageErr("-key: %s", strings.TrimPrefix(err.Error(), "natskv: invalid key or bucket name: "))
 	}
 	if err := natskv.CheckBucket(c.bucket); err != nil {

@@ -90,16 +90,26 @@ func observeWaiting(ctx context.Context, s *seqlock.Subscriber, buf []byte, last
 			}
 			return last, err
 		}
-		m, _, err := read(s, buf)
-		now := time.Now()
-		if err != nil {
+		var err error
+		if last, err = w.take(s, buf, last); err != nil {
 			return last, err
 		}
-		if m.Seq > last {
-			last = m.Seq
-			w.observe(m, now)
-		}
 	}
+}
+
+// take reads the newest value and, if it is newer than last, observes it;
+// it returns the newest write number seen.
+func (w *window) take(s *seqlock.Subscriber, buf []byte, last uint64) (uint64, error) {
+	m, _, err := read(s, buf)
+	now := time.Now()
+	if err != nil {
+		return last, err
+	}
+	if m.Seq > last {
+		last = m.Seq
+		w.observe(m, now)
+	}
+	return last, nil
 }
 
 // observeSpinning observes values, polling the counter without pause,
@@ -112,14 +122,9 @@ func observeSpinning(ctx context.Context, s *seqlock.Subscriber, buf []byte, las
 		if s.Seq() <= last {
 			continue
 		}
-		m, _, err := read(s, buf)
-		now := time.Now()
-		if err != nil {
+		var err error
+		if last, err = w.take(s, buf, last); err != nil {
 			return last, err
-		}
-		if m.Seq > last {
-			last = m.Seq
-			w.observe(m, now)
 		}
 	}
 }
