@@ -301,51 +301,27 @@ func crashReader(args []string) error {
 		stop.Store(true)
 	}()
 	buf := make([]byte, capacity)
-	var reads, torn, lapped, errs, back, changes int64
-	var last uint64
+	var t readTally
 	var stopAt time.Time
 	for {
 		if stop.Load() {
 			if stopAt.IsZero() {
 				stopAt = time.Now()
 			}
-			if last >= until.Load() || time.Since(stopAt) > 30*time.Second {
+			if t.last >= until.Load() || time.Since(stopAt) > 30*time.Second {
 				break
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-		_, werr := sub.Wait(ctx, last)
+		_, werr := sub.Wait(ctx, t.last)
 		cancel()
 		if werr != nil && !errors.Is(werr, context.DeadlineExceeded) {
 			fmt.Fprintln(os.Stderr, "Wait:", werr)
-			errs++
+			t.errs++
 		}
 		m, err := sub.Read(buf)
-		switch {
-		case err == nil:
-		case errors.Is(err, seqlock.ErrLapped):
-			lapped++
-			continue
-		default:
-			if errs == 0 {
-				fmt.Fprintln(os.Stderr, "Read:", err)
-			}
-			errs++
-			continue
-		}
-		reads++
-		if !verify(buf[:m.Len], m.Seq) {
-			fmt.Fprintf(os.Stderr, "torn value: write %d, %d bytes\n", m.Seq, m.Len)
-			torn++
-		}
-		switch {
-		case m.Seq < last:
-			back++
-		case m.Seq > last:
-			changes++
-		}
-		last = m.Seq
+		t.record(m, err, buf)
 	}
-	fmt.Printf("reads=%d torn=%d lapped=%d errors=%d back=%d changes=%d maxseq=%d\n", reads, torn, lapped, errs, back, changes, last)
+	t.print()
 	return nil
 }

@@ -2,8 +2,13 @@ package reliability_test
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/crc32"
+	"os"
 	"testing"
+
+	"github.com/seqshm/seqshm/seqlock"
 )
 
 // Payloads check themselves: write number seq publishes a value whose
@@ -81,4 +86,51 @@ func TestVerifyDetectsTears(t *testing.T) {
 	if verify(a, 7) {
 		t.Errorf("verify of a payload with a flipped bit = true, want false")
 	}
+}
+
+// A readTally counts what a reader role saw, for its result line: complete
+// values, torn ones, laps, reads before any value, errors, and how the
+// write numbers moved.
+type readTally struct {
+	reads, torn, lapped, noValue, errs, back, changes int64
+	last                                              uint64
+}
+
+// record counts one Read's result; buf holds the value it read.
+func (t *readTally) record(m seqlock.Meta, err error, buf []byte) {
+	switch {
+	case err == nil:
+	case errors.Is(err, seqlock.ErrNoValue):
+		t.noValue++
+		return
+	case errors.Is(err, seqlock.ErrLapped):
+		t.lapped++
+		return
+	default:
+		if t.errs == 0 {
+			fmt.Fprintln(os.Stderr, "Read:", err)
+		}
+		t.errs++
+		return
+	}
+	t.reads++
+	if !verify(buf[:m.Len], m.Seq) {
+		if t.torn < 10 {
+			fmt.Fprintf(os.Stderr, "torn value: write %d, %d bytes\n", m.Seq, m.Len)
+		}
+		t.torn++
+	}
+	switch {
+	case m.Seq < t.last:
+		t.back++
+	case m.Seq > t.last:
+		t.changes++
+	}
+	t.last = m.Seq
+}
+
+// print writes the result line that parseResult reads.
+func (t *readTally) print() {
+	fmt.Printf("reads=%d torn=%d lapped=%d novalue=%d errors=%d back=%d changes=%d maxseq=%d\n",
+		t.reads, t.torn, t.lapped, t.noValue, t.errs, t.back, t.changes, t.last)
 }

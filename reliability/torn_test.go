@@ -3,9 +3,7 @@ package reliability_test
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -186,47 +184,17 @@ func tornReader(args []string) error {
 	}
 	deadline := time.Now().Add(time.Duration(secs) * time.Second)
 	buf := make([]byte, capacity)
-	var reads, torn, lapped, noValue, errs, back, changes int64
-	var last uint64
+	var t readTally
 	for i := 0; ; i++ {
-		if want > 0 && reads >= want {
+		if want > 0 && t.reads >= want {
 			break
 		}
 		if i%256 == 0 && time.Now().After(deadline) {
 			break
 		}
 		m, err := sub.Read(buf)
-		switch {
-		case err == nil:
-		case errors.Is(err, seqlock.ErrNoValue):
-			noValue++
-			continue
-		case errors.Is(err, seqlock.ErrLapped):
-			lapped++
-			continue
-		default:
-			if errs == 0 {
-				fmt.Fprintln(os.Stderr, "Read:", err)
-			}
-			errs++
-			continue
-		}
-		reads++
-		if !verify(buf[:m.Len], m.Seq) {
-			if torn < 10 {
-				fmt.Fprintf(os.Stderr, "torn value: write %d, %d bytes\n", m.Seq, m.Len)
-			}
-			torn++
-		}
-		switch {
-		case m.Seq < last:
-			back++
-		case m.Seq > last:
-			changes++
-		}
-		last = m.Seq
+		t.record(m, err, buf)
 	}
-	fmt.Printf("reads=%d torn=%d lapped=%d novalue=%d errors=%d back=%d changes=%d maxseq=%d\n",
-		reads, torn, lapped, noValue, errs, back, changes, last)
+	t.print()
 	return nil
 }
