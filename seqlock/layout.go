@@ -98,11 +98,21 @@ type slotHeader struct {
 	num    uint64
 }
 
-// slotRef is how a Reader reaches a slot: its header, and the start of
-// its payload (the layout the assembly read path indexes).
-type slotRef struct {
-	hdr     *slotHeader
-	payload *byte
+// slots is how a Writer or a Reader reaches the two slots of its region:
+// their headers (which the assembly indexes; a payload starts
+// slotHeaderSize bytes after its header) and their payloads.
+type slots struct {
+	hdr     [2]*slotHeader
+	payload [2][]byte
+}
+
+// slotsOf returns the slots of region, laid out by g.
+func slotsOf(region []byte, g geometry) (s slots) {
+	for i, off := range g.slot {
+		s.hdr[i] = slotHeaderAt(region, off)
+		s.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
+	}
+	return s
 }
 
 // checkRegion checks what NewWriter and NewReader need of any region: a

@@ -37,11 +37,10 @@ func (m Meta) Time() time.Time { return unixTime(uint64(m.UnixNano)) }
 // A Reader is safe for concurrent use by multiple goroutines; each Read
 // copies into the caller's own buffer.
 type Reader struct {
-	region  []byte
-	g       geometry
-	seq     *uint64
-	payload [2][]byte
-	slot    [2]slotRef
+	region []byte
+	g      geometry
+	seq    *uint64
+	slots
 	useAsm  bool      // slotAsm and the capacity is at most slotAsmMax
 	waiters *uint32   // nil: Wait polls
 	hook    *waitHook // nil: each sleeping Wait registers its own cancel hook
@@ -66,10 +65,7 @@ func NewReader(region []byte) (*Reader, error) {
 	}
 	r := &Reader{region: region[:g.totalSize:g.totalSize], g: g, useAsm: slotAsm && g.capacity <= slotAsmMax}
 	r.seq = word64(region, offSeq)
-	for i, off := range g.slot {
-		r.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
-		r.slot[i] = slotRef{hdr: slotHeaderAt(region, off), payload: &r.payload[i][0]}
-	}
+	r.slots = slotsOf(region, g)
 	return r, nil
 }
 
@@ -110,7 +106,7 @@ func readSlow(r *Reader, buf []byte) (Meta, error) {
 			return Meta{}, ErrNoValue
 		}
 		m := s1 / 2 // newest complete write; its slot is m%2
-		h := r.slot[m&1].hdr
+		h := r.hdr[m&1]
 		// The length is untrusted until validated: copy only what is in
 		// bounds, and decide after the second counter load.
 		n := loadMeta(&h.length)

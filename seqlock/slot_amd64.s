@@ -98,9 +98,8 @@ checks:
 	MOVQ	Writer_next(R13), R9
 	MOVQ	R9, R10
 	ANDQ	$1, R10
-	SHLQ	$4, R10
-	MOVQ	(Writer_slot+slotRef_hdr)(R13)(R10*1), R11
-	MOVQ	(Writer_slot+slotRef_payload)(R13)(R10*1), DI
+	MOVQ	(Writer_slots+slots_hdr)(R13)(R10*8), R11
+	LEAQ	const_slotHeaderSize(R11), DI
 	// Odd: write n in progress. TSO keeps every later store after it.
 	LEAQ	-1(R9)(R9*1), R12
 	MOVQ	R12, (R8)
@@ -168,9 +167,8 @@ retry:
 	SHRQ	$1, R10
 	MOVQ	R10, AX
 	ANDQ	$1, AX
-	SHLQ	$4, AX
-	MOVQ	(Reader_slot+slotRef_hdr)(R13)(AX*1), R11
-	MOVQ	(Reader_slot+slotRef_payload)(R13)(AX*1), SI
+	MOVQ	(Reader_slots+slots_hdr)(R13)(AX*8), R11
+	LEAQ	const_slotHeaderSize(R11), SI
 	MOVQ	slotHeader_length(R11), CX
 	CMPQ	CX, (Reader_g+geometry_capacity)(R13)
 	JA	slow

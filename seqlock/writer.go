@@ -35,12 +35,11 @@ type WriterOptions struct {
 //
 // A Writer must not be copied after first use.
 type Writer struct {
-	_       noCopy
-	region  []byte
-	g       geometry
-	seq     *uint64
-	payload [2][]byte
-	slot    [2]slotRef
+	_      noCopy
+	region []byte
+	g      geometry
+	seq    *uint64
+	slots
 	waiters *uint32 // the waiter word (an event count); nil when the region has no waiter area
 	next    uint64  // number of the next write
 	expect  uint64  // the counter as this writer left it
@@ -112,10 +111,7 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 	}
 	w := &Writer{region: region[:g.totalSize:g.totalSize], g: g, stamp: opts.Timestamp}
 	w.seq = word64(region, offSeq)
-	for i, off := range g.slot {
-		w.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
-		w.slot[i] = slotRef{hdr: slotHeaderAt(region, off), payload: &w.payload[i][0]}
-	}
+	w.slots = slotsOf(region, g)
 	if g.notify != 0 {
 		w.waiters = word32(region, g.notify+offNotifyWaiter)
 	}
@@ -209,7 +205,7 @@ func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	}
 	n := w.next
 	i := n & 1
-	h, payload := w.slot[i].hdr, w.payload[i]
+	h, payload := w.hdr[i], w.payload[i]
 	w.expect, w.next = 2*n, n+1
 	// Odd: write n is in progress in slot n%2. Readers keep using slot
 	// (n-1)%2. The stores below stay after this one
