@@ -15,19 +15,6 @@ type benchSize struct {
 
 var benchSizes = []benchSize{{"8B", 8}, {"64B", 64}, {"1KiB", 1 << 10}, {"4KiB", 4 << 10}, {"64KiB", 64 << 10}}
 
-func benchPair(b *testing.B, n int, stamp bool) (*seqlock.Writer, *seqlock.Reader) {
-	region := seqlock.MakeRegion(n)
-	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: n, Timestamp: stamp})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := seqlock.NewReader(region)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return w, r
-}
-
 func BenchmarkWrite(b *testing.B) { benchWrite(b, benchSizes, false) }
 
 // BenchmarkWriteStamped is BenchmarkWrite with a publish timestamp (one
@@ -37,7 +24,7 @@ func BenchmarkWriteStamped(b *testing.B) { benchWrite(b, benchSizes[:2], true) }
 func benchWrite(b *testing.B, sizes []benchSize, stamp bool) {
 	for _, s := range sizes {
 		b.Run(s.name, func(b *testing.B) {
-			w, _ := benchPair(b, s.n, stamp)
+			w, _, _ := newPair(b, s.n, stamp)
 			p := make([]byte, s.n)
 			b.SetBytes(int64(s.n))
 			b.ReportAllocs()
@@ -51,7 +38,7 @@ func benchWrite(b *testing.B, sizes []benchSize, stamp bool) {
 func BenchmarkRead(b *testing.B) {
 	for _, s := range benchSizes {
 		b.Run(s.name, func(b *testing.B) {
-			w, r := benchPair(b, s.n, false)
+			w, r, _ := newPair(b, s.n, false)
 			w.Write(make([]byte, s.n))
 			buf := make([]byte, s.n)
 			b.SetBytes(int64(s.n))
@@ -68,7 +55,7 @@ func BenchmarkRead(b *testing.B) {
 func BenchmarkReadParallel(b *testing.B) {
 	for _, s := range benchSizes[1:4] {
 		b.Run(s.name, func(b *testing.B) {
-			w, r := benchPair(b, s.n, false)
+			w, r, _ := newPair(b, s.n, false)
 			w.Write(make([]byte, s.n))
 			b.SetBytes(int64(s.n))
 			b.ReportAllocs()
@@ -87,7 +74,7 @@ func BenchmarkReadParallel(b *testing.B) {
 func BenchmarkReadUnderWrite(b *testing.B) {
 	for _, s := range benchSizes[1:4] {
 		b.Run(s.name, func(b *testing.B) {
-			w, r := benchPair(b, s.n, false)
+			w, r, _ := newPair(b, s.n, false)
 			var stop atomic.Bool
 			var wg sync.WaitGroup
 			wg.Go(func() {
@@ -127,40 +114,4 @@ func BenchmarkTyped(b *testing.B) {
 			r.Read()
 		}
 	})
-}
-
-// Reference points measured in the same run: a mutex-guarded copy and an
-// atomic.Pointer swap, the two in-process alternatives.
-func BenchmarkBaseline(b *testing.B) {
-	for _, s := range benchSizes[1:4] {
-		b.Run("RWMutexRead/"+s.name, func(b *testing.B) {
-			var mu sync.RWMutex
-			src := make([]byte, s.n)
-			buf := make([]byte, s.n)
-			b.SetBytes(int64(s.n))
-			for b.Loop() {
-				mu.RLock()
-				copy(buf, src)
-				mu.RUnlock()
-			}
-		})
-		b.Run("AtomicPointerRead/"+s.name, func(b *testing.B) {
-			var p atomic.Pointer[[]byte]
-			src := make([]byte, s.n)
-			p.Store(&src)
-			buf := make([]byte, s.n)
-			b.SetBytes(int64(s.n))
-			for b.Loop() {
-				copy(buf, *p.Load())
-			}
-		})
-		b.Run("memmove/"+s.name, func(b *testing.B) {
-			src := make([]byte, s.n)
-			buf := make([]byte, s.n)
-			b.SetBytes(int64(s.n))
-			for b.Loop() {
-				copy(buf, src)
-			}
-		})
-	}
 }

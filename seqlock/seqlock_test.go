@@ -10,7 +10,7 @@ import (
 	"github.com/seqshm/seqshm/seqlock"
 )
 
-func newPair(t *testing.T, capacity int, stamp bool) (*seqlock.Writer, *seqlock.Reader, []byte) {
+func newPair(t testing.TB, capacity int, stamp bool) (*seqlock.Writer, *seqlock.Reader, []byte) {
 	t.Helper()
 	region := seqlock.MakeRegion(capacity)
 	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity, Timestamp: stamp})
