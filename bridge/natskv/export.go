@@ -47,16 +47,39 @@ type ExportOptions struct {
 	Logf func(format string, args ...any)
 }
 
+// target applies the defaults that export and import share (bucket
+// DefaultBucket, key the segment's name, a silent Logf) and checks the
+// bucket and key names.
+func target(bucket, key, segment string, logf func(string, ...any)) (string, string, func(string, ...any), error) {
+	if bucket == "" {
+		bucket = DefaultBucket
+	}
+	if key == "" {
+		key = segment
+	}
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if err := CheckBucket(bucket); err != nil {
+		return bucket, key, logf, err
+	}
+	return bucket, key, logf, CheckKey(key)
+}
+
+// nextBackoff is the wait before the next retry after d: doubling, from
+// 50 ms up to 2 s.
+func nextBackoff(d time.Duration) time.Duration {
+	return min(max(2*d, 50*time.Millisecond), 2*time.Second)
+}
+
 func (o *ExportOptions) withDefaults(segment string) (ExportOptions, error) {
 	var r ExportOptions
 	if o != nil {
 		r = *o
 	}
-	if r.Bucket == "" {
-		r.Bucket = DefaultBucket
-	}
-	if r.Key == "" {
-		r.Key = segment
+	var err error
+	if r.Bucket, r.Key, r.Logf, err = target(r.Bucket, r.Key, segment, r.Logf); err != nil {
+		return r, err
 	}
 	if r.Stale <= 0 {
 		r.Stale = DefaultStale
@@ -66,15 +89,6 @@ func (o *ExportOptions) withDefaults(segment string) (ExportOptions, error) {
 	}
 	if r.Timeout <= 0 {
 		r.Timeout = DefaultTimeout
-	}
-	if r.Logf == nil {
-		r.Logf = func(string, ...any) {}
-	}
-	if err := CheckBucket(r.Bucket); err != nil {
-		return r, err
-	}
-	if err := CheckKey(r.Key); err != nil {
-		return r, err
 	}
 	if r.Heartbeat >= r.Stale {
 		return r, fmt.Errorf("natskv: heartbeat %v must be below stale %v", r.Heartbeat, r.Stale)
@@ -223,7 +237,7 @@ func (e *exporter) run(ctx context.Context, status <-chan nats.Status) error {
 				e.o.Logf("cannot write key %q: %v; retrying", e.o.Key, err)
 			}
 			failing = true
-			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
+			backoff = nextBackoff(backoff)
 			retry = time.After(backoff)
 		}
 	}

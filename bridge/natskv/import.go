@@ -48,19 +48,8 @@ func Import(ctx context.Context, nc *nats.Conn, segment string, opts *ImportOpti
 	if opts != nil {
 		o = *opts
 	}
-	if o.Bucket == "" {
-		o.Bucket = DefaultBucket
-	}
-	if o.Key == "" {
-		o.Key = segment
-	}
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
-	}
-	if err := CheckBucket(o.Bucket); err != nil {
-		return err
-	}
-	if err := CheckKey(o.Key); err != nil {
+	var err error
+	if o.Bucket, o.Key, o.Logf, err = target(o.Bucket, o.Key, segment, o.Logf); err != nil {
 		return err
 	}
 	js, err := jetstream.New(nc)
@@ -105,7 +94,7 @@ func (im *importer) run(ctx context.Context, status <-chan nats.Status) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
+			backoff = nextBackoff(backoff)
 			im.o.Logf("cannot watch key %q: %v; retrying", im.o.Key, err)
 			select {
 			case <-ctx.Done():
