@@ -27,10 +27,7 @@ func explainRemove(name string, err error) error {
 		return &cli.Error{Name: name, Msg: "no such segment", Err: err,
 			Hints: []string{"list segments with: subscriber -list"}}
 	case errors.Is(err, seqlock.ErrBusy):
-		pid := 0
-		if st, serr := seqlock.Stat(name); serr == nil && st.Writer == seqlock.WriterAlive {
-			pid = st.PID
-		}
+		pid := livePID(name)
 		if pid == 0 {
 			return &cli.Error{Name: name, Msg: "a publisher is running; not removed", Err: err,
 				Hints: []string{"stop the publisher first"}}
