@@ -51,18 +51,8 @@ cleanup() { if [[ ${QEMU_TEST_KEEP:-0} == 1 ]]; then log "kept $TMP"; else rm -r
 trap cleanup EXIT
 
 export CGO_ENABLED=0
-PKG_DIR=$(GOOS=linux GOARCH=arm64 go list -f '{{.Dir}}' "$PKG")
-PKG_PATH=$(GOOS=linux GOARCH=arm64 go list -f '{{.ImportPath}}' "$PKG")
 BIN="$TMP/pkg.test"
-t=$(now_ms)
-log "building: CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go test -c -o $BIN ${BUILD_ARGS[*]-} $PKG"
-GOOS=linux GOARCH=arm64 go test -c -o "$BIN" "${BUILD_ARGS[@]}" "$PKG"
-if [[ ! -f $BIN ]]; then
-    log "no test files in $PKG_PATH"
-    printf '?   \t%s\t[no test files]\n' "$PKG_PATH"
-    exit 0
-fi
-log "built in $(elapsed "$t")"
+build_test_binary linux arm64 "$BIN"
 
 if [[ -r /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] &&
     grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then

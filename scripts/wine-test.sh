@@ -55,19 +55,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/wine-test.XXXXXX")
 cleanup() { if [[ ${WINE_TEST_KEEP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi; }
 trap cleanup EXIT
 
-PKG_DIR=$(GOOS=windows GOARCH=amd64 go list -f '{{.Dir}}' "$PKG")
-PKG_PATH=$(GOOS=windows GOARCH=amd64 go list -f '{{.ImportPath}}' "$PKG")
 EXE="$TMP/pkg.test.exe"
-t=$(now_ms)
-log "building: GOOS=windows GOARCH=amd64 go test -c -o $EXE ${BUILD_ARGS[*]-} $PKG"
-GOOS=windows GOARCH=amd64 go test -c -o "$EXE" "${BUILD_ARGS[@]}" "$PKG"
-if [[ ! -f $EXE ]]; then
-    # go test -c writes nothing for a package without test files.
-    log "no test files in $PKG_PATH"
-    printf '?   \t%s\t[no test files]\n' "$PKG_PATH"
-    exit 0
-fi
-log "built in $(elapsed "$t")"
+build_test_binary windows amd64 "$EXE"
 
 # ---- 2. wine prefix (created once, reused; guarded by a lock) -------------
 mkdir -p "$(dirname "$WINEPREFIX")"

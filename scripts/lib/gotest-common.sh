@@ -143,6 +143,26 @@ gotest_setup() {
     ((HAVE_TIMEOUT)) || TEST_ARGS=(-test.timeout=10m "${TEST_ARGS[@]}")
 }
 
+# build_test_binary GOOS GOARCH OUT: sets PKG_DIR and PKG_PATH for PKG on
+# that platform and builds its test binary into OUT (go test -c
+# BUILD_ARGS); for a package without tests it prints go test's "no test
+# files" line and exits 0.
+build_test_binary() {
+    local goos=$1 goarch=$2 out=$3 t
+    PKG_DIR=$(GOOS=$goos GOARCH=$goarch go list -f '{{.Dir}}' "$PKG")
+    PKG_PATH=$(GOOS=$goos GOARCH=$goarch go list -f '{{.ImportPath}}' "$PKG")
+    t=$(now_ms)
+    log "building: GOOS=$goos GOARCH=$goarch go test -c -o $out ${BUILD_ARGS[*]-} $PKG"
+    GOOS=$goos GOARCH=$goarch go test -c -o "$out" "${BUILD_ARGS[@]}" "$PKG"
+    if [[ ! -f $out ]]; then
+        # go test -c writes nothing for a package without test files.
+        log "no test files in $PKG_PATH"
+        printf '?   \t%s\t[no test files]\n' "$PKG_PATH"
+        exit 0
+    fi
+    log "built in $(elapsed "$t")"
+}
+
 # run_test_binary WHERE HARD_TIMEOUT CMD...: runs CMD -test.v TEST_ARGS in
 # PKG_DIR under an outer timeout, output teed to $TMP/out.txt; prints a
 # go test-style ok/FAIL line for PKG_PATH ("WHERE" names the platform, e.g.
