@@ -22,21 +22,11 @@ func TestMain(m *testing.M) {
 	os.Exit(clitest.Main(m, &bins, "publisher", "subscriber"))
 }
 
-// status is the part of subscriber -info -json the tests look at.
-type status struct {
-	Name     string `json:"name"`
-	Capacity int    `json:"capacity"`
-	Seq      uint64 `json:"seq"`
-	Writer   string `json:"writer"`
-	PID      int    `json:"pid"`
-}
-
-func info(t *testing.T, env *clitest.Env, name string) status {
+func info(t *testing.T, env *clitest.Env, name string) clitest.Status {
 	t.Helper()
-	var st status
-	out := env.MustRun(t, "subscriber", "-info", "-json", name)
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("subscriber -info -json %s: %v\n%s", name, err, out)
+	st, ok := env.Info(t, name)
+	if !ok {
+		t.Fatalf("subscriber -info -json %s failed", name)
 	}
 	return st
 }
@@ -47,9 +37,8 @@ func startAlive(t *testing.T, env *clitest.Env, name string, args ...string) *cl
 	t.Helper()
 	p := env.Start(t, "publisher", append(args, name)...)
 	clitest.Eventually(t, "publisher alive", func() bool {
-		r := env.Run(t, "", "subscriber", "-info", "-json", name)
-		var st status
-		return r.Code == 0 && json.Unmarshal([]byte(r.Stdout), &st) == nil && st.Writer == "alive" && st.PID == p.PID
+		st, ok := env.Info(t, name)
+		return ok && st.Writer == "alive" && st.PID == p.PID
 	})
 	return p
 }

@@ -241,21 +241,6 @@ func TestFollowIdles(t *testing.T) {
 	}
 }
 
-// status is subscriber -info -json and -list -json output.
-type status struct {
-	Name       string    `json:"name"`
-	Capacity   int       `json:"capacity"`
-	Seq        uint64    `json:"seq"`
-	Len        int       `json:"len"`
-	Time       time.Time `json:"time"`
-	AgeSeconds float64   `json:"age_seconds"`
-	Writer     string    `json:"writer"`
-	PID        int       `json:"pid"`
-	Mode       string    `json:"mode"`
-	Size       int64     `json:"size"`
-	Created    time.Time `json:"created"`
-}
-
 func TestInfoAndList(t *testing.T) {
 	t.Parallel()
 	env := clitest.New(t, bins)
@@ -287,7 +272,7 @@ func TestInfoAndList(t *testing.T) {
 		t.Errorf("subscriber -info b: writer not alive with pid %d", pub.PID)
 	}
 
-	var a status
+	var a clitest.Status
 	if err := json.Unmarshal([]byte(env.MustRun(t, "subscriber", "-info", "-json", "a")), &a); err != nil {
 		t.Fatal(err)
 	}
@@ -312,9 +297,9 @@ func TestInfoAndList(t *testing.T) {
 		}
 	}
 	out = env.MustRun(t, "subscriber", "-list", "-json")
-	var got []status
+	var got []clitest.Status
 	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
-		var st status
+		var st clitest.Status
 		if err := json.Unmarshal([]byte(l), &st); err != nil {
 			t.Fatalf("subscriber -list -json line %q: %v", l, err)
 		}

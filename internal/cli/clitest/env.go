@@ -3,6 +3,7 @@ package clitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -94,4 +95,27 @@ func Eventually(t *testing.T, what string, f func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Status is what subscriber -info -json prints for a segment.
+type Status struct {
+	Name       string    `json:"name"`
+	Capacity   int       `json:"capacity"`
+	Seq        uint64    `json:"seq"`
+	Len        int       `json:"len"`
+	Time       time.Time `json:"time"`
+	AgeSeconds float64   `json:"age_seconds"`
+	Writer     string    `json:"writer"`
+	PID        int       `json:"pid"`
+	Mode       string    `json:"mode"`
+	Size       int64     `json:"size"`
+	Created    time.Time `json:"created"`
+}
+
+// Info runs subscriber -info -json name and returns what it printed, or
+// ok false if it failed or printed something else.
+func (e *Env) Info(t *testing.T, name string) (st Status, ok bool) {
+	t.Helper()
+	r := e.Run(t, "", "subscriber", "-info", "-json", name)
+	return st, r.Code == 0 && json.Unmarshal([]byte(r.Stdout), &st) == nil
 }
