@@ -28,7 +28,7 @@ func BenchmarkReadFaultProtection(b *testing.B) {
 		buf := make([]byte, size.n)
 
 		region := seqlock.MakeRegion(size.n)
-		w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: size.n})
+		w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: size.n, NoTimestamp: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func BenchmarkReadFaultProtection(b *testing.B) {
 			b.Fatal(err)
 		}
 		pub.Publish(value)
-		sub, err := seqlock.Open(name)
+		sub, err := seqlock.Open(name, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

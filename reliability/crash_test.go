@@ -153,7 +153,7 @@ func TestCrashTorture(t *testing.T) {
 			t.Errorf("kill %d: %v", i, st)
 		}
 		if err := within(t, 10*time.Second, "Open, Read, Wait", func() error {
-			sub, err := seqlock.Open(name)
+			sub, err := seqlock.Open(name, nil)
 			if err != nil {
 				return err
 			}
@@ -281,7 +281,7 @@ func crashWriter(args []string) error {
 func crashReader(args []string) error {
 	name := args[0]
 	capacity, _ := strconv.Atoi(args[1])
-	sub, err := seqlock.Open(name)
+	sub, err := seqlock.Open(name, nil)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func FuzzOpenSegment(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer os.Remove(path)
-		sub, err := seqlock.Open(name)
+		sub, err := seqlock.Open(name, nil)
 		if err != nil {
 			if !isAny(err, seqlock.ErrNotSeqshm, seqlock.ErrVersion, seqlock.ErrCorrupt, seqlock.ErrNotReady, shmfile.ErrTooSmall) {
 				t.Fatalf("Open = %v: not a documented error", err)
@@ -91,7 +91,7 @@ func use(t *testing.T, sub *seqlock.Subscriber) {
 			t.Fatalf("Read = %v: not a documented error", err)
 		}
 	}
-	if _, err := sub.Status(); err != nil && !isAny(err, seqlock.ErrCorrupt, seqlock.ErrLapped) {
+	if _, err := sub.Stat(); err != nil && !isAny(err, seqlock.ErrCorrupt, seqlock.ErrLapped) {
 		t.Fatalf("Status = %v: not a documented error", err)
 	}
 	sub.Seq()
@@ -123,7 +123,7 @@ func smallSegment(t testing.TB, dir string, value string) []byte {
 	b = set64(b, offTotalSize, 512)
 	// Times, pid and flags vary from run to run (and -race changes the
 	// flags): zero them, so that the seeds are reproducible.
-	for _, off := range []int{offCreated, offWriterPID, offWriterStart, offFlags, 256 + offSlotTime, 384 + offSlotTime} {
+	for _, off := range []int{offCreated, offWriterPID, offWriterStart, offFlags, offPIDNS, 256 + offSlotTime, 384 + offSlotTime} {
 		b = set64(b, off, 0)
 	}
 	return b[:512]

@@ -35,6 +35,7 @@ const (
 	offWriterStart = 96
 	offNotify      = 104
 	offFlags       = 112
+	offPIDNS       = 120
 	// within a slot
 	offSlotLen      = 0
 	offSlotTime     = 8
@@ -203,7 +204,7 @@ func damages() []damage {
 // libraryError opens the named segment and reads it as a user would:
 // Open, Read, Status. It returns the first error.
 func libraryError(name string) error {
-	s, err := seqlock.Open(name)
+	s, err := seqlock.Open(name, nil)
 	if err != nil {
 		return err
 	}
@@ -211,7 +212,7 @@ func libraryError(name string) error {
 	if _, err := s.Read(make([]byte, s.Capacity())); err != nil {
 		return err
 	}
-	_, err = s.Status()
+	_, err = s.Stat()
 	return err
 }
 
@@ -343,10 +344,10 @@ func TestTypeMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub.Publish(Pose{1, 2, 3})
-	if _, err := seqlock.OpenTyped[Swapped](name); !errors.Is(err, seqlock.ErrTypeMismatch) {
+	if _, err := seqlock.OpenTyped[Swapped](name, nil); !errors.Is(err, seqlock.ErrTypeMismatch) {
 		t.Errorf("OpenTyped[Swapped] of a Pose segment = %v, want ErrTypeMismatch", err)
 	}
-	if _, err := seqlock.OpenTyped[[3]float64](name); !errors.Is(err, seqlock.ErrTypeMismatch) {
+	if _, err := seqlock.OpenTyped[[3]float64](name, nil); !errors.Is(err, seqlock.ErrTypeMismatch) {
 		t.Errorf("OpenTyped[[3]float64] of a Pose segment = %v, want ErrTypeMismatch", err)
 	}
 	pub.Close()
@@ -359,7 +360,7 @@ func TestTypeMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rp.Close()
-	if _, err := seqlock.OpenTyped[Pose](raw); !errors.Is(err, seqlock.ErrTypeMismatch) {
+	if _, err := seqlock.OpenTyped[Pose](raw, nil); !errors.Is(err, seqlock.ErrTypeMismatch) {
 		t.Errorf("OpenTyped[Pose] of a raw 24-byte segment = %v, want ErrTypeMismatch", err)
 	}
 }

@@ -127,7 +127,7 @@ func TestSubscriberMapsReadOnly(t *testing.T) {
 	}
 	path := filepath.Join(real, name)
 	fi, _ := os.Stat(path)
-	sub, err := seqlock.Open(name)
+	sub, err := seqlock.Open(name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,12 +211,12 @@ func TestReaderCannotWrite(t *testing.T) {
 	}
 	seg.Close()
 
-	sub, err := seqlock.Open(name)
+	sub, err := seqlock.Open(name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sub.Read(make([]byte, sub.Capacity()))
-	sub.Status()
+	sub.Stat()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	sub.Wait(ctx, sub.Seq())
 	cancel()
@@ -267,16 +267,16 @@ func TestNamesCannotEscape(t *testing.T) {
 	for _, name := range bad {
 		calls := map[string]error{}
 		_, calls["seqlock.Create"] = seqlock.Create(name, nil)
-		_, calls["seqlock.Open"] = seqlock.Open(name)
+		_, calls["seqlock.Open"] = seqlock.Open(name, nil)
 		_, calls["seqlock.Stat"] = seqlock.Stat(name)
 		calls["seqlock.Remove"] = seqlock.Remove(name)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, calls["seqlock.OpenWait"] = seqlock.OpenWait(ctx, name)
+		_, calls["seqlock.OpenWait"] = seqlock.OpenWait(ctx, name, nil)
 		cancel()
 		_, calls["seqlock.CreateTyped"] = seqlock.CreateTyped[int64](name, nil)
 		_, calls["shmfile.Create"] = shmfile.Create(name, 4096, nil)
 		_, calls["shmfile.OpenReader"] = shmfile.OpenReader(name, 0)
-		_, calls["shmfile.OpenWriter"] = shmfile.OpenWriter(name, 0)
+		_, calls["shmfile.OpenWriter"] = shmfile.OpenWriter(name, 0, nil)
 		_, calls["shmfile.Stat"] = shmfile.Stat(name)
 		calls["shmfile.Remove"] = shmfile.Remove(name)
 		for call, err := range calls {
@@ -340,12 +340,12 @@ func TestPlantedSymlinkNotFollowed(t *testing.T) {
 	before := snapshot(filepath.Join(dir, name))
 	for _, n := range []string{name, dangling} {
 		calls := map[string]error{}
-		_, calls["seqlock.Open"] = seqlock.Open(n)
+		_, calls["seqlock.Open"] = seqlock.Open(n, nil)
 		_, calls["seqlock.Create"] = seqlock.Create(n, &seqlock.Options{Capacity: 64})
 		_, calls["seqlock.Stat"] = seqlock.Stat(n)
 		calls["seqlock.Remove"] = seqlock.Remove(n)
 		_, calls["shmfile.OpenReader"] = shmfile.OpenReader(n, 0)
-		_, calls["shmfile.OpenWriter"] = shmfile.OpenWriter(n, 0)
+		_, calls["shmfile.OpenWriter"] = shmfile.OpenWriter(n, 0, nil)
 		calls["shmfile.Remove"] = shmfile.Remove(n)
 		for call, err := range calls {
 			if !errors.Is(err, shmfile.ErrNotSegment) {

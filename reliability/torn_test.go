@@ -174,7 +174,7 @@ func tornReader(args []string) error {
 	secs, _ := strconv.Atoi(args[3])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sub, err := seqlock.OpenWait(ctx, name)
+	sub, err := seqlock.OpenWait(ctx, name, nil)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func TestTruncatedWhileMapped(t *testing.T) {
 			buf := make([]byte, capacity)
 			pub.Publish(fill(buf, 1, capacity))
 			pub.Publish(fill(buf, 2, capacity)) // slot 0, then the newest in slot 0
-			sub, err := seqlock.Open(name)
+			sub, err := seqlock.Open(name, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestTruncatedWhileMapped(t *testing.T) {
 					t.Errorf("Read of a slot cut away = write %d, %v, want ErrTruncated", m.Seq, err)
 				}
 			} else {
-				if _, err := sub.Status(); !errors.Is(err, seqlock.ErrTruncated) {
+				if _, err := sub.Stat(); !errors.Is(err, seqlock.ErrTruncated) {
 					t.Errorf("Status = %v, want ErrTruncated", err)
 				}
 				if n := sub.Seq(); n != 0 {

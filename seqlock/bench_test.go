@@ -99,7 +99,7 @@ type pose struct{ X, Y, Z, Roll, Pitch, Yaw float64 }
 
 func BenchmarkTyped(b *testing.B) {
 	region := seqlock.MakeRegion(48)
-	w, _ := seqlock.NewTypedWriter[pose](region, false)
+	w, _ := seqlock.NewTypedWriter[pose](region, &seqlock.WriterOptions{NoTimestamp: true})
 	r, _ := seqlock.NewTypedReader[pose](region)
 	v := pose{1, 2, 3, 4, 5, 6}
 	b.Run("Write", func(b *testing.B) {

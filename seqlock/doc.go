@@ -9,7 +9,7 @@
 //	pub, err := seqlock.Create("imu", nil) // or CreateTyped[T]
 //	pub.Publish(value)
 //
-//	sub, err := seqlock.Open("imu")        // or OpenTyped[T]
+//	sub, err := seqlock.Open("imu", nil)        // or OpenTyped[T]
 //	m, err := sub.Read(buf)                // buf[:m.Len], m.Seq, m.Time()
 //
 // Publisher and Subscriber work on named segments (package shmfile).

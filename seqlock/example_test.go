@@ -9,7 +9,7 @@ import (
 // The protocol runs on any byte region; here, one in this process.
 func ExampleWriter() {
 	region := seqlock.MakeRegion(64)
-	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: 64})
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: 64, NoTimestamp: true})
 	if err != nil {
 		panic(err)
 	}
@@ -31,7 +31,7 @@ func ExampleWriter() {
 func ExampleTypedWriter() {
 	type Pose struct{ X, Y, Yaw float64 }
 	region := seqlock.MakeRegion(24)
-	w, _ := seqlock.NewTypedWriter[Pose](region, false)
+	w, _ := seqlock.NewTypedWriter[Pose](region, &seqlock.WriterOptions{NoTimestamp: true})
 	r, _ := seqlock.NewTypedReader[Pose](region)
 
 	w.Write(Pose{X: 1.5, Y: -2, Yaw: 0.25})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 )
 
 // Layout version 1, byte by byte. docs/layout.md is the normative description
@@ -27,6 +28,7 @@ const (
 	offWriterStart  = 96  // when that writer opened it, Unix nanoseconds (int64)
 	offNotify       = 104 // offset of the waiter area, 0 if none
 	offFlags        = 112 // flag bits, see flag*
+	offPIDNS        = 120 // the last writer's PID namespace, 0 if unknown
 	offSeq          = 128 // the sequence counter, alone on bytes 128..255
 	headerSize      = 256
 	slotHeaderSize  = 64 // per slot: length, publish time, write number, reserved
@@ -88,7 +90,7 @@ const quietWrites = 1024
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // errBigEndian is returned on machines the layout does not support.
-var errBigEndian = fmt.Errorf("seqlock: big-endian machines are not supported: %w", errors.ErrUnsupported)
+var errBigEndian = fmt.Errorf("big-endian machines are not supported: %w", errors.ErrUnsupported)
 
 // slotHeader is the start of a slot: its length, publish time and write
 // number, at offSlotLen, offSlotTime and offSlotWriteNum.
@@ -165,44 +167,43 @@ func newGeometry(capacity int, fingerprint, flags uint64) geometry {
 	return g
 }
 
-// encode writes every header field except the magic and the counter.
-func (g geometry) encode(h []byte) {
-	le := binary.LittleEndian
-	le.PutUint64(h[offVersion:], LayoutVersion)
-	le.PutUint64(h[offHeaderSize:], headerSize)
-	le.PutUint64(h[offCapacity:], uint64(g.capacity))
-	le.PutUint64(h[offSlotSize:], uint64(g.slotSize))
-	le.PutUint64(h[offSlot0:], uint64(g.slot[0]))
-	le.PutUint64(h[offSlot1:], uint64(g.slot[1]))
-	le.PutUint64(h[offTotalSize:], uint64(g.totalSize))
-	le.PutUint64(h[offFingerprint:], g.fingerprint)
-	le.PutUint64(h[offNotify:], uint64(g.notify))
-	le.PutUint64(h[offFlags:], g.flags)
+// encode writes every header field except the magic, the writer's and
+// the counter, into a header that no reader trusts yet (its magic is zero).
+func (g geometry) encode(h *header) {
+	h.version = LayoutVersion
+	h.headerSize = headerSize
+	h.capacity = uint64(g.capacity)
+	h.slotSize = uint64(g.slotSize)
+	h.slot = [2]uint64{uint64(g.slot[0]), uint64(g.slot[1])}
+	h.totalSize = uint64(g.totalSize)
+	h.fingerprint = g.fingerprint
+	h.notify = uint64(g.notify)
+	h.flags = g.flags
 }
 
-// decodeHeader validates a header against the real length of the region it
-// sits in and returns its geometry. It never reads outside h and never
-// panics, whatever the bytes: it is the decoder of untrusted input.
-func decodeHeader(h []byte) (geometry, error) {
+// decodeHeader validates the header of region against the region's real
+// length and returns its geometry. It never reads outside region and never
+// panics, whatever the bytes: it is the decoder of untrusted input. region
+// must be 8-byte aligned (checkRegion).
+func decodeHeader(region []byte) (geometry, error) {
 	var g geometry
-	if len(h) < headerSize {
-		return g, fmt.Errorf("%w: region of %d bytes is smaller than the %d-byte header", ErrCorrupt, len(h), headerSize)
+	if len(region) < headerSize {
+		return g, fmt.Errorf("%w: region of %d bytes is smaller than the %d-byte header", ErrCorrupt, len(region), headerSize)
 	}
-	le := binary.LittleEndian
-	if m := le.Uint64(h[offMagic:]); m != magicWord {
+	h := headerAt(region)
+	if m := h.loadMagic(); m != magicWord {
 		if m == 0 {
 			return g, ErrNotReady
 		}
-		return g, fmt.Errorf("%w: bad magic %q", ErrNotSeqshm, h[offMagic:offMagic+8])
+		return g, fmt.Errorf("%w: bad magic %q", ErrNotSeqshm, region[offMagic:offMagic+8])
 	}
-	if v := le.Uint64(h[offVersion:]); v != LayoutVersion {
+	if v := atomic.LoadUint64(&h.version); v != LayoutVersion {
 		return g, fmt.Errorf("%w: layout version %d, this reader knows %d", ErrVersion, v, LayoutVersion)
 	}
-	size := uint64(len(h))
-	field := func(off int) uint64 { return le.Uint64(h[off:]) }
-	hs, capacity, slotSize := field(offHeaderSize), field(offCapacity), field(offSlotSize)
-	s0, s1, total := field(offSlot0), field(offSlot1), field(offTotalSize)
-	notify := field(offNotify)
+	size := uint64(len(region))
+	hs, capacity, slotSize := atomic.LoadUint64(&h.headerSize), atomic.LoadUint64(&h.capacity), atomic.LoadUint64(&h.slotSize)
+	s0, s1, total := atomic.LoadUint64(&h.slot[0]), atomic.LoadUint64(&h.slot[1]), atomic.LoadUint64(&h.totalSize)
+	notify := atomic.LoadUint64(&h.notify)
 	switch {
 	case hs < headerSize || hs > size:
 		return g, fmt.Errorf("%w: header size %d outside [%d, %d]", ErrCorrupt, hs, headerSize, size)
@@ -224,9 +225,9 @@ func decodeHeader(h []byte) (geometry, error) {
 	g.slotSize = int(slotSize)
 	g.slot = [2]int{int(s0), int(s1)}
 	g.totalSize = int(total)
-	g.fingerprint = field(offFingerprint)
+	g.fingerprint = atomic.LoadUint64(&h.fingerprint)
 	g.notify = int(notify)
-	g.flags = field(offFlags)
+	g.flags = h.loadFlags()
 	return g, nil
 }
 

@@ -76,7 +76,7 @@ func TestWaitSleepingAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	sub, err := seqlock.Open("sleepy")
+	sub, err := seqlock.Open("sleepy", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

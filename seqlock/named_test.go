@@ -48,7 +48,7 @@ func child(spec string) int {
 }
 
 func childWait(name string) int {
-	s, err := seqlock.Open(name)
+	s, err := seqlock.Open(name, nil)
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1
@@ -123,7 +123,7 @@ func TestHappyPath(t *testing.T) {
 	defer pub.Close()
 	pub.Publish([]byte("hello"))
 
-	sub, err := seqlock.Open("imu")
+	sub, err := seqlock.Open("imu", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestRetainedAndTakeOver(t *testing.T) {
 		t.Errorf("Created() after taking over = true, want false")
 	}
 	defer pub.Close()
-	sub, err := seqlock.Open("retained")
+	sub, err := seqlock.Open("retained", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,14 +204,14 @@ func TestCreateRefuses(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	segDir(t)
-	_, err := seqlock.Open("missing")
+	_, err := seqlock.Open("missing", nil)
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), `"missing"`) {
-		t.Errorf("Open(missing) = %v, want fs.ErrNotExist naming the segment", err)
+		t.Errorf("Open(missing, nil) = %v, want fs.ErrNotExist naming the segment", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := seqlock.OpenWait(ctx, "missing"); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("OpenWait(missing, 50ms) = %v, want DeadlineExceeded and ErrNotExist", err)
+	if _, err := seqlock.OpenWait(ctx, "missing", nil); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenWait(missing, 50ms, nil) = %v, want DeadlineExceeded and ErrNotExist", err)
 	}
 }
 
@@ -227,7 +227,7 @@ func TestOpenWaitSeesCreate(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := seqlock.OpenWait(ctx, "late")
+	s, err := seqlock.OpenWait(ctx, "late", nil)
 	if err != nil {
 		t.Fatalf("OpenWait = %v", err)
 	}
@@ -258,7 +258,7 @@ func TestWriterDied(t *testing.T) {
 	if err != nil || st.Writer != seqlock.WriterDied || st.Seq != 1 {
 		t.Errorf("Stat after SIGKILL = %+v, %v, want died, write 1", st, err)
 	}
-	sub, err := seqlock.Open("crashy")
+	sub, err := seqlock.Open("crashy", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestOpenWaitForeignSmallFile(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := seqlock.OpenWait(ctx, "tiny"); !errors.Is(err, shmfile.ErrTooSmall) || ctx.Err() != nil {
+	if _, err := seqlock.OpenWait(ctx, "tiny", nil); !errors.Is(err, shmfile.ErrTooSmall) || ctx.Err() != nil {
 		t.Errorf("OpenWait on a small foreign file = %v (context: %v), want ErrTooSmall before the deadline", err, ctx.Err())
 	}
 }
@@ -313,7 +313,7 @@ func TestWaitNamedCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	sub, err := seqlock.Open("cancelled")
+	sub, err := seqlock.Open("cancelled", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestWaitNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	sub, err := seqlock.Open("waited")
+	sub, err := seqlock.Open("waited", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestTruncatedUnderReader(t *testing.T) {
 		}
 		defer pub.Close()
 		pub.Publish(make([]byte, capacity))
-		sub, err := seqlock.Open(name)
+		sub, err := seqlock.Open(name, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +408,7 @@ func TestTruncatedUnderReader(t *testing.T) {
 		if _, err := sub.Read(buf); !errors.Is(err, seqlock.ErrTruncated) {
 			t.Errorf("capacity %d: Read of a truncated segment = %v, want ErrTruncated", capacity, err)
 		}
-		if _, err := sub.Status(); !errors.Is(err, seqlock.ErrTruncated) {
+		if _, err := sub.Stat(); !errors.Is(err, seqlock.ErrTruncated) {
 			t.Errorf("capacity %d: Status of a truncated segment = %v, want ErrTruncated", capacity, err)
 		}
 		if _, err := sub.Wait(context.Background(), 0); !errors.Is(err, seqlock.ErrTruncated) {
@@ -461,7 +461,7 @@ func TestTypedNamed(t *testing.T) {
 	}
 	defer pub.Close()
 	pub.Publish(Pose{1, 2, 3})
-	sub, err := seqlock.OpenTyped[Pose]("pose")
+	sub, err := seqlock.OpenTyped[Pose]("pose", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestTypedNamed(t *testing.T) {
 	if v, m, err := sub.Read(); err != nil || v != (Pose{1, 2, 3}) || m.Seq != 1 {
 		t.Errorf("Read = %+v, %+v, %v, want {1 2 3}, write 1", v, m, err)
 	}
-	if _, err := seqlock.OpenTyped[[3]float32]("pose"); !errors.Is(err, seqlock.ErrTypeMismatch) {
+	if _, err := seqlock.OpenTyped[[3]float32]("pose", nil); !errors.Is(err, seqlock.ErrTypeMismatch) {
 		t.Errorf("OpenTyped[[3]float32] = %v, want ErrTypeMismatch", err)
 	}
 }
@@ -479,7 +479,7 @@ func TestSubscriberReadAllocs(t *testing.T) {
 	pub, _ := seqlock.Create("allocs", nil)
 	defer pub.Close()
 	pub.Publish([]byte("x"))
-	sub, _ := seqlock.Open("allocs")
+	sub, _ := seqlock.Open("allocs", nil)
 	defer sub.Close()
 	buf := make([]byte, sub.Capacity())
 	if a := testing.AllocsPerRun(100, func() { sub.Read(buf) }); a != 0 {
@@ -497,7 +497,7 @@ func TestClosedIsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub.Publish([]byte("x"))
-	sub, err := seqlock.Open("closing")
+	sub, err := seqlock.Open("closing", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func TestClosedIsClosed(t *testing.T) {
 	if _, err := sub.Wait(context.Background(), 0); !errors.Is(err, seqlock.ErrClosed) {
 		t.Errorf("Wait after Close = %v, want ErrClosed", err)
 	}
-	if _, err := sub.Status(); !errors.Is(err, seqlock.ErrClosed) {
+	if _, err := sub.Stat(); !errors.Is(err, seqlock.ErrClosed) {
 		t.Errorf("Status after Close = %v, want ErrClosed", err)
 	}
 	if _, err := pub.Publish([]byte("y")); !errors.Is(err, seqlock.ErrClosed) {
@@ -610,7 +610,7 @@ func TestCancelAfterClose(t *testing.T) {
 	}
 	defer pub.Close()
 	for i := range 20 {
-		sub, err := seqlock.Open("cancelled")
+		sub, err := seqlock.Open("cancelled", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

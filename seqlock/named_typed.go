@@ -26,7 +26,7 @@ func CreateTyped[T any](name string, opts *Options) (*TypedPublisher[T], error) 
 	}
 	size := int(reflect.TypeFor[T]().Size())
 	if o.Capacity != 0 && o.Capacity != size {
-		return nil, fmt.Errorf("seqlock: create %q: capacity %d given for a %d-byte %v", name, o.Capacity, size, reflect.TypeFor[T]())
+		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d given for a %d-byte %v", ErrInvalid, o.Capacity, size, reflect.TypeFor[T]())}
 	}
 	o.Capacity, o.fingerprint = size, fp
 	p, err := Create(name, &o)
@@ -43,27 +43,33 @@ func (tp *TypedPublisher[T]) Publish(v T) (uint64, error) { return tp.p.Publish(
 // Publisher returns the underlying Publisher.
 func (tp *TypedPublisher[T]) Publisher() *Publisher { return tp.p }
 
+// Writer returns the TypedWriter over the segment's mapping, the fast path
+// without fault protection; see Publisher.Writer.
+func (tp *TypedPublisher[T]) Writer() *TypedWriter[T] { return &TypedWriter[T]{w: tp.p.w} }
+
 // Close is Publisher.Close.
 func (tp *TypedPublisher[T]) Close() error { return tp.p.Close() }
 
 // A TypedSubscriber reads values of type T from a named segment. Like
 // Subscriber, it is safe for concurrent use except for Close.
 type TypedSubscriber[T any] struct {
-	s *Subscriber
+	s  *Subscriber
+	tr *TypedReader[T]
 }
 
 // OpenTyped is Open for a segment published by a TypedPublisher[T]; it
 // returns ErrTypeMismatch if the segment holds another type.
-func OpenTyped[T any](name string) (*TypedSubscriber[T], error) {
-	s, err := Open(name)
+func OpenTyped[T any](name string, opts *OpenOptions) (*TypedSubscriber[T], error) {
+	s, err := Open(name, opts)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := typedReader[T](s.r); err != nil {
+	tr, err := typedReader[T](s.r)
+	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("seqlock: open %q: %w", name, err)
+		return nil, &Error{Op: "open", Name: name, Err: err}
 	}
-	return &TypedSubscriber[T]{s: s}, nil
+	return &TypedSubscriber[T]{s: s, tr: tr}, nil
 }
 
 // Read returns the newest value; see Subscriber.Read.
@@ -80,6 +86,10 @@ func (ts *TypedSubscriber[T]) Wait(ctx context.Context, after uint64) (uint64, e
 
 // Subscriber returns the underlying Subscriber.
 func (ts *TypedSubscriber[T]) Subscriber() *Subscriber { return ts.s }
+
+// Reader returns the TypedReader over the segment's mapping, the fast path
+// without fault protection; see Subscriber.Reader.
+func (ts *TypedSubscriber[T]) Reader() *TypedReader[T] { return ts.tr }
 
 // Close is Subscriber.Close.
 func (ts *TypedSubscriber[T]) Close() error { return ts.s.Close() }

@@ -37,9 +37,9 @@ func (m Meta) Time() time.Time { return unixTime(uint64(m.UnixNano)) }
 // A Reader is safe for concurrent use by multiple goroutines; each Read
 // copies into the caller's own buffer.
 type Reader struct {
-	region []byte
-	g      geometry
-	seq    *uint64
+	h   *header
+	g   geometry
+	seq *uint64 // &h.seq, for the assembly
 	slots
 	useAsm  bool      // slotAsm and the capacity is at most slotAsmMax
 	waiters *uint32   // nil: Wait polls
@@ -56,15 +56,16 @@ func NewReader(region []byte) (*Reader, error) {
 	}
 	// Acquire: the header fields the writer stored before its magic are
 	// visible once the magic is.
-	if atomic.LoadUint64(word64(region, offMagic)) == 0 {
+	h := headerAt(region)
+	if h.loadMagic() == 0 {
 		return nil, ErrNotReady
 	}
 	g, err := decodeHeader(region)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{region: region[:g.totalSize:g.totalSize], g: g, useAsm: slotAsm && g.capacity <= slotAsmMax}
-	r.seq = word64(region, offSeq)
+	r := &Reader{h: h, g: g, useAsm: slotAsm && g.capacity <= slotAsmMax}
+	r.seq = &h.seq
 	r.slots = slotsOf(region, g)
 	return r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/seqshm/seqshm/seqlock"
@@ -13,7 +14,7 @@ import (
 func newPair(t testing.TB, capacity int, stamp bool) (*seqlock.Writer, *seqlock.Reader, []byte) {
 	t.Helper()
 	region := seqlock.MakeRegion(capacity)
-	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity, Timestamp: stamp})
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: capacity, NoTimestamp: !stamp})
 	if err != nil {
 		t.Fatalf("NewWriter(capacity %d) = %v", capacity, err)
 	}
@@ -74,7 +75,7 @@ func TestUnstampedHasNoTime(t *testing.T) {
 	if err != nil || m.UnixNano != 0 || !m.Time().IsZero() {
 		t.Errorf("Read = %+v, %v, want no publish time", m, err)
 	}
-	if _, err := w.WriteAt([]byte("y"), 12345); err != nil {
+	if _, err := w.WriteAt([]byte("y"), time.Unix(0, 12345)); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := r.Read(make([]byte, 16)); m.UnixNano != 12345 {
@@ -96,7 +97,7 @@ func TestMisuse(t *testing.T) {
 	}
 	// A second writer on the same region: adopting works, but then the two
 	// detect each other instead of tearing values.
-	w2, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: 16})
+	w2, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: 16, NoTimestamp: true})
 	if err != nil {
 		t.Fatalf("second NewWriter = %v", err)
 	}
@@ -132,7 +133,7 @@ func TestAdoptChecksCompatibility(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := seqlock.NewWriter(region, tt.opts)
+			_, err := seqlock.NewWriter(region, &tt.opts)
 			if !errors.Is(err, tt.want) {
 				t.Errorf("NewWriter(%+v) = %v, want %v", tt.opts, err, tt.want)
 			}
@@ -155,17 +156,17 @@ func TestNewWriterRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := seqlock.NewWriter(tt.region, tt.opts); !errors.Is(err, tt.want) {
+			if _, err := seqlock.NewWriter(tt.region, &tt.opts); !errors.Is(err, tt.want) {
 				t.Errorf("NewWriter = %v, want %v", err, tt.want)
 			}
 		})
 	}
 	for _, c := range []int{0, -1} {
-		if _, err := seqlock.NewWriter(seqlock.MakeRegion(8), seqlock.WriterOptions{Capacity: c}); err == nil {
+		if _, err := seqlock.NewWriter(seqlock.MakeRegion(8), &seqlock.WriterOptions{Capacity: c, NoTimestamp: true}); err == nil {
 			t.Errorf("NewWriter(capacity %d) = nil error, want one", c)
 		}
 	}
-	if _, err := seqlock.NewWriter(seqlock.MakeRegion(8), seqlock.WriterOptions{Capacity: 1 << 20}); err == nil {
+	if _, err := seqlock.NewWriter(seqlock.MakeRegion(8), &seqlock.WriterOptions{Capacity: 1 << 20, NoTimestamp: true}); err == nil {
 		t.Errorf("NewWriter(capacity 1 MiB in a region for 8 bytes) = nil error, want one")
 	}
 }
@@ -182,7 +183,7 @@ func TestReadAllocs(t *testing.T) {
 	}
 	type pose struct{ X, Y, Z float64 }
 	region := seqlock.MakeRegion(24)
-	tw, err := seqlock.NewTypedWriter[pose](region, true)
+	tw, err := seqlock.NewTypedWriter[pose](region, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func Fingerprint[T any]() (uint64, error) {
 
 func fingerprintOf(t reflect.Type) (uint64, error) {
 	if t.Size() == 0 {
-		return 0, fmt.Errorf("seqlock: type %v has size 0", t)
+		return 0, fmt.Errorf("%w: type %v has size 0", ErrInvalid, t)
 	}
 	var b strings.Builder
 	if err := describe(&b, t, t.String()); err != nil {
@@ -62,7 +62,7 @@ func describe(b *strings.Builder, t reflect.Type, path string) error {
 		b.WriteString("}")
 		return nil
 	default:
-		return fmt.Errorf("seqlock: %s is a %v: a shared value must not contain pointers, slices, strings, maps, channels, functions, interfaces or uintptrs", path, t.Kind())
+		return fmt.Errorf("%w: %s is a %v: a shared value must not contain pointers, slices, strings, maps, channels, functions, interfaces or uintptrs", ErrInvalid, path, t.Kind())
 	}
 }
 
@@ -73,13 +73,19 @@ type TypedWriter[T any] struct {
 }
 
 // NewTypedWriter is NewWriter for values of type T: the capacity is T's
-// size and the type's fingerprint is recorded in the header.
-func NewTypedWriter[T any](region []byte, timestamp bool) (*TypedWriter[T], error) {
+// size and the type's fingerprint is recorded in the header, whatever opts
+// say of them.
+func NewTypedWriter[T any](region []byte, opts *WriterOptions) (*TypedWriter[T], error) {
 	fp, err := Fingerprint[T]()
 	if err != nil {
 		return nil, err
 	}
-	w, err := NewWriter(region, WriterOptions{Capacity: int(reflect.TypeFor[T]().Size()), Fingerprint: fp, Timestamp: timestamp})
+	var o WriterOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Capacity, o.Fingerprint = int(reflect.TypeFor[T]().Size()), fp
+	w, err := NewWriter(region, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +97,9 @@ func (tw *TypedWriter[T]) Write(v T) (uint64, error) { return tw.w.Write(bytesOf
 
 // Writer returns the underlying byte Writer.
 func (tw *TypedWriter[T]) Writer() *Writer { return tw.w }
+
+// Close is Writer.Close.
+func (tw *TypedWriter[T]) Close() error { return tw.w.Close() }
 
 // A TypedReader reads values of type T. Like Reader, it is safe for
 // concurrent use.

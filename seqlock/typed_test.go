@@ -17,7 +17,7 @@ type imu struct {
 
 func TestTypedRoundTrip(t *testing.T) {
 	region := seqlock.MakeRegion(64)
-	w, err := seqlock.NewTypedWriter[imu](region, false)
+	w, err := seqlock.NewTypedWriter[imu](region, &seqlock.WriterOptions{NoTimestamp: true})
 	if err != nil {
 		t.Fatalf("NewTypedWriter[imu] = %v", err)
 	}
@@ -59,7 +59,7 @@ func TestTypedRejectsTypes(t *testing.T) {
 	check("uintptr", err, ".U")
 	_, err = seqlock.Fingerprint[struct{}]()
 	check("empty", err, "size 0")
-	if _, err := seqlock.NewTypedWriter[struct{ C chan int }](seqlock.MakeRegion(8), false); err == nil {
+	if _, err := seqlock.NewTypedWriter[struct{ C chan int }](seqlock.MakeRegion(8), &seqlock.WriterOptions{NoTimestamp: true}); err == nil {
 		t.Errorf("NewTypedWriter[struct{C chan int}] = nil error, want one")
 	}
 }
@@ -83,7 +83,7 @@ func TestFingerprintDistinguishesLayouts(t *testing.T) {
 
 func TestTypedMismatch(t *testing.T) {
 	region := seqlock.MakeRegion(64)
-	if _, err := seqlock.NewTypedWriter[imu](region, false); err != nil {
+	if _, err := seqlock.NewTypedWriter[imu](region, &seqlock.WriterOptions{NoTimestamp: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := seqlock.NewTypedReader[[7]uint64](region); !errors.Is(err, seqlock.ErrTypeMismatch) {
@@ -94,14 +94,14 @@ func TestTypedMismatch(t *testing.T) {
 		t.Errorf("NewReader on a typed region = %v, want nil", err)
 	}
 	// A typed writer of another type may not adopt it.
-	if _, err := seqlock.NewTypedWriter[[7]uint64](region, false); !errors.Is(err, seqlock.ErrIncompatible) {
+	if _, err := seqlock.NewTypedWriter[[7]uint64](region, nil); !errors.Is(err, seqlock.ErrIncompatible) {
 		t.Errorf("NewTypedWriter[[7]uint64] on an imu region = %v, want ErrIncompatible", err)
 	}
 }
 
 func TestTypedShortValue(t *testing.T) {
 	region := seqlock.MakeRegion(64)
-	w, err := seqlock.NewTypedWriter[imu](region, false)
+	w, err := seqlock.NewTypedWriter[imu](region, &seqlock.WriterOptions{NoTimestamp: true})
 	if err != nil {
 		t.Fatal(err)
 	}

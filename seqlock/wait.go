@@ -22,14 +22,29 @@ const (
 	spinChecks = 64
 )
 
-// setWaiters gives the Reader a writable view of the region's waiter area,
-// so that Wait can register itself and sleep on a futex.
-func (r *Reader) setWaiters(area []byte) {
+// waiterArea returns the offset and size of the region's waiter area, or
+// 0, 0 if it has none.
+func (r *Reader) waiterArea() (off, n int) {
+	if r.g.notify == 0 {
+		return 0, 0
+	}
+	return r.g.notify, notifySize
+}
+
+// sleepOn gives the Reader a writable view of the region's waiter area, so
+// that Wait can register itself and sleep on a futex, and a waitHook to
+// keep its cancel hook between Waits; stopSleeping removes that hook. Both
+// are for a Subscriber, which calls sleepOn before its first Wait and
+// stopSleeping in Close.
+func (r *Reader) sleepOn(area []byte) {
 	if len(area) >= 4 && haveFutex {
 		r.waiters = word32(area, offNotifyWaiter)
 		r.wakeFn = r.wakeAll // made once: a method value allocates
+		r.hook = new(waitHook)
 	}
 }
+
+func (r *Reader) stopSleeping() { r.hook.close() }
 
 // Wait blocks until a value with a write number greater than after is
 // published, or ctx ends, and returns the newest write number. It does not
@@ -41,6 +56,12 @@ func (r *Reader) setWaiters(area []byte) {
 // The value itself is read with Read, which may return an even newer one:
 // values published faster than a reader takes them coalesce.
 func (r *Reader) Wait(ctx context.Context, after uint64) (uint64, error) {
+	return r.wait(ctx, after, nil)
+}
+
+// wait is Wait, calling check (if not nil) whenever a sleep or maxSleep of
+// polling ends with nothing new: an error from it ends the wait.
+func (r *Reader) wait(ctx context.Context, after uint64, check func() error) (uint64, error) {
 	for i := 0; i < spinChecks; i++ {
 		if s := atomic.LoadUint64(r.seq) / 2; s > after {
 			return s, nil
@@ -50,15 +71,16 @@ func (r *Reader) Wait(ctx context.Context, after uint64) (uint64, error) {
 		return 0, err
 	}
 	if r.waiters != nil {
-		return r.sleepWait(ctx, after)
+		return r.sleepWait(ctx, after, check)
 	}
-	return r.pollWait(ctx, after)
+	return r.pollWait(ctx, after, check)
 }
 
-func (r *Reader) pollWait(ctx context.Context, after uint64) (uint64, error) {
+func (r *Reader) pollWait(ctx context.Context, after uint64, check func() error) (uint64, error) {
 	d := pollMin
 	t := time.NewTimer(d)
 	defer t.Stop()
+	var idle time.Duration
 	for {
 		select {
 		case <-ctx.Done():
@@ -68,12 +90,18 @@ func (r *Reader) pollWait(ctx context.Context, after uint64) (uint64, error) {
 		if s := atomic.LoadUint64(r.seq) / 2; s > after {
 			return s, nil
 		}
+		if idle += d; idle >= maxSleep && check != nil {
+			idle = 0
+			if err := check(); err != nil {
+				return 0, err
+			}
+		}
 		d = min(2*d, pollMax)
 		t.Reset(d)
 	}
 }
 
-func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
+func (r *Reader) sleepWait(ctx context.Context, after uint64, check func() error) (uint64, error) {
 	// A cancelled context wakes the sleepers on the counter; the others
 	// find nothing new and sleep again. A context that cannot be cancelled
 	// needs no such hook (and Wait then does not allocate).
@@ -102,14 +130,14 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 		// Flags are re-read: a writer that took over the segment since
 		// NewReader may rely on membarrier where its predecessor did not.
 		// A writer that says it fences (flagFenced) needs no help.
-		if atomic.LoadUint64(word64(r.region, offFlags))&(flagMembarrier|flagFenced) == flagMembarrier {
+		if r.h.loadFlags()&(flagMembarrier|flagFenced) == flagMembarrier {
 			// The writer commits with a plain store; force a full
 			// barrier on its CPU so that the commit is visible to the
 			// load below or the writer's later load sees our bit.
 			if globalBarrier() != nil {
 				// Cannot happen on the kernel where the writer
 				// registered; if it does, poll instead.
-				return r.pollWait(ctx, after)
+				return r.pollWait(ctx, after, check)
 			}
 		}
 		s := atomic.LoadUint64(r.seq)
@@ -133,13 +161,18 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64) (uint64, error) {
 		// FUTEX_WAIT compares the word with key atomically with going to
 		// sleep: a wake since we set the bit returns at once.
 		if err := futexSleep(r.waiters, key, int64(d)); err != nil {
-			return r.pollWait(ctx, after)
+			return r.pollWait(ctx, after, check)
 		}
 		if s := atomic.LoadUint64(r.seq) / 2; s > after {
 			return s, nil
 		}
 		if err := ctx.Err(); err != nil {
 			return 0, err
+		}
+		if check != nil {
+			if err := check(); err != nil {
+				return 0, err
+			}
 		}
 	}
 }

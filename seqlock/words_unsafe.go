@@ -52,6 +52,38 @@ var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.length)-offSlotLen]
 var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.time)-offSlotTime]
 var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.num)-offSlotWriteNum]
 
+// The header fields must sit where the layout says (compile-time check).
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.magic)-offMagic]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.version)-offVersion]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.headerSize)-offHeaderSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.capacity)-offCapacity]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.slotSize)-offSlotSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.slot)-offSlot0]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.slot)+8-offSlot1]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.totalSize)-offTotalSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.fingerprint)-offFingerprint]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.created)-offCreated]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.writerState)-offWriterState]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.writerPID)-offWriterPID]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.writerStart)-offWriterStart]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.notify)-offNotify]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.flags)-offFlags]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.pidNS)-offPIDNS]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.seq)-offSeq]
+	_ = [1]struct{}{}[unsafe.Sizeof(header{})-headerSize]
+)
+
+// headerAt returns the header at the start of region. The caller has
+// checked that region is at least headerSize bytes and 8-byte aligned
+// (checkRegion).
+func headerAt(region []byte) *header {
+	h := region[:headerSize:headerSize]
+	// Safe: in bounds (above), 8-byte aligned (caller), and header is the
+	// layout's words at the layout's offsets (checked above).
+	return (*header)(unsafe.Pointer(unsafe.SliceData(h)))
+}
+
 // slotHeaderAt returns the slot header at b[off:]. The caller has checked
 // that the slot lies in b and that off is a multiple of 8.
 func slotHeaderAt(b []byte, off int) *slotHeader {

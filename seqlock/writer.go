@@ -2,25 +2,28 @@ package seqlock
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"sync/atomic"
 	"time"
 )
 
-// WriterOptions configure NewWriter.
+// WriterOptions configure NewWriter and NewTypedWriter. A nil
+// *WriterOptions means the defaults.
 type WriterOptions struct {
 	// Capacity is the largest value in bytes. Required when initialising a
 	// region; when adopting one it must match (0 accepts the region's).
+	// NewTypedWriter sets it to the type's size.
 	Capacity int
-	// Fingerprint identifies the type of the values (0 = raw bytes). Typed
-	// writers set it; see Fingerprint.
+	// Fingerprint identifies the type of the values (0 = raw bytes).
+	// NewTypedWriter sets it; see Fingerprint.
 	Fingerprint uint64
-	// Timestamp stamps every value with the wall-clock time of its
-	// publication, which costs one clock read (tens of nanoseconds) per
-	// write. Without it, Meta.UnixNano is 0 unless WriteAt is used.
-	Timestamp bool
+	// NoTimestamp turns off the publish-time stamp of Write, saving one
+	// clock read (tens of nanoseconds) per write; Meta.UnixNano is then 0
+	// unless WriteAt gives a time. As Options.NoTimestamp.
+	NoTimestamp bool
+
+	initCapacity int // the capacity to initialise a region with when Capacity is 0 (Create)
 }
 
 // A Writer publishes values into a region. It must be the region's only
@@ -35,10 +38,10 @@ type WriterOptions struct {
 //
 // A Writer must not be copied after first use.
 type Writer struct {
-	_      noCopy
-	region []byte
-	g      geometry
-	seq    *uint64
+	_   noCopy
+	h   *header
+	g   geometry
+	seq *uint64 // &h.seq, for the assembly
 	slots
 	waiters *uint32 // the waiter word (an event count); nil when the region has no waiter area
 	next    uint64  // number of the next write
@@ -67,13 +70,17 @@ type Writer struct {
 // An all-zero region is initialised; a region with any other content that
 // is not a valid segment gives an error and is left untouched. region must
 // be 8-byte aligned and at least Size(opts.Capacity) bytes long.
-func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
+func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 	if err := checkRegion(region); err != nil {
 		return nil, err
 	}
+	if opts == nil {
+		opts = &WriterOptions{}
+	}
+	h := headerAt(region)
 	// Readers check the magic last-written-first-read: load it atomically so
 	// that on arm64 the header fields written before it are visible.
-	m := atomic.LoadUint64(word64(region, offMagic))
+	m := h.loadMagic()
 	var g geometry
 	switch {
 	case m == 0 && !allZero(region):
@@ -82,19 +89,23 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 		// header, which Remove can clear away).
 		return nil, fmt.Errorf("%w: zero magic, but the region is not all zero", ErrNotSeqshm)
 	case m == 0:
-		if opts.Capacity < 1 || opts.Capacity > maxCapacity {
-			return nil, fmt.Errorf("seqlock: capacity %d outside [1, %d]", opts.Capacity, maxCapacity)
+		capacity := opts.Capacity
+		if capacity == 0 {
+			capacity = opts.initCapacity
 		}
-		g = newGeometry(opts.Capacity, opts.Fingerprint, 0)
+		if capacity < 1 || capacity > maxCapacity {
+			return nil, fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, capacity, maxCapacity)
+		}
+		g = newGeometry(capacity, opts.Fingerprint, 0)
 		if g.totalSize > len(region) {
-			return nil, fmt.Errorf("seqlock: region of %d bytes too small for capacity %d (need %d)", len(region), opts.Capacity, g.totalSize)
+			return nil, fmt.Errorf("%w: region of %d bytes too small for capacity %d (need %d)", ErrInvalid, len(region), capacity, g.totalSize)
 		}
 		g.flags = writerFlags()
-		g.encode(region)
-		binary.LittleEndian.PutUint64(region[offCreated:], uint64(time.Now().UnixNano()))
+		g.encode(h)
+		h.created = uint64(time.Now().UnixNano())
 		// Release store: every header field above is visible to a reader
 		// that sees the magic.
-		atomic.StoreUint64(word64(region, offMagic), magicWord)
+		atomic.StoreUint64(&h.magic, magicWord)
 	default:
 		var err error
 		if g, err = decodeHeader(region); err != nil {
@@ -107,10 +118,10 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 			return nil, fmt.Errorf("%w: type fingerprint %#x, asked for %#x", ErrIncompatible, g.fingerprint, opts.Fingerprint)
 		}
 		g.flags = writerFlags()
-		atomic.StoreUint64(word64(region, offFlags), g.flags)
+		h.storeFlags(g.flags)
 	}
-	w := &Writer{region: region[:g.totalSize:g.totalSize], g: g, stamp: opts.Timestamp}
-	w.seq = word64(region, offSeq)
+	w := &Writer{h: h, g: g, stamp: !opts.NoTimestamp}
+	w.seq = &h.seq
 	w.slots = slotsOf(region, g)
 	if g.notify != 0 {
 		w.waiters = word32(region, g.notify+offNotifyWaiter)
@@ -123,9 +134,7 @@ func NewWriter(region []byte, opts WriterOptions) (*Writer, error) {
 	// write n, whose slot no reader uses, so the next write redoes write n.
 	w.next = s/2 + 1
 	w.expect = s
-	atomic.StoreUint64(word64(region, offWriterPID), uint64(os.Getpid()))
-	atomic.StoreUint64(word64(region, offWriterStart), uint64(time.Now().UnixNano()))
-	atomic.StoreUint64(word64(region, offWriterState), stateRunning)
+	h.storeWriter(os.Getpid(), pidNamespace(), time.Now().UnixNano())
 	return w, nil
 }
 
@@ -156,10 +165,14 @@ func (w *Writer) now() int64 {
 	return w.clockBaseNs + int64(d)
 }
 
-// WriteAt is Write with an explicit publish time in Unix nanoseconds (0 =
-// none), for callers that already have a timestamp.
-func (w *Writer) WriteAt(p []byte, unixNano int64) (uint64, error) {
-	return writeValue(w, p, unixNano, false)
+// WriteAt is Write with an explicit publish time, for callers that already
+// have a timestamp; the zero Time means none.
+func (w *Writer) WriteAt(p []byte, t time.Time) (uint64, error) {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	return writeValue(w, p, ns, false)
 }
 
 // Write and WriteAt are one call, which the compiler inlines into the
@@ -256,7 +269,7 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	w.useAsm = false // every write goes to write, which refuses it
-	atomic.StoreUint64(word64(w.region, offWriterState), stateClosed)
+	w.h.storeState(stateClosed)
 	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
 		w.wakeWaiters()
 	}
@@ -298,7 +311,7 @@ func (w *Writer) wakeWaiters() {
 	// membarrier, which interrupts every CPU running a writer (about
 	// 18 µs a call in a VM here, and an interrupt of this writer).
 	if !w.fence && !w.closed && w.g.flags&flagMembarrier != 0 {
-		atomic.StoreUint64(word64(w.region, offFlags), w.g.flags|flagFenced)
+		w.h.storeFlags(w.g.flags | flagFenced)
 		w.fence, w.fenced = true, true
 	}
 	if w.fenced {
@@ -311,7 +324,7 @@ func (w *Writer) wakeWaiters() {
 // XCHG on amd64): a waiter that still saw it set had set its bit before,
 // so every load of the waiter word after this one sees that bit.
 func (w *Writer) unfence() {
-	atomic.StoreUint64(word64(w.region, offFlags), w.g.flags)
+	w.h.storeFlags(w.g.flags)
 	w.fence, w.fenced = false, false
 }
 

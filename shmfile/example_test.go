@@ -6,9 +6,9 @@ import (
 	"github.com/seqshm/seqshm/shmfile"
 )
 
-func ExampleValidName() {
+func ExampleCheckName() {
 	for _, name := range []string{"imu", "../etc/passwd", "", "a/b"} {
-		fmt.Println(shmfile.ValidName(name))
+		fmt.Println(shmfile.CheckName(name))
 	}
 	// Output:
 	// <nil>

@@ -35,7 +35,7 @@ func Example() {
 	}
 	fmt.Println(string(r.Bytes()[:5]))
 
-	_, err = shmfile.OpenWriter("imu", 0)
+	_, err = shmfile.OpenWriter("imu", 0, nil)
 	fmt.Println(errors.Is(err, shmfile.ErrBusy))
 
 	w.Close()

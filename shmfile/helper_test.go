@@ -66,12 +66,18 @@ func startHelper(t *testing.T, cmd *exec.Cmd, mode, name string) (*exec.Cmd, *bu
 	return cmd, bufio.NewReader(stdout), stdin
 }
 
+// openWriter is OpenWriter accepting the mode 0644 the helper's segments
+// have.
+func openWriter(name string, minSize int) (*Segment, error) {
+	return OpenWriter(name, minSize, &Options{Mode: 0o644})
+}
+
 // mustOpen opens a reader or a writer Segment, closed when the test ends.
 func mustOpen(t *testing.T, name string, minSize int, writer bool) *Segment {
 	t.Helper()
 	open, fn := OpenReader, "OpenReader"
 	if writer {
-		open, fn = OpenWriter, "OpenWriter"
+		open, fn = openWriter, "OpenWriter"
 	}
 	s, err := open(name, minSize)
 	if err != nil {

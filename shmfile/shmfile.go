@@ -1,7 +1,6 @@
 package shmfile
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,52 +9,20 @@ import (
 	"time"
 )
 
-// Errors returned by this package. Every error from this package names the
-// segment it concerns and wraps one of these sentinels or an *fs.PathError
-// (or both), so callers test for them with errors.Is: for example
-// errors.Is(err, fs.ErrNotExist) for a missing segment, errors.Is(err,
-// fs.ErrExist) when Create finds the name taken, errors.Is(err,
-// fs.ErrPermission) for an access failure, and errors.Is(err,
-// errors.ErrUnsupported) on an operating system or for an operation that is
-// not supported.
-var (
-	// ErrInvalidName means a segment name is not 1 to 200 characters of
-	// [A-Za-z0-9._-] or starts with '.'.
-	ErrInvalidName = errors.New("shmfile: invalid segment name")
-
-	// ErrBusy means another writer holds the segment's writer lock. The
-	// message names the holder's process id where the OS reports it.
-	ErrBusy = errors.New("shmfile: segment busy")
-
-	// ErrTooSmall means the segment is smaller than the minimum size the
-	// caller asked for (for example the size of a header).
-	ErrTooSmall = errors.New("shmfile: segment too small")
-
-	// ErrNotSegment means the segment's path names something other than a
-	// regular file: a symbolic link, a directory, a named pipe, a device or
-	// a socket. Symbolic links are never followed.
-	ErrNotSegment = errors.New("shmfile: not a segment")
-
-	// ErrNoSpace means the file system holding the segments has no room for
-	// a new segment (a full tmpfs). Errors wrapping it also wrap the
-	// system's ENOSPC, so errors.Is(err, syscall.ENOSPC) holds as well.
-	ErrNoSpace = errors.New("shmfile: no space for segment")
-
-	// ErrClosed means a method was called on a closed Segment.
-	ErrClosed = errors.New("shmfile: segment closed")
-)
-
 // MaxNameLen is the length limit of a segment name, in bytes.
 const MaxNameLen = 200
 
 // ValidName reports whether name may name a segment: 1 to 200 characters of
-// [A-Za-z0-9._-], not starting with '.'. It returns nil or an error wrapping
-// ErrInvalidName that quotes the name and says what is wrong with it. A
-// valid name is never a path: it contains no separator and cannot be "." or
-// "..".
-func ValidName(name string) error {
+// [A-Za-z0-9._-], not starting with '.'. A valid name is never a path: it
+// contains no separator and cannot be "." or "..".
+func ValidName(name string) bool { return CheckName(name) == nil }
+
+// CheckName returns nil if name is valid (see ValidName), else an error
+// wrapping ErrInvalidName that quotes the name and says what is wrong with
+// it.
+func CheckName(name string) error {
 	invalid := func(why string) error {
-		return fmt.Errorf("%w %q: %s", ErrInvalidName, name, why)
+		return &Error{Name: name, Err: fmt.Errorf("%w %q: %s", ErrInvalidName, name, why)}
 	}
 	switch {
 	case name == "":
@@ -91,13 +58,32 @@ func Dir() string {
 	return defaultDir()
 }
 
-// Options are the options of Create. A nil *Options means the defaults.
+// Options are the options of Create and OpenWriter. A nil *Options means
+// the defaults.
 type Options struct {
 	// Mode is the permission of a new segment file, applied exactly with
 	// fchmod after creation, so the process umask does not narrow it.
-	// Zero means 0600. Only permission bits are allowed. Ignored on Windows,
-	// where a mapping gets the default security of the creating process.
+	// Zero means 0600. Only permission bits are allowed. OpenWriter
+	// refuses (ErrNotTrusted) a segment whose mode grants more than Mode.
+	// Ignored on Windows, where a mapping gets the default security of the
+	// creating process.
 	Mode fs.FileMode
+	// Foreign lets OpenWriter open a segment that another user owns or
+	// whose mode grants more than Mode. It is for removing such a segment
+	// (Segment.Remove), never for writing into it: its owner can change it
+	// under the writer.
+	Foreign bool
+}
+
+// mode returns the permission bits o asks for, or an error.
+func (o *Options) mode(op, name string) (fs.FileMode, error) {
+	if o == nil || o.Mode == 0 {
+		return 0o600, nil
+	}
+	if o.Mode&^fs.ModePerm != 0 {
+		return 0, newError(op, name, fmt.Sprintf("mode %v is not a permission mode", o.Mode))
+	}
+	return o.Mode, nil
 }
 
 // Info describes a segment. The zero value describes nothing; fields the
@@ -139,32 +125,45 @@ type Segment struct {
 // SIGBUS later; a partly made segment is removed before Create returns an
 // error. size must be positive.
 func Create(name string, size int, opts *Options) (*Segment, error) {
-	if err := ValidName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return nil, err
 	}
 	if size <= 0 {
 		return nil, newError("create", name, "size "+strconv.Itoa(size)+" is not positive")
 	}
-	mode := fs.FileMode(0o600)
-	if opts != nil && opts.Mode != 0 {
-		if opts.Mode&^fs.ModePerm != 0 {
-			return nil, newError("create", name, fmt.Sprintf("mode %v is not a permission mode", opts.Mode))
-		}
-		mode = opts.Mode
+	mode, err := opts.mode("create", name)
+	if err != nil {
+		return nil, err
 	}
 	return createSegment(name, size, mode)
 }
 
 // OpenWriter opens the existing segment name, takes its writer lock and maps
 // it read-write. If another writer holds the lock the error wraps ErrBusy
-// (and names the holder's process id where known). The segment must be a
-// regular file (else ErrNotSegment) of at least minSize bytes (else
-// ErrTooSmall).
-func OpenWriter(name string, minSize int) (*Segment, error) {
-	if err := ValidName(name); err != nil {
+// (its cause is a *BusyError). The segment must be a regular file (else
+// ErrNotSegment) of at least minSize bytes (else ErrTooSmall), owned by this
+// process's effective user, with a mode that grants no more than opts.Mode
+// (else ErrNotTrusted, unless opts.Foreign). Once it holds the lock,
+// OpenWriter checks that the name still refers to the file it locked, so a
+// segment removed meanwhile is never adopted: the error then wraps
+// fs.ErrNotExist.
+func OpenWriter(name string, minSize int, opts *Options) (*Segment, error) {
+	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	return openSegment(name, minSize, true)
+	mode, err := opts.mode("open", name)
+	if err != nil {
+		return nil, err
+	}
+	return openSegment(name, minSize, &access{write: true, mode: mode, foreign: opts != nil && opts.Foreign})
+}
+
+// access says how openSegment opens a segment: read-only, or as its writer
+// (taking the lock) with the trust checks of OpenWriter.
+type access struct {
+	write   bool
+	mode    fs.FileMode // the most a writer accepts
+	foreign bool        // skip the owner and mode checks
 }
 
 // OpenReader opens the existing segment name and maps it read-only: a reader
@@ -174,21 +173,22 @@ func OpenWriter(name string, minSize int) (*Segment, error) {
 // missing segment is an error wrapping fs.ErrNotExist, with the message
 // `shmfile: open "NAME": no such segment`.
 func OpenReader(name string, minSize int) (*Segment, error) {
-	if err := ValidName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	return openSegment(name, minSize, false)
+	return openSegment(name, minSize, &access{})
 }
 
-// Remove removes the segment name. Processes that have it mapped keep their
-// mappings; a later Create with the same name makes a new, different
+// Remove removes the segment name without taking its writer lock (see
+// Segment.Remove for the careful way). Processes that have it mapped keep
+// their mappings; a later Create with the same name makes a new, different
 // segment. A missing segment is an error wrapping fs.ErrNotExist; something
 // other than a regular file at the segment's path is left alone and is an
 // error wrapping ErrNotSegment. On Windows, where a segment lives exactly as
 // long as a handle to it is open, Remove returns an error wrapping
 // errors.ErrUnsupported.
 func Remove(name string) error {
-	if err := ValidName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return err
 	}
 	return removeSegment(name)
@@ -206,7 +206,7 @@ func List() ([]Info, error) {
 // an error wrapping fs.ErrNotExist, anything but a regular file an error
 // wrapping ErrNotSegment.
 func Stat(name string) (Info, error) {
-	if err := ValidName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return Info{}, err
 	}
 	return statSegment(name)
@@ -228,15 +228,15 @@ func (s *Segment) Bytes() []byte {
 // OpenWriter) and so holds the writer lock and a read-write mapping.
 func (s *Segment) Writable() bool { return s.writable }
 
-// Info describes the open segment from the object itself (fstat on Unix),
+// Stat describes the open segment from the object itself (fstat on Unix),
 // so it still works after the segment was removed.
-func (s *Segment) Info() (Info, error) {
+func (s *Segment) Stat() (Info, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return Info{}, s.closedError("stat")
 	}
-	return s.sys.info(s)
+	return s.sys.stat(s)
 }
 
 // WriterAlive probes the segment's writer lock without disturbing a writer:
@@ -300,6 +300,22 @@ func (s *Segment) MapWritableRange(off, length int) ([]byte, error) {
 	return b, nil
 }
 
+// Remove removes the segment's name if it still refers to this segment. It
+// needs the writer lock (a Segment from Create or OpenWriter): a segment
+// that another process removed and created anew is left alone, and the
+// error wraps ErrRemoved. Mappings stay valid until Close.
+func (s *Segment) Remove() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.closedError("remove")
+	}
+	if !s.writable {
+		return newError("remove", s.name, "a segment opened for reading cannot be removed through it")
+	}
+	return s.sys.unlink(s)
+}
+
 // Close unmaps every mapping of the segment, releases the writer lock if
 // held and closes the segment's handles. It returns the failures joined
 // with errors.Join. Closing a closed Segment does nothing and returns nil.
@@ -316,42 +332,29 @@ func (s *Segment) Close() error {
 }
 
 func (s *Segment) closedError(op string) error {
-	return &opError{op: op, name: s.name, msg: "segment closed", errs: []error{ErrClosed}}
+	return &Error{Op: op, Name: s.name, Err: ErrClosed}
 }
 
-// opError is the error type of this package: an operation on a named
-// segment, a human-readable reason and the errors it wraps (sentinels,
-// *fs.PathError), which errors.Is and errors.As see through Unwrap.
-type opError struct {
-	op, name string
-	msg      string
-	errs     []error
-}
+// The contract of each operating system's file (shmfile_linux.go and
+// shmfile_unix.go, shmfile_darwin.go, shmfile_windows.go,
+// shmfile_unsupported.go): a port that lacks one of these does not compile.
+var (
+	_ func(name string, size int, mode fs.FileMode) (*Segment, error) = createSegment
+	_ func(name string, minSize int, a *access) (*Segment, error)     = openSegment
+	_ func(name string) error                                         = removeSegment
+	_ func(name string) (Info, error)                                 = statSegment
+	_ func() ([]Info, error)                                          = listSegments
+	_ func() string                                                   = defaultDir
+	_ osSegment                                                       = (*sysSegment)(nil)
+)
 
-func (e *opError) Error() string {
-	return "shmfile: " + e.op + " " + strconv.Quote(e.name) + ": " + e.msg
-}
-
-func (e *opError) Unwrap() []error { return e.errs }
-
-// newError returns an error for op on the segment name with message msg,
-// wrapping errs.
-func newError(op, name, msg string, errs ...error) error {
-	return &opError{op: op, name: name, msg: msg, errs: errs}
-}
-
-// sysError returns an error for op on the segment name caused by the system
-// error err (usually an *fs.PathError), with a message for the common
-// causes.
-func sysError(op, name string, err error) error {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if op == "create" {
-			return newError(op, name, "segment directory does not exist: "+err.Error(), err)
-		}
-		return newError(op, name, "no such segment", err)
-	case errors.Is(err, fs.ErrExist):
-		return newError(op, name, "segment already exists", err)
-	}
-	return newError(op, name, err.Error(), err)
+// osSegment is what each operating system's sysSegment does for an open
+// Segment; the Segment's mutex is held around every call.
+type osSegment interface {
+	stat(s *Segment) (Info, error)
+	writerAlive(s *Segment) (alive bool, pid int, err error)
+	replaced() (bool, error)
+	mapRange(s *Segment, off, length int) ([]byte, error)
+	unlink(s *Segment) error
+	close(s *Segment) error
 }

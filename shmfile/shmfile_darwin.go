@@ -67,7 +67,7 @@ func lockWriter(s *Segment) error {
 				time.Sleep(lockPause)
 				continue
 			}
-			return newError("open", s.name, "segment busy: another writer holds it", ErrBusy)
+			return &Error{Op: "open", Name: s.name, Err: &BusyError{}}
 		}
 		return sysError("lock", s.name, &fs.PathError{Op: "flock", Path: s.sys.path, Err: err})
 	}

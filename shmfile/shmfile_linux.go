@@ -1,8 +1,7 @@
 package shmfile
 
 import (
-	"fmt"
-	"io/fs"
+		"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -58,11 +57,11 @@ func lockWriter(s *Segment) error {
 }
 
 func busyError(s *Segment) error {
-	msg := "segment busy: another writer holds it"
+	be := &BusyError{}
 	if alive, pid, err := probeWriter(s.sys.fd); err == nil && alive && pid > 0 {
-		msg = fmt.Sprintf("segment busy: writer pid %d holds it", pid)
+		be.PID = pid
 	}
-	return newError("open", s.name, msg, ErrBusy)
+	return &Error{Op: "open", Name: s.name, Err: be}
 }
 
 // unlockWriter releases the writer lock. Closing the file descriptor would
@@ -104,7 +103,7 @@ func probeWriter(fd int) (alive bool, pid int, err error) {
 func (ss *sysSegment) mapRange(s *Segment, off, length int) ([]byte, error) {
 	fd := ss.fd
 	if !s.writable {
-		nfd, err := openFile(ss.path, unix.O_RDWR|openFlags, 0)
+		nfd, err := openat(ss.dirfd, ss.path, s.name, unix.O_RDWR|openFlags, 0)
 		if err != nil {
 			if os.IsNotExist(err) {
 				return nil, newError("map range", s.name, "segment was removed since it was opened", err)

@@ -49,22 +49,22 @@ var invalidNames = []struct {
 
 func TestValidName(t *testing.T) {
 	for _, name := range []string{"a", "imu", "IMU.v2", "a-b_c.d", "0", strings.Repeat("z", 200), "x.."} {
-		if err := ValidName(name); err != nil {
-			t.Errorf("ValidName(%q) = %v, want nil", name, err)
+		if err := CheckName(name); err != nil {
+			t.Errorf("CheckName(%q) = %v, want nil", name, err)
 		}
 	}
 	for _, tc := range invalidNames {
 		t.Run(strconv.Quote(tc.name), func(t *testing.T) {
-			err := ValidName(tc.name)
+			err := CheckName(tc.name)
 			if !errors.Is(err, ErrInvalidName) {
-				t.Fatalf("ValidName(%q) = %v, want ErrInvalidName", tc.name, err)
+				t.Fatalf("CheckName(%q) = %v, want ErrInvalidName", tc.name, err)
 			}
 			msg := err.Error()
 			if want := "shmfile: invalid segment name " + strconv.Quote(tc.name); !strings.HasPrefix(msg, want) {
-				t.Errorf("ValidName(%q) = %q, want prefix %q", tc.name, msg, want)
+				t.Errorf("CheckName(%q) = %q, want prefix %q", tc.name, msg, want)
 			}
 			if !strings.Contains(msg, tc.why) {
-				t.Errorf("ValidName(%q) = %q, want it to say %q", tc.name, msg, tc.why)
+				t.Errorf("CheckName(%q) = %q, want it to say %q", tc.name, msg, tc.why)
 			}
 		})
 	}
@@ -76,7 +76,7 @@ func TestInvalidNameEverywhere(t *testing.T) {
 	isolateDir(t)
 	ops := map[string]func(string) error{
 		"Create":     func(n string) error { _, err := Create(n, 4096, nil); return err },
-		"OpenWriter": func(n string) error { _, err := OpenWriter(n, 0); return err },
+		"OpenWriter": func(n string) error { _, err := OpenWriter(n, 0, nil); return err },
 		"OpenReader": func(n string) error { _, err := OpenReader(n, 0); return err },
 		"Remove":     Remove,
 		"Stat":       func(n string) error { _, err := Stat(n); return err },

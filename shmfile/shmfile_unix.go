@@ -9,7 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"syscall"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,14 +18,17 @@ import (
 // segmentsAreFiles: a segment is a file in Dir().
 const segmentsAreFiles = true
 
-// sysSegment is the Unix state of an open segment: the file descriptor that
-// keeps the segment (and, for a writer, its lock) and the identity of the
-// file it names.
+// sysSegment is the Unix state of an open segment: the descriptor that
+// keeps the segment (and, for a writer, its lock), the descriptor of the
+// segment directory it was opened in (every later look at its name is
+// relative to it, so a rename of a path component cannot redirect one),
+// and the identity of the file.
 type sysSegment struct {
-	fd   int
-	path string
-	dev  uint64
-	ino  uint64
+	fd    int
+	dirfd int
+	path  string // Dir()/NAME as it was when opened, for messages
+	dev   uint64
+	ino   uint64
 }
 
 // openFlags go with every open of a segment file: never follow a symbolic
@@ -33,9 +36,13 @@ type sysSegment struct {
 // never acquire a controlling terminal, should the path name one.
 const openFlags = unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
 
-func openFile(path string, flags int, perm uint32) (int, error) {
+// retries bounds how often an open starts again because the name stopped
+// referring to the file it opened (a Remove or a take-over in between).
+const retries = 100
+
+func openat(dirfd int, path, name string, flags int, perm uint32) (int, error) {
 	for {
-		fd, err := unix.Open(path, flags, perm)
+		fd, err := unix.Openat(dirfd, name, flags, perm)
 		if err == unix.EINTR {
 			continue
 		}
@@ -45,6 +52,87 @@ func openFile(path string, flags int, perm uint32) (int, error) {
 		return fd, nil
 	}
 }
+
+// lstatat describes what name in dirfd is, without following a link.
+func lstatat(dirfd int, path, name string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return st, &fs.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	return st, nil
+}
+
+// segmentDir is the segment directory, opened and checked.
+type segmentDir struct {
+	fd   int
+	path string
+}
+
+// openDir opens the segment directory once, without following a symbolic
+// link at its last component, and checks that it can be trusted: nobody
+// but its owner may write it, unless it is sticky (as /dev/shm, where only
+// a file's owner may remove or rename it). A writer also needs the
+// directory to be its own or root's: its owner could otherwise replace any
+// segment in it. Readers accept any owner; they can check the owner of the
+// segment itself (seqlock.OpenOptions.Owner).
+func openDir(op, name string, write bool) (segmentDir, error) {
+	dir := Dir()
+	if err := ensureDir(dir); err != nil {
+		return segmentDir{}, &Error{Op: op, Name: name, Err: err}
+	}
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch {
+	case err == unix.ELOOP:
+		return segmentDir{}, newError(op, name, "segment directory "+dir+" is a symbolic link (not followed)", ErrNotTrusted, &fs.PathError{Op: "open", Path: dir, Err: err})
+	case err == unix.ENOENT:
+		return segmentDir{}, newError(op, name, "segment directory "+dir+" does not exist", &fs.PathError{Op: "open", Path: dir, Err: err})
+	case err != nil:
+		return segmentDir{}, newError(op, name, "segment directory: "+err.Error(), &fs.PathError{Op: "open", Path: dir, Err: err})
+	}
+	d := segmentDir{fd: fd, path: dir}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return segmentDir{}, sysError(op, name, &fs.PathError{Op: "fstat", Path: dir, Err: err})
+	}
+	if err := checkDir(dir, &st, write); err != nil {
+		unix.Close(fd)
+		return segmentDir{}, &Error{Op: op, Name: name, Err: err}
+	}
+	return d, nil
+}
+
+// checkDir applies openDir's rules to the directory dir described by st.
+func checkDir(dir string, st *unix.Stat_t, write bool) error {
+	mode := statMode(uint32(st.Mode))
+	if st.Mode&unix.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	te := &TrustError{Path: dir, Dir: true, UID: int(st.Uid), Mode: mode}
+	euid := os.Geteuid()
+	switch {
+	case st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0:
+		te.Why = fmt.Sprintf("segment directory %s (mode %04o) may be written by others and is not sticky: they could replace segments", dir, uint32(mode.Perm()))
+	case write && int(st.Uid) != euid && st.Uid != 0:
+		te.Why = fmt.Sprintf("segment directory %s belongs to uid %d, not to this user (uid %d) or root: its owner could replace segments", dir, st.Uid, euid)
+	default:
+		return nil
+	}
+	return te
+}
+
+func (d segmentDir) close() { unix.Close(d.fd) }
+
+// at returns the path of name in d, for messages.
+func (d segmentDir) at(name string) string { return filepath.Join(d.path, name) }
 
 // openError describes the failure err of opening path for op on the
 // segment name.
@@ -117,17 +205,32 @@ func (ss *sysSegment) fstat() (unix.Stat_t, error) {
 	return st, nil
 }
 
-// replaced reports whether ss.path no longer names the open file.
-func (ss *sysSegment) replaced() (bool, error) {
-	var st unix.Stat_t
-	err := unix.Lstat(ss.path, &st)
-	if err == unix.ENOENT || err == unix.ENOTDIR {
-		return true, nil
+// named reports whether the segment's name in its directory still refers to
+// the open file (and the file still has a name at all).
+func (ss *sysSegment) named(name string) (bool, error) {
+	st, err := lstatat(ss.dirfd, ss.path, name)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+		return false, nil
 	}
 	if err != nil {
-		return false, &fs.PathError{Op: "lstat", Path: ss.path, Err: err}
+		return false, err
 	}
-	return uint64(st.Dev) != ss.dev || uint64(st.Ino) != ss.ino, nil
+	if uint64(st.Dev) != ss.dev || uint64(st.Ino) != ss.ino {
+		return false, nil
+	}
+	own, err := ss.fstat()
+	if err != nil {
+		return false, err
+	}
+	return own.Nlink > 0, nil
+}
+
+// replaced reports whether the segment's name no longer refers to the open
+// file: it was removed (its link count is 0), or another file, or nothing,
+// is at its name.
+func (ss *sysSegment) replaced() (bool, error) {
+	ok, err := ss.named(filepath.Base(ss.path))
+	return !ok && err == nil, err
 }
 
 func infoFromStat(name string, st *unix.Stat_t) Info {
@@ -140,31 +243,63 @@ func infoFromStat(name string, st *unix.Stat_t) Info {
 	}
 }
 
-func infoFromFileInfo(name string, fi fs.FileInfo) Info {
-	info := Info{Name: name, Size: fi.Size(), Mode: fi.Mode().Perm(), ModTime: fi.ModTime(), UID: -1}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		info.UID = int(st.Uid)
+// checkOwner applies OpenWriter's trust rules to the segment file st.
+func checkOwner(op, name, path string, st *unix.Stat_t, a *access) error {
+	if !a.write || a.foreign {
+		return nil
 	}
-	return info
+	mode := statMode(uint32(st.Mode)).Perm()
+	te := &TrustError{Path: path, UID: int(st.Uid), Mode: mode, Want: a.mode}
+	euid := os.Geteuid()
+	switch {
+	case int(st.Uid) != euid:
+		te.Why = fmt.Sprintf("segment belongs to uid %d (mode %04o), not to this user (uid %d): a publisher adopts only its own segments", st.Uid, uint32(mode), euid)
+	case mode&^a.mode != 0:
+		te.Why = fmt.Sprintf("segment mode %04o grants more than the %04o asked for", uint32(mode), uint32(a.mode))
+	default:
+		return nil
+	}
+	return &Error{Op: op, Name: name, Err: te}
 }
 
 func createSegment(name string, size int, mode fs.FileMode) (*Segment, error) {
-	dir := Dir()
-	if err := ensureDir(dir); err != nil {
-		return nil, newError("create", name, err.Error(), err)
+	d, err := openDir("create", name, true)
+	if err != nil {
+		return nil, err
 	}
-	path := filepath.Join(dir, name)
+	for i := 0; ; i++ {
+		s, again, err := createOnce(d, name, size, mode)
+		if s != nil || !again || i == retries {
+			if s == nil {
+				d.close()
+			}
+			return s, err
+		}
+	}
+}
+
+// createOnce creates the segment in d. If the new file loses its name before
+// it is locked (a Remove in between), it reports again: the caller starts
+// over.
+func createOnce(d segmentDir, name string, size int, mode fs.FileMode) (_ *Segment, again bool, _ error) {
+	path := d.at(name)
 	// Created 0600 and widened by fchmod below: nobody else can open the
 	// file before it is ours and locked.
-	fd, err := openFile(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|openFlags, 0o600)
+	fd, err := openat(d.fd, path, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|openFlags, 0o600)
 	if err != nil {
-		return nil, openError("create", name, path, err)
+		if errors.Is(err, unix.ENOSPC) {
+			return nil, false, newError("create", name, "no space left in "+d.path+" for a new file (out of inodes?)", ErrNoSpace, err)
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, false, newError("create", name, "permission denied: cannot create files in "+d.path, err)
+		}
+		return nil, false, openError("create", name, path, err)
 	}
-	s := &Segment{name: name, writable: true, sys: sysSegment{fd: fd, path: path}}
+	s := &Segment{name: name, writable: true, sys: sysSegment{fd: fd, dirfd: d.fd, path: path}}
 	st, err := s.sys.fstat()
 	if err != nil {
-		_ = unix.Close(fd)
-		return nil, sysError("create", name, err)
+		unix.Close(fd)
+		return nil, false, sysError("create", name, err)
 	}
 	s.sys.dev, s.sys.ino = uint64(st.Dev), st.Ino
 	// Another process may open the new file as a writer before we lock
@@ -177,14 +312,21 @@ func createSegment(name string, size int, mode fs.FileMode) (*Segment, error) {
 		}
 		if !errors.Is(err, ErrBusy) || i == 50 {
 			// It is theirs now: leave it.
-			_ = unix.Close(fd)
-			return nil, err
+			unix.Close(fd)
+			return nil, false, err
 		}
 		time.Sleep(time.Millisecond)
 	}
+	if ok, err := s.sys.named(name); !ok || err != nil {
+		// Removed between the open and the lock: not ours to use.
+		unix.Close(fd)
+		return nil, err == nil, err
+	}
 	// fail removes the half-made segment, which we created and lock.
-	fail := func(err error) (*Segment, error) {
-		return nil, errors.Join(err, s.sys.unlinkOwn(name), s.sys.close(s))
+	fail := func(err error) (*Segment, bool, error) {
+		uerr := s.sys.unlink(s)
+		s.sys.dirfd = -1 // the caller's
+		return nil, false, errors.Join(err, uerr, s.sys.close(s))
 	}
 	if err := unix.Fchmod(fd, uint32(mode.Perm())); err != nil {
 		return fail(sysError("create", name, &fs.PathError{Op: "fchmod", Path: path, Err: err}))
@@ -192,36 +334,56 @@ func createSegment(name string, size int, mode fs.FileMode) (*Segment, error) {
 	if err := allocate(fd, int64(size)); err != nil {
 		pe := &fs.PathError{Op: "allocate", Path: path, Err: err}
 		if errors.Is(err, unix.ENOSPC) {
-			return fail(newError("create", name, fmt.Sprintf("no space left in %s for %d bytes", dir, size), ErrNoSpace, pe))
+			return fail(newError("create", name, fmt.Sprintf("no space left in %s for %d bytes", d.path, size), ErrNoSpace, pe))
 		}
 		return fail(sysError("create", name, pe))
 	}
 	if err := s.sys.mmap(s, size, unix.PROT_READ|unix.PROT_WRITE); err != nil {
 		return fail(sysError("create", name, err))
 	}
-	return s, nil
+	return s, false, nil
 }
 
-func openSegment(name string, minSize int, writable bool) (*Segment, error) {
-	path := filepath.Join(Dir(), name)
-	// Refuse what is visibly not a segment before opening it: opening a
-	// device can have side effects. The fstat below is what counts.
-	if fi, err := os.Lstat(path); err != nil {
-		return nil, sysError("open", name, err)
-	} else if err := checkRegular("open", name, path, fi.Mode()); err != nil {
+func openSegment(name string, minSize int, a *access) (*Segment, error) {
+	d, err := openDir("open", name, a.write)
+	if err != nil {
 		return nil, err
 	}
+	for i := 0; ; i++ {
+		s, again, err := openOnce(d, name, minSize, a)
+		if s != nil || !again || i == retries {
+			if s == nil {
+				d.close()
+			}
+			return s, err
+		}
+	}
+}
+
+// openOnce opens the segment in d. If a writer finds, once it holds the
+// lock, that the name no longer refers to the file it locked (a Remove or
+// a take-over in between), it reports again: the caller starts over.
+func openOnce(d segmentDir, name string, minSize int, a *access) (_ *Segment, again bool, _ error) {
+	path := d.at(name)
+	// Refuse what is visibly not a segment before opening it: opening a
+	// device can have side effects. The fstat below is what counts.
+	if st, err := lstatat(d.fd, path, name); err != nil {
+		return nil, false, sysError("open", name, err)
+	} else if err := checkRegular("open", name, path, statMode(uint32(st.Mode))); err != nil {
+		return nil, false, err
+	}
 	flags, prot := unix.O_RDONLY, unix.PROT_READ
-	if writable {
+	if a.write {
 		flags, prot = unix.O_RDWR, unix.PROT_READ|unix.PROT_WRITE
 	}
-	fd, err := openFile(path, flags|openFlags, 0)
+	fd, err := openat(d.fd, path, name, flags|openFlags, 0)
 	if err != nil {
-		return nil, openError("open", name, path, err)
+		return nil, false, openError("open", name, path, err)
 	}
-	s := &Segment{name: name, writable: writable, sys: sysSegment{fd: fd, path: path}}
-	fail := func(err error) (*Segment, error) {
-		return nil, errors.Join(err, s.sys.close(s))
+	s := &Segment{name: name, sys: sysSegment{fd: fd, dirfd: d.fd, path: path}}
+	fail := func(err error) (*Segment, bool, error) {
+		s.sys.dirfd = -1 // the caller's
+		return nil, false, errors.Join(err, s.sys.close(s))
 	}
 	st, err := s.sys.fstat()
 	if err != nil {
@@ -231,10 +393,25 @@ func openSegment(name string, minSize int, writable bool) (*Segment, error) {
 	if err := checkRegular("open", name, path, statMode(uint32(st.Mode))); err != nil {
 		return fail(err)
 	}
-	if writable {
+	if a.write {
+		// Locked first, so that a live writer is reported as such (the
+		// lock of a file we then refuse is released at once).
 		if err := lockWriter(s); err != nil {
-			s.writable = false // the lock is not ours to release
 			return fail(err)
+		}
+		s.writable = true
+		if err := checkOwner("open", name, path, &st, a); err != nil {
+			return fail(err)
+		}
+		ok, err := s.sys.named(name)
+		if err != nil {
+			return fail(sysError("open", name, err))
+		}
+		if !ok {
+			// Removed (or replaced) before we held the lock: adopting it
+			// would leave a publisher on a file nobody can open.
+			_, _, err := fail(nil)
+			return nil, true, errors.Join(newError("open", name, "no such segment", ErrRemoved, fs.ErrNotExist), err)
 		}
 		// The size may have changed while we waited for the lock.
 		if st, err = s.sys.fstat(); err != nil {
@@ -250,7 +427,7 @@ func openSegment(name string, minSize int, writable bool) (*Segment, error) {
 	if err := s.sys.mmap(s, int(st.Size), prot); err != nil {
 		return fail(sysError("open", name, err))
 	}
-	return s, nil
+	return s, false, nil
 }
 
 // mmap maps the first size bytes of the segment with protection prot. A
@@ -268,19 +445,24 @@ func (ss *sysSegment) mmap(s *Segment, size int, prot int) error {
 	return nil
 }
 
-// unlinkOwn removes the segment's path if it still names the open file.
-func (ss *sysSegment) unlinkOwn(name string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(ss.path, &st); err != nil || uint64(st.Dev) != ss.dev || st.Ino != ss.ino {
-		return nil
+// unlink removes the segment's name if it still refers to the open file.
+// The caller holds the writer lock, so no seqshm writer can remove the
+// file and create another between the check and the unlink.
+func (ss *sysSegment) unlink(s *Segment) error {
+	ok, err := ss.named(s.name)
+	if err != nil {
+		return sysError("remove", s.name, err)
 	}
-	if err := unix.Unlink(ss.path); err != nil {
-		return newError("remove", name, "removing half-made segment: "+err.Error(), &fs.PathError{Op: "unlink", Path: ss.path, Err: err})
+	if !ok {
+		return newError("remove", s.name, "segment was removed or replaced since it was opened", ErrRemoved)
+	}
+	if err := unix.Unlinkat(ss.dirfd, s.name, 0); err != nil {
+		return sysError("remove", s.name, &fs.PathError{Op: "unlink", Path: ss.path, Err: err})
 	}
 	return nil
 }
 
-func (ss *sysSegment) info(s *Segment) (Info, error) {
+func (ss *sysSegment) stat(s *Segment) (Info, error) {
 	st, err := ss.fstat()
 	if err != nil {
 		return Info{}, sysError("stat", s.name, err)
@@ -296,7 +478,8 @@ func (ss *sysSegment) writerAlive(s *Segment) (bool, int, error) {
 	return alive, pid, nil
 }
 
-// close unmaps everything, releases the writer lock and closes the file.
+// close unmaps everything, releases the writer lock and closes the file and
+// the directory.
 func (ss *sysSegment) close(s *Segment) error {
 	var errs []error
 	for _, b := range append(s.extra, s.data) {
@@ -307,18 +490,21 @@ func (ss *sysSegment) close(s *Segment) error {
 			errs = append(errs, &fs.PathError{Op: "munmap", Path: ss.path, Err: err})
 		}
 	}
-	if ss.fd < 0 {
-		return errors.Join(errs...)
-	}
-	if s.writable {
-		if err := unlockWriter(ss.fd); err != nil {
-			errs = append(errs, &fs.PathError{Op: "unlock", Path: ss.path, Err: err})
+	if ss.fd >= 0 {
+		if s.writable {
+			if err := unlockWriter(ss.fd); err != nil {
+				errs = append(errs, &fs.PathError{Op: "unlock", Path: ss.path, Err: err})
+			}
 		}
+		if err := unix.Close(ss.fd); err != nil {
+			errs = append(errs, &fs.PathError{Op: "close", Path: ss.path, Err: err})
+		}
+		ss.fd = -1
 	}
-	if err := unix.Close(ss.fd); err != nil {
-		errs = append(errs, &fs.PathError{Op: "close", Path: ss.path, Err: err})
+	if ss.dirfd >= 0 {
+		unix.Close(ss.dirfd)
+		ss.dirfd = -1
 	}
-	ss.fd = -1
 	if len(errs) > 0 {
 		return newError("close", s.name, errors.Join(errs...).Error(), errs...)
 	}
@@ -326,51 +512,69 @@ func (ss *sysSegment) close(s *Segment) error {
 }
 
 func removeSegment(name string) error {
-	path := filepath.Join(Dir(), name)
-	fi, err := os.Lstat(path)
+	d, err := openDir("remove", name, true)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	path := d.at(name)
+	st, err := lstatat(d.fd, path, name)
 	if err != nil {
 		return sysError("remove", name, err)
 	}
-	if err := checkRegular("remove", name, path, fi.Mode()); err != nil {
+	if err := checkRegular("remove", name, path, statMode(uint32(st.Mode))); err != nil {
 		return err
 	}
-	if err := unix.Unlink(path); err != nil {
+	if err := unix.Unlinkat(d.fd, name, 0); err != nil {
 		return sysError("remove", name, &fs.PathError{Op: "unlink", Path: path, Err: err})
 	}
 	return nil
 }
 
 func statSegment(name string) (Info, error) {
-	path := filepath.Join(Dir(), name)
-	fi, err := os.Lstat(path)
+	d, err := openDir("stat", name, false)
+	if err != nil {
+		return Info{}, err
+	}
+	defer d.close()
+	path := d.at(name)
+	st, err := lstatat(d.fd, path, name)
 	if err != nil {
 		return Info{}, sysError("stat", name, err)
 	}
-	if err := checkRegular("stat", name, path, fi.Mode()); err != nil {
+	if err := checkRegular("stat", name, path, statMode(uint32(st.Mode))); err != nil {
 		return Info{}, err
 	}
-	return infoFromFileInfo(name, fi), nil
+	return infoFromStat(name, &st), nil
 }
 
 func listSegments() ([]Info, error) {
-	dir := Dir()
-	if err := ensureDir(dir); err != nil {
-		return nil, fmt.Errorf("shmfile: list: %w", err)
-	}
-	entries, err := os.ReadDir(dir) // sorted by name
+	d, err := openDir("list", "", false)
 	if err != nil {
-		return nil, fmt.Errorf("shmfile: list: %w", err)
+		return nil, err
 	}
+	defer d.close()
+	fd, err := unix.Dup(d.fd)
+	if err != nil {
+		return nil, newError("list", "", err.Error(), &fs.PathError{Op: "dup", Path: d.path, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), d.path)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, newError("list", "", err.Error(), err)
+	}
+	slices.Sort(names)
 	infos := []Info{}
-	for _, e := range entries {
-		if ValidName(e.Name()) != nil || !e.Type().IsRegular() {
+	for _, name := range names {
+		if !ValidName(name) {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			continue // removed since ReadDir
+		st, err := lstatat(d.fd, d.at(name), name)
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue // removed since, or not a segment
 		}
-		infos = append(infos, infoFromFileInfo(e.Name(), fi))
+		infos = append(infos, infoFromStat(name, &st))
 	}
 	return infos, nil
 }

@@ -119,7 +119,7 @@ func TestCreateOpenReadWrite(t *testing.T) {
 	if got, want := string(r.Bytes()[200:205]), "later"; got != want {
 		t.Errorf("reader sees %q after a later write, want %q", got, want)
 	}
-	info, err := r.Info()
+	info, err := r.Stat()
 	if err != nil {
 		t.Fatalf("Info() = %v", err)
 	}
@@ -163,7 +163,7 @@ func TestMissingSegment(t *testing.T) {
 		want string
 	}{
 		{"OpenReader", func() error { _, err := OpenReader(name, 0); return err }, `shmfile: open "` + name + `": no such segment`},
-		{"OpenWriter", func() error { _, err := OpenWriter(name, 0); return err }, `shmfile: open "` + name + `": no such segment`},
+		{"OpenWriter", func() error { _, err := OpenWriter(name, 0, nil); return err }, `shmfile: open "` + name + `": no such segment`},
 		{"Remove", func() error { return Remove(name) }, `shmfile: remove "` + name + `": no such segment`},
 		{"Stat", func() error { _, err := Stat(name); return err }, `shmfile: stat "` + name + `": no such segment`},
 	}
@@ -191,7 +191,7 @@ func TestCreateMissingDir(t *testing.T) {
 		s.Close()
 		t.Fatalf("Create(%q) in a missing directory = nil error", name)
 	}
-	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "segment directory does not exist") {
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("Create(%q) in a missing directory = %v, want fs.ErrNotExist saying the directory is missing", name, err)
 	}
 }
@@ -240,7 +240,7 @@ func TestNotSegment(t *testing.T) {
 				call func() error
 			}{
 				{"OpenReader", func() error { s, err := OpenReader(name, 0); closeIf(s); return err }},
-				{"OpenWriter", func() error { s, err := OpenWriter(name, 0); closeIf(s); return err }},
+				{"OpenWriter", func() error { s, err := OpenWriter(name, 0, nil); closeIf(s); return err }},
 				{"Remove", func() error { return Remove(name) }},
 				{"Stat", func() error { _, err := Stat(name); return err }},
 			}
@@ -293,7 +293,7 @@ func TestSymlinkTargetUntouched(t *testing.T) {
 	if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := OpenWriter(name, 0); err == nil {
+	if s, err := OpenWriter(name, 0, nil); err == nil {
 		copy(s.Bytes(), "clobber!")
 		s.Close()
 		t.Errorf("OpenWriter(%q) through a symlink = nil error", name)
@@ -312,7 +312,7 @@ func TestTooSmall(t *testing.T) {
 	for _, open := range []struct {
 		fn   string
 		call func(string, int) (*Segment, error)
-	}{{"OpenReader", OpenReader}, {"OpenWriter", OpenWriter}} {
+	}{{"OpenReader", OpenReader}, {"OpenWriter", openWriter}} {
 		s, err := open.call(name, 128)
 		if err == nil {
 			s.Close()
@@ -350,7 +350,7 @@ func TestBusyInProcess(t *testing.T) {
 	segDir(t)
 	name := segName(t)
 	w := mustCreate(t, name, 4096, nil)
-	s, err := OpenWriter(name, 0)
+	s, err := OpenWriter(name, 0, nil)
 	if err == nil {
 		s.Close()
 		t.Fatalf("OpenWriter(%q) while Create holds it = nil error, want ErrBusy", name)
@@ -390,7 +390,7 @@ func TestBusyOtherProcess(t *testing.T) {
 	}
 	child := cmd.Process.Pid
 
-	_, err := OpenWriter(name, 0)
+	_, err := OpenWriter(name, 0, nil)
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("OpenWriter(%q) while a child holds it = %v, want ErrBusy", name, err)
 	}
@@ -446,7 +446,7 @@ func TestRemoveWhileMapped(t *testing.T) {
 	if got := string(r.Bytes()[10:15]); got != "still" {
 		t.Errorf("reader of a removed segment sees %q, want %q", got, "still")
 	}
-	if _, err := w.Info(); err != nil {
+	if _, err := w.Stat(); err != nil {
 		t.Errorf("Info() of a removed segment = %v", err)
 	}
 	// A new Create makes a different object.
@@ -490,7 +490,7 @@ func TestMode(t *testing.T) {
 		if err != nil || info.Mode != tc.want {
 			t.Errorf("Stat(%q) after Create(%+v) = %v, %v; want mode %v", name, tc.opts, info.Mode, err, tc.want)
 		}
-		if info, err := s.Info(); err != nil || info.Mode != tc.want {
+		if info, err := s.Stat(); err != nil || info.Mode != tc.want {
 			t.Errorf("Info() after Create(%+v) = %v, %v; want mode %v", tc.opts, info.Mode, err, tc.want)
 		}
 	}
@@ -558,7 +558,7 @@ func TestCloseIdempotentAndClosed(t *testing.T) {
 	if b := s.Bytes(); b != nil {
 		t.Errorf("Bytes() after Close = %d bytes, want nil", len(b))
 	}
-	if _, err := s.Info(); !errors.Is(err, ErrClosed) {
+	if _, err := s.Stat(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Info() after Close = %v, want ErrClosed", err)
 	}
 	if _, _, err := s.WriterAlive(); !errors.Is(err, ErrClosed) {
@@ -587,7 +587,7 @@ func TestConcurrentUse(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if _, err := r.Info(); err != nil {
+				if _, err := r.Stat(); err != nil {
 					t.Error(err)
 					return
 				}

@@ -1,17 +1,17 @@
-//go:build aix || dragonfly || freebsd || js || netbsd || openbsd || plan9 || solaris || wasip1
+//go:build !linux && !darwin && !windows
 
 package shmfile
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"runtime"
 )
 
-// This file lists, positively, every Go port that shmfile does not support
-// (illumos implies solaris). All operations fail with an error wrapping
-// errors.ErrUnsupported.
+// This file is every Go port that shmfile does not support: all operations
+// fail with an error wrapping errors.ErrUnsupported. A port gets support by
+// implementing the contract in shmfile.go (the compiler names what is
+// missing) and dropping its GOOS from this file's build constraint.
 
 const segmentsAreFiles = false
 
@@ -27,7 +27,7 @@ func createSegment(name string, size int, mode fs.FileMode) (*Segment, error) {
 	return nil, unsupported("create", name)
 }
 
-func openSegment(name string, minSize int, writable bool) (*Segment, error) {
+func openSegment(name string, minSize int, a *access) (*Segment, error) {
 	return nil, unsupported("open", name)
 }
 
@@ -35,20 +35,20 @@ func removeSegment(name string) error { return unsupported("remove", name) }
 
 func statSegment(name string) (Info, error) { return Info{}, unsupported("stat", name) }
 
-func listSegments() ([]Info, error) {
-	return nil, fmt.Errorf("shmfile: list: named shared memory is not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
-}
+func listSegments() ([]Info, error) { return nil, unsupported("list", "") }
 
-func (sysSegment) replaced() (bool, error) { return false, errors.ErrUnsupported }
+func (*sysSegment) replaced() (bool, error) { return false, errors.ErrUnsupported }
 
-func (sysSegment) info(s *Segment) (Info, error) { return Info{}, unsupported("stat", s.name) }
+func (*sysSegment) stat(s *Segment) (Info, error) { return Info{}, unsupported("stat", s.name) }
 
-func (sysSegment) writerAlive(s *Segment) (bool, int, error) {
+func (*sysSegment) unlink(s *Segment) error { return unsupported("remove", s.name) }
+
+func (*sysSegment) writerAlive(s *Segment) (bool, int, error) {
 	return false, 0, unsupported("probe writer", s.name)
 }
 
-func (sysSegment) mapRange(s *Segment, off, length int) ([]byte, error) {
+func (*sysSegment) mapRange(s *Segment, off, length int) ([]byte, error) {
 	return nil, unsupported("map range", s.name)
 }
 
-func (sysSegment) close(*Segment) error { return nil }
+func (*sysSegment) close(*Segment) error { return nil }

@@ -58,7 +58,8 @@ func createSegment(name string, size int, mode fs.FileMode) (*Segment, error) {
 	return s, nil
 }
 
-func openSegment(name string, minSize int, writable bool) (*Segment, error) {
+func openSegment(name string, minSize int, a *access) (*Segment, error) {
+	writable := a.write
 	obj := mappingName(name)
 	access := uint32(windows.FILE_MAP_READ)
 	if writable {
@@ -108,7 +109,7 @@ func (ss *sysSegment) mapView(s *Segment, access uint32, size int, obj string) e
 // handle is open, and this Segment holds one.
 func (ss *sysSegment) replaced() (bool, error) { return false, nil }
 
-func (ss *sysSegment) info(s *Segment) (Info, error) {
+func (ss *sysSegment) stat(s *Segment) (Info, error) {
 	return Info{Name: s.name, Size: int64(len(s.data)), UID: -1}, nil
 }
 
@@ -157,19 +158,22 @@ func removeSegment(name string) error {
 }
 
 func listSegments() ([]Info, error) {
-	return nil, fmt.Errorf("shmfile: list: named mappings cannot be listed on Windows: %w", errors.ErrUnsupported)
+	return nil, newError("list", "", "named mappings cannot be listed on Windows", errors.ErrUnsupported)
 }
 
+// unlink is not possible: a mapping lives as long as a handle to it.
+func (ss *sysSegment) unlink(s *Segment) error { return removeSegment(s.name) }
+
 func statSegment(name string) (Info, error) {
-	s, err := openSegment(name, 0, false)
+	s, err := openSegment(name, 0, &access{})
 	if err != nil {
-		var oe *opError
-		if errors.As(err, &oe) {
-			oe.op = "stat"
+		var e *Error
+		if errors.As(err, &e) {
+			e.Op = "stat"
 		}
 		return Info{}, err
 	}
-	info, _ := s.sys.info(s)
+	info, _ := s.sys.stat(s)
 	return info, s.Close()
 }
 

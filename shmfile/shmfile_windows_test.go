@@ -28,7 +28,7 @@ func runHelper(mode, name string) int {
 			return 1
 		}
 		defer r.Close()
-		_, werr := OpenWriter(name, 0)
+		_, werr := OpenWriter(name, 0, nil)
 		alive, _, err := r.WriterAlive()
 		if err != nil {
 			fmt.Println("error", err)
@@ -80,7 +80,7 @@ func TestWindowsSegment(t *testing.T) {
 		t.Errorf("OpenReader(%q).Writable() = true, want false", name)
 	}
 
-	s, err := OpenWriter(name, 0)
+	s, err := OpenWriter(name, 0, nil)
 	if !errors.Is(err, ErrBusy) {
 		closeIf(s)
 		t.Fatalf("OpenWriter(%q) while the first writer holds it = %v, want ErrBusy", name, err)
@@ -126,7 +126,7 @@ func TestWindowsErrors(t *testing.T) {
 	if want := `shmfile: open "` + name + `": no such segment`; !errors.Is(err, fs.ErrNotExist) || err == nil || err.Error() != want {
 		t.Errorf("OpenReader(%q) of a missing segment = %v, want fs.ErrNotExist %q", name, err, want)
 	}
-	if _, err := OpenWriter(name, 0); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := OpenWriter(name, 0, nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("OpenWriter(%q) of a missing segment = %v, want fs.ErrNotExist", name, err)
 	}
 	if _, err := Stat(name); !errors.Is(err, fs.ErrNotExist) {
@@ -183,7 +183,7 @@ func TestWindowsTwoProcesses(t *testing.T) {
 		if got := string(r.Bytes()[:len(childMessage)]); got != childMessage {
 			t.Errorf("reader sees %q, want %q", got, childMessage)
 		}
-		if s, err := OpenWriter(name, 0); !errors.Is(err, ErrBusy) {
+		if s, err := OpenWriter(name, 0, nil); !errors.Is(err, ErrBusy) {
 			closeIf(s)
 			t.Errorf("OpenWriter(%q) while the child holds it = %v, want ErrBusy", name, err)
 		}

@@ -138,7 +138,7 @@ func Export(ctx context.Context, nc *nats.Conn, segment string, opts *ExportOpti
 		kv:    kv,
 		sub:   sub,
 		owner: newOwner(),
-		buf:   make([]byte, HeaderSize+sub.Capacity()),
+		buf:   make([]byte, HeaderSize),
 	}
 	defer func() { e.sub.Close() }() // the segment may be reopened
 	// Register for reconnects before the first request, so none is missed.
@@ -254,6 +254,9 @@ func (e *exporter) watchLocal(ctx context.Context, newer chan<- struct{}, waitEr
 		defer close(done)
 		for {
 			seq, err := sub.Wait(ctx, after)
+			if errors.Is(err, seqlock.ErrRemoved) {
+				return // the heartbeat follows the new segment once there is one
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					waitErr <- err
@@ -278,7 +281,7 @@ func (e *exporter) replacement() *seqlock.Subscriber {
 	if replaced, err := e.sub.Replaced(); err != nil || !replaced {
 		return nil
 	}
-	sub, err := seqlock.Open(e.sub.Name())
+	sub, err := seqlock.Open(e.sub.Name(), nil)
 	if err != nil {
 		return nil
 	}
@@ -291,21 +294,25 @@ func (e *exporter) follow(sub *seqlock.Subscriber) {
 	e.o.Logf("segment %q was replaced; following the new one", sub.Name())
 	e.sub.Close()
 	e.sub = sub
-	if n := HeaderSize + sub.Capacity(); n > len(e.buf) {
-		e.buf = make([]byte, n)
-	}
 	e.sentSeq = 0 // write numbers start again
 }
 
 // read reads the segment's newest value into the send buffer, behind room
-// for the header.
+// for the header, growing the buffer as the value needs (up to the
+// subscriber's limit, seqlock.DefaultMaxValue: a header may claim any
+// capacity).
 func (e *exporter) read() (seqlock.Meta, error) {
 	for {
-		m, err := e.sub.Read(e.buf[HeaderSize:])
+		value, m, err := e.sub.ReadValue(e.buf[HeaderSize:HeaderSize])
 		switch {
 		case errors.Is(err, seqlock.ErrNoValue):
 			return seqlock.Meta{}, nil // seq 0: a claim without a value
 		case errors.Is(err, seqlock.ErrLapped):
+			continue
+		case err == nil && cap(value) != cap(e.buf)-HeaderSize:
+			// ReadValue grew the buffer: move to one with room for the
+			// header, and read again.
+			e.buf = make([]byte, HeaderSize+cap(value))
 			continue
 		}
 		return m, err
@@ -460,10 +467,10 @@ func (e *exporter) claim(ctx context.Context) error {
 
 // openSegment is seqlock.OpenWait, saying once that it waits.
 func openSegment(ctx context.Context, name string, logf func(string, ...any)) (*seqlock.Subscriber, error) {
-	s, err := seqlock.Open(name)
+	s, err := seqlock.Open(name, nil)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, seqlock.ErrNotReady) || errors.Is(err, shmfile.ErrTooSmall) {
 		logf("waiting for segment %q to be created", name)
-		s, err = seqlock.OpenWait(ctx, name)
+		s, err = seqlock.OpenWait(ctx, name, nil)
 	}
 	return s, err
 }

@@ -63,7 +63,7 @@ func BenchmarkLatency(b *testing.B) {
 			return Import(ctx, ncB, "lat-dst", &ImportOptions{Key: "lat", Capacity: 64})
 		})
 		waitSegment(b, "lat-dst", func(m seqlock.Meta, v []byte) bool { return m.Seq >= 1 })
-		s, err := seqlock.Open("lat-dst")
+		s, err := seqlock.Open("lat-dst", nil)
 		if err != nil {
 			b.Fatal(err)
 		}

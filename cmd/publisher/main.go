@@ -110,7 +110,7 @@ func parse(args []string) (*config, error) {
 			return nil, usageError("-rm needs the NAME of a segment to remove")
 		}
 		for _, name := range rest {
-			if err := shmfile.ValidName(name); err != nil {
+			if err := shmfile.CheckName(name); err != nil {
 				return nil, cli.Explain(name, err)
 			}
 		}
@@ -143,7 +143,7 @@ func parse(args []string) (*config, error) {
 		return nil, usageError("%s", msg)
 	}
 	cfg.name = rest[0]
-	if err := shmfile.ValidName(cfg.name); err != nil {
+	if err := shmfile.CheckName(cfg.name); err != nil {
 		return nil, cli.Explain(cfg.name, err)
 	}
 	if len(rest) == 2 {

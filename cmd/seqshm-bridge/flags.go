@@ -58,7 +58,7 @@ func (c *common) parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer
 		return usageErr("too many arguments: %q (one segment NAME per bridge)", fs.Args())
 	}
 	var badName *cli.UsageError // cli.Explain's, with its hint on names
-	if err := cli.Explain(c.name, shmfile.ValidName(c.name)); errors.As(err, &badName) {
+	if err := cli.Explain(c.name, shmfile.CheckName(c.name)); errors.As(err, &badName) {
 		badName.Synopsis = synopsis
 		return badName
 	}

@@ -159,7 +159,7 @@ func openWait(t *testing.T, name string) *seqlock.Subscriber {
 	t.Helper()
 	deadline := time.Now().Add(hangGuard)
 	for {
-		s, err := seqlock.Open(name)
+		s, err := seqlock.Open(name, nil)
 		if err == nil {
 			return s
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
@@ -53,6 +54,13 @@ type config struct {
 	stats    bool
 	interval time.Duration
 	spin     bool
+	owner    string
+	maxSize  cli.Size
+}
+
+// openOptions are the library's options for cfg.
+func (cfg *config) openOptions() *seqlock.OpenOptions {
+	return &seqlock.OpenOptions{Owner: cfg.owner, MaxValue: cfg.maxSize.Bytes}
 }
 
 func subscriber(ctx context.Context, args []string, out *bufio.Writer) error {
@@ -94,6 +102,8 @@ func parse(args []string) (*config, error) {
 	fs.BoolVar(&cfg.stats, "stats", false, "print update rate, coalesced updates and latency")
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "with -stats, the time between reports")
 	fs.BoolVar(&cfg.spin, "spin", false, "with -stats, busy-poll instead of sleeping")
+	fs.StringVar(&cfg.owner, "owner", "", "trust only segments this user (name or uid) owns")
+	fs.Var(&cfg.maxSize, "max-size", "largest value to read (default 64MiB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -128,8 +138,10 @@ func parse(args []string) (*config, error) {
 
 	rest := fs.Args()
 	if cfg.list {
-		if given["wait"] {
-			return nil, usageError("-list does not wait: no -wait")
+		for _, f := range []string{"wait", "owner", "max-size"} {
+			if given[f] {
+				return nil, usageError("-list does not go with -%s", f)
+			}
 		}
 		if len(rest) > 0 {
 			return nil, usageError("-list takes no NAME (got %q)", rest[0])
@@ -143,7 +155,7 @@ func parse(args []string) (*config, error) {
 		return nil, usageError("one NAME only, then nothing (got %q; flags go before NAME)", rest[1])
 	}
 	cfg.name = rest[0]
-	if err := shmfile.ValidName(cfg.name); err != nil {
+	if err := shmfile.CheckName(cfg.name); err != nil {
 		return nil, cli.Explain(cfg.name, err)
 	}
 	return cfg, nil

@@ -18,9 +18,9 @@ func open(waitCtx context.Context, cfg *config) (*seqlock.Subscriber, error) {
 		err error
 	)
 	if cfg.wait > 0 {
-		s, err = seqlock.OpenWait(waitCtx, cfg.name)
+		s, err = seqlock.OpenWait(waitCtx, cfg.name, cfg.openOptions())
 	} else {
-		s, err = seqlock.Open(cfg.name)
+		s, err = seqlock.Open(cfg.name, cfg.openOptions())
 	}
 	if err != nil {
 		return nil, explain(cfg, err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -43,20 +44,35 @@ func stats(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	if err != nil {
 		return stopped(ctx, err)
 	}
-	defer s.Close()
-	buf := make([]byte, s.Capacity())
+	defer func() { s.Close() }()
+	var buf []byte
 	last := s.Seq() // the value there before we came is not observed
 	w := window{start: time.Now(), startSeq: last}
 	for {
 		end := w.start.Add(cfg.interval)
 		var err error
 		if cfg.spin {
-			last, err = observeSpinning(ctx, s, buf, last, end, &w)
+			last, err = observeSpinning(ctx, s, &buf, last, end, &w)
 		} else {
-			last, err = observeWaiting(ctx, s, buf, last, end, &w)
+			last, err = observeWaiting(ctx, s, &buf, last, end, &w)
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if replaced, _ := s.Replaced(); err == nil && cfg.spin && replaced {
+			err = seqlock.ErrRemoved // -spin does not Wait, which would say so
+		}
+		if errors.Is(err, seqlock.ErrRemoved) {
+			// Removed, or removed and created anew: report on the new
+			// segment once it exists.
+			ns, err := seqlock.OpenWait(ctx, cfg.name, cfg.openOptions())
+			if err != nil {
+				return stopped(ctx, explain(cfg, err))
+			}
+			s.Close()
+			s, last = ns, ns.Seq()
+			w = window{start: time.Now(), startSeq: last, latencies: w.latencies[:0]}
+			continue
 		}
 		if err != nil {
 			return explain(cfg, err)
@@ -80,7 +96,7 @@ func (w *window) observe(m seqlock.Meta, now time.Time) {
 }
 
 // observeWaiting observes values, sleeping in Wait between them, until end.
-func observeWaiting(ctx context.Context, s *seqlock.Subscriber, buf []byte, last uint64, end time.Time, w *window) (uint64, error) {
+func observeWaiting(ctx context.Context, s *seqlock.Subscriber, buf *[]byte, last uint64, end time.Time, w *window) (uint64, error) {
 	wctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	for {
@@ -99,12 +115,13 @@ func observeWaiting(ctx context.Context, s *seqlock.Subscriber, buf []byte, last
 
 // take reads the newest value and, if it is newer than last, observes it;
 // it returns the newest write number seen.
-func (w *window) take(s *seqlock.Subscriber, buf []byte, last uint64) (uint64, error) {
-	m, _, err := read(s, buf)
+func (w *window) take(s *seqlock.Subscriber, buf *[]byte, last uint64) (uint64, error) {
+	m, value, err := read(s, *buf)
 	now := time.Now()
 	if err != nil {
 		return last, err
 	}
+	*buf = value
 	if m.Seq > last {
 		last = m.Seq
 		w.observe(m, now)
@@ -114,7 +131,7 @@ func (w *window) take(s *seqlock.Subscriber, buf []byte, last uint64) (uint64, e
 
 // observeSpinning observes values, polling the counter without pause,
 // until end.
-func observeSpinning(ctx context.Context, s *seqlock.Subscriber, buf []byte, last uint64, end time.Time, w *window) (uint64, error) {
+func observeSpinning(ctx context.Context, s *seqlock.Subscriber, buf *[]byte, last uint64, end time.Time, w *window) (uint64, error) {
 	for i := 0; ; i++ {
 		if i%256 == 0 && (ctx.Err() != nil || time.Now().After(end)) {
 			return last, nil

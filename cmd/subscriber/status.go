@@ -59,7 +59,7 @@ func info(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		return stopped(ctx, err)
 	}
 	defer s.Close()
-	st, err := s.Status()
+	st, err := s.Stat()
 	if err != nil {
 		return explain(cfg, err)
 	}

@@ -41,18 +41,16 @@ func printValue(out *bufio.Writer, cfg *config, m seqlock.Meta, value []byte) er
 // is itself many attempts, so only a writer gone mad exhausts them.
 const maxLappedReads = 100
 
-// read reads the newest value into buf, retrying a read lapped by a fast
-// writer.
+// read reads the newest value into buf, growing it as needed up to the
+// -max-size limit, and retrying a read lapped by a fast writer. It returns
+// the value, whose backing array the caller passes back in next time.
 func read(s *seqlock.Subscriber, buf []byte) (seqlock.Meta, []byte, error) {
 	for i := 0; ; i++ {
-		m, err := s.Read(buf)
+		value, m, err := s.ReadValue(buf)
 		if errors.Is(err, seqlock.ErrLapped) && i < maxLappedReads {
 			continue
 		}
-		if err != nil {
-			return m, nil, err
-		}
-		return m, buf[:m.Len], nil
+		return m, value, err
 	}
 }
 
@@ -70,7 +68,7 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 			return stopped(ctx, explain(cfg, err))
 		}
 	}
-	m, value, err := read(s, make([]byte, s.Capacity()))
+	m, value, err := read(s, nil)
 	if err != nil {
 		return explain(cfg, err)
 	}
@@ -78,27 +76,39 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 }
 
 // follow prints the latest value and each new one until ctx ends, or
-// cfg.count values are out. It blocks in Subscriber.Wait between values.
+// cfg.count values are out. It blocks in Subscriber.Wait between values,
+// with one context for all of them (the Subscriber keeps its cancel hook).
+// When the segment is removed, or removed and created anew, it waits for
+// the name to exist again and follows the new segment.
 func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	s, err := openWithin(ctx, cfg)
 	if err != nil {
 		return stopped(ctx, err)
 	}
 	defer func() { s.Close() }()
-	buf := make([]byte, s.Capacity())
-	var last uint64
+	var (
+		buf  []byte
+		last uint64
+	)
 	for n := 0; cfg.count == 0 || n < cfg.count; {
-		if err := waitOrReopen(ctx, cfg, &s, last); err != nil {
-			if errors.Is(err, errReopened) {
-				buf, last = make([]byte, s.Capacity()), 0
-				continue
+		_, err := s.Wait(ctx, last)
+		if errors.Is(err, seqlock.ErrRemoved) {
+			ns, err := seqlock.OpenWait(ctx, cfg.name, cfg.openOptions())
+			if err != nil {
+				return stopped(ctx, explain(cfg, err))
 			}
+			s.Close()
+			s, last = ns, 0
+			continue
+		}
+		if err != nil {
 			return stopped(ctx, explain(cfg, err))
 		}
 		m, value, err := read(s, buf)
 		if err != nil {
 			return explain(cfg, err)
 		}
+		buf = value
 		if m.Seq <= last {
 			continue
 		}
@@ -112,38 +122,6 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		}
 	}
 	return nil
-}
-
-// checkReplaced is how long follow waits for a new value before it checks
-// whether the segment was removed or replaced under it.
-const checkReplaced = time.Second
-
-// errReopened says that waitOrReopen switched to a new segment object.
-var errReopened = errors.New("segment reopened")
-
-// waitOrReopen waits for a value newer than last. Every checkReplaced
-// without one, it checks whether the segment was removed or created anew
-// (publisher -rm, then a new publisher): then it waits for the name to
-// exist again, reopens it into *s and returns errReopened.
-func waitOrReopen(ctx context.Context, cfg *config, s **seqlock.Subscriber, last uint64) error {
-	for {
-		wctx, cancel := context.WithTimeout(ctx, checkReplaced)
-		_, err := (*s).Wait(wctx, last)
-		cancel()
-		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		if replaced, _ := (*s).Replaced(); !replaced {
-			continue
-		}
-		ns, err := seqlock.OpenWait(ctx, cfg.name)
-		if err != nil {
-			return err
-		}
-		(*s).Close()
-		*s = ns
-		return errReopened
-	}
 }
 
 // waitContext returns the context that bounds -wait.

@@ -78,7 +78,7 @@ func TestExplain(t *testing.T) {
 		}
 	}
 	var usage *UsageError
-	if err := Explain("a/b", shmfile.ValidName("a/b")); !errors.As(err, &usage) || ExitCode(err) != 2 {
+	if err := Explain("a/b", shmfile.CheckName("a/b")); !errors.As(err, &usage) || ExitCode(err) != 2 {
 		t.Errorf("Explain of an invalid name = %v, want a *UsageError", err)
 	}
 	if e := (&Error{}); Explain("x", e) != e {

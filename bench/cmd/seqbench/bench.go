@@ -61,7 +61,7 @@ func (f *fixture) close() {
 
 func pair(capacity int, stamp bool) (*seqlock.Writer, *seqlock.Reader, []byte, error) {
 	region := seqlock.MakeRegion(capacity)
-	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity, Timestamp: stamp})
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: capacity, NoTimestamp: !stamp})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -79,14 +79,14 @@ func pair(capacity int, stamp bool) (*seqlock.Writer, *seqlock.Reader, []byte, e
 // does notification support cost a publisher with nobody waiting".
 func writerWithoutWaiterArea(capacity int) (*seqlock.Writer, error) {
 	region := seqlock.MakeRegion(capacity)
-	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity})
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: capacity, NoTimestamp: true})
 	if err != nil {
 		return nil, err
 	}
 	w.Close()
 	const offNotify = 104
 	binary.LittleEndian.PutUint64(region[offNotify:], 0)
-	return seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: capacity})
+	return seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: capacity, NoTimestamp: true})
 }
 
 func inprocItems(f *fixture, runID string) ([]*inprocItem, error) {
@@ -166,7 +166,7 @@ func inprocItems(f *fixture, runID string) ([]*inprocItem, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, err := seqlock.Open(name)
+	sub, err := seqlock.Open(name, nil)
 	if err != nil {
 		pub.Close()
 		return nil, err
@@ -412,7 +412,7 @@ func allocs(runID string) ([]Alloc, error) {
 	}
 	defer seqlock.Remove(name)
 	defer pub.Close()
-	sub, err := seqlock.Open(name)
+	sub, err := seqlock.Open(name, nil)
 	if err != nil {
 		return nil, err
 	}

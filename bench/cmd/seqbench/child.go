@@ -109,7 +109,7 @@ func pairSeqlock(ctx context.Context, a *pairArgs, wait bool, rtt []int64) error
 	}
 	defer pub.Close()
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	sub, err := seqlock.OpenWait(octx, a.theirs)
+	sub, err := seqlock.OpenWait(octx, a.theirs, nil)
 	cancel()
 	if err != nil {
 		return err

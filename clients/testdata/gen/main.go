@@ -17,13 +17,13 @@ import (
 
 func main() {
 	region := seqlock.MakeRegion(16)
-	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: 16})
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: 16, NoTimestamp: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
 	// 2024-01-01T00:00:00.123456789Z
-	if _, err := w.WriteAt([]byte("hello"), 1704067200123456789); err != nil {
+	if _, err := w.WriteAt([]byte("hello"), time.Unix(0, 1704067200123456789)); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}

@@ -70,7 +70,7 @@ func create(name string, capacity int) (*shmfile.Segment, *seqlock.Writer, error
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := seqlock.NewWriter(seg.Bytes(), seqlock.WriterOptions{Capacity: capacity, Timestamp: true})
+	w, err := seqlock.NewWriter(seg.Bytes(), &seqlock.WriterOptions{Capacity: capacity})
 	if err != nil {
 		return nil, nil, errors.Join(err, seg.Close())
 	}
@@ -176,7 +176,7 @@ func corrupt(name, kind string) error {
 		return fmt.Errorf("unknown corruption %q", kind)
 	}
 	region := seqlock.MakeRegion(fixedCapacity)
-	w, err := seqlock.NewWriter(region, seqlock.WriterOptions{Capacity: fixedCapacity})
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: fixedCapacity, NoTimestamp: true})
 	if err != nil {
 		return err
 	}

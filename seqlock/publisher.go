@@ -1,0 +1,251 @@
+package seqlock
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seqshm/seqshm/shmfile"
+)
+
+// DefaultCapacity is the capacity of a segment created without one.
+const DefaultCapacity = 4096
+
+// RemovedCheckInterval is how often a Publisher checks that its segment's
+// name still refers to it. A segment deleted under a live publisher (by a
+// cleanup job, or systemd's RemoveIPC) is noticed within this interval:
+// Publish then fails with ErrRemoved and Removed's channel is closed.
+const RemovedCheckInterval = time.Second
+
+// Options configure Create and CreateTyped. A nil *Options means the
+// defaults.
+type Options struct {
+	// Capacity is the largest value in bytes; 0 means DefaultCapacity when
+	// creating, and "whatever it is" when taking over a segment.
+	Capacity int
+	// Mode is the permission of a new segment; 0 means 0600 (owner only).
+	// Give 0640 or 0644 to let other users subscribe. An existing segment
+	// is taken over only if this user owns it and its mode grants no more
+	// than Mode; otherwise Create fails with ErrNotTrusted, because another
+	// user could read or forge its values.
+	Mode fs.FileMode
+	// NoTimestamp turns off publish-time stamps, saving one clock read per
+	// Publish; subscribers then see no age for values.
+	NoTimestamp bool
+
+	fingerprint uint64 // set by CreateTyped
+}
+
+// A Publisher is the single writer of a named segment. It holds the
+// segment's writer lock until Close or until its process exits; the OS
+// releases the lock even if the process is killed.
+//
+// A Publisher is not safe for concurrent use: call Publish from one
+// goroutine at a time. Removed and Name may be called from any goroutine.
+// It must not be copied after first use.
+type Publisher struct {
+	_       noCopy
+	seg     *shmfile.Segment
+	w       *Writer
+	created bool
+	closed  bool
+
+	removed atomic.Bool   // the segment's name no longer refers to it
+	gone    chan struct{} // closed when removed is set
+	mu      sync.Mutex    // guards watch and stopped
+	watch   *time.Timer   // runs checkRemoved every RemovedCheckInterval
+	stopped bool
+}
+
+// Create opens the named segment for publishing, creating it if it does
+// not exist. An existing segment is taken over if its writer is gone, this
+// user owns it, its mode grants no more than opts.Mode, and its capacity
+// and type match: its last value stays readable, and a write its previous
+// writer left unfinished is completed by the first Publish.
+//
+// It fails with an error wrapping ErrBusy if a live publisher holds the
+// segment, ErrNotTrusted if another user owns it or could change it,
+// ErrIncompatible if its capacity or type differ, ErrNotSeqshm for a file
+// that is not a segment, and shmfile's errors for bad names, full /dev/shm
+// and the like.
+func Create(name string, opts *Options) (*Publisher, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	capacity := o.Capacity
+	if capacity == 0 {
+		capacity = DefaultCapacity
+	}
+	if capacity < 0 || capacity > maxCapacity {
+		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, o.Capacity, maxCapacity)}
+	}
+	seg, created, err := createOrAdopt(name, Size(capacity), o.Mode)
+	if err != nil {
+		return nil, withPID(name, err)
+	}
+	// A new segment (or one whose creator died before writing the header)
+	// gets the capacity asked for; an existing one must match it, if given.
+	wo := &WriterOptions{Capacity: o.Capacity, Fingerprint: o.fingerprint, NoTimestamp: o.NoTimestamp, initCapacity: capacity}
+	w, err := faultSafe(func() (*Writer, error) { return NewWriter(seg.Bytes(), wo) })
+	if err != nil {
+		seg.Close()
+		return nil, &Error{Op: "create", Name: name, Err: err}
+	}
+	p := &Publisher{seg: seg, w: w, created: created, gone: make(chan struct{})}
+	p.mu.Lock()
+	p.watch = time.AfterFunc(RemovedCheckInterval, p.checkRemoved)
+	p.mu.Unlock()
+	return p, nil
+}
+
+// createOrAdopt creates the segment, or opens the existing one as its
+// writer, and reports which.
+func createOrAdopt(name string, size int, mode fs.FileMode) (*shmfile.Segment, bool, error) {
+	so := &shmfile.Options{Mode: mode}
+	for i := 0; ; i++ {
+		seg, err := shmfile.Create(name, size, so)
+		if !errors.Is(err, fs.ErrExist) {
+			return seg, err == nil, err
+		}
+		seg, err = shmfile.OpenWriter(name, headerSize, so)
+		switch {
+		case i == 500:
+		case errors.Is(err, shmfile.ErrTooSmall):
+			// Another process is creating it right now: its file is
+			// too small until it is sized. Wait for that, up to a
+			// second.
+			time.Sleep(2 * time.Millisecond)
+			continue
+		case errors.Is(err, fs.ErrNotExist):
+			continue // removed meanwhile: create it
+		}
+		return seg, false, err
+	}
+}
+
+// withPID completes a busy error with the live publisher's pid from the
+// segment's header where the OS did not give it, and says whether that pid
+// belongs to another PID namespace.
+func withPID(name string, err error) error {
+	var be *shmfile.BusyError
+	if !errors.As(err, &be) {
+		return err
+	}
+	if s, oerr := Open(name, nil); oerr == nil {
+		wi, ferr := faultSafe(func() (writerInfo, error) { return s.r.h.loadWriter(), nil })
+		s.Close()
+		if ferr == nil {
+			if be.PID == 0 {
+				be.PID = wi.pid
+			}
+			be.ForeignPID = foreignPID(wi.pidNS)
+		}
+	}
+	return err
+}
+
+// foreignPID reports whether a writer of PID namespace ns is in another
+// namespace than this process (0, unknown, is not foreign).
+func foreignPID(ns uint64) bool {
+	own := pidNamespace()
+	return ns != 0 && own != 0 && ns != own
+}
+
+// checkRemoved runs every RemovedCheckInterval until Close.
+func (p *Publisher) checkRemoved() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	if replaced, err := p.seg.Replaced(); err == nil && replaced {
+		p.removed.Store(true)
+		close(p.gone)
+		return
+	}
+	p.watch.Reset(RemovedCheckInterval)
+}
+
+// Created reports whether Create made a new segment (with the capacity and
+// mode asked for) rather than taking over an existing one (whose mode it
+// kept).
+func (p *Publisher) Created() bool { return p.created }
+
+// Name returns the segment's name.
+func (p *Publisher) Name() string { return p.seg.Name() }
+
+// Capacity returns the largest value in bytes.
+func (p *Publisher) Capacity() int { return p.w.Capacity() }
+
+// Seq returns the write number of the last value published (0 if none).
+func (p *Publisher) Seq() uint64 { return p.w.Seq() }
+
+// Removed returns a channel that is closed when the Publisher finds that its
+// segment's name no longer refers to it (checked every
+// RemovedCheckInterval): someone deleted it, and perhaps created another
+// under the same name. Values published afterwards would reach nobody, so
+// Publish fails with ErrRemoved. Create again to publish under the name.
+func (p *Publisher) Removed() <-chan struct{} { return p.gone }
+
+// Publish makes value the segment's newest value and returns its write
+// number. Subscribers see the previous value or this one, never a mix. If
+// another program truncated the segment file under the mapping, Publish
+// returns an error wrapping ErrTruncated instead of crashing the process;
+// once the segment was removed (see Removed), one wrapping ErrRemoved.
+func (p *Publisher) Publish(value []byte) (n uint64, err error) {
+	if p.closed {
+		return 0, ErrClosed
+	}
+	if p.removed.Load() {
+		return 0, p.removedError()
+	}
+	defer recoverFault(debug.SetPanicOnFault(true), &err)
+	return p.w.Write(value)
+}
+
+// PublishAt is Publish with an explicit publish time; the zero Time means
+// none.
+func (p *Publisher) PublishAt(value []byte, t time.Time) (n uint64, err error) {
+	if p.closed {
+		return 0, ErrClosed
+	}
+	if p.removed.Load() {
+		return 0, p.removedError()
+	}
+	defer recoverFault(debug.SetPanicOnFault(true), &err)
+	return p.w.WriteAt(value, t)
+}
+
+func (p *Publisher) removedError() error {
+	return &Error{Op: "publish", Name: p.Name(), Err: fmt.Errorf("%w: its name no longer refers to this publisher's segment (deleted by another program?)", ErrRemoved)}
+}
+
+// Writer returns the Writer over the segment's mapping, for publishers
+// that cannot spare the fault protection of Publish (docs/benchmarks.md
+// gives its cost). Its writes are otherwise the same, but if the segment
+// file is truncated under the mapping, a write kills the process with
+// SIGBUS instead of returning ErrTruncated, and it does not refuse writes
+// once the segment was removed. Like the Publisher, it is not safe for
+// concurrent use; it is valid until Close.
+func (p *Publisher) Writer() *Writer { return p.w }
+
+// Close marks the segment as closed cleanly, releases the writer lock and
+// unmaps the segment. The segment and its last value remain for
+// subscribers (like a retained message) until removed with Remove.
+func (p *Publisher) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	p.mu.Lock()
+	p.stopped = true
+	p.watch.Stop()
+	p.mu.Unlock()
+	_, err := faultSafe(func() (struct{}, error) { return struct{}{}, p.w.Close() })
+	return errors.Join(err, p.seg.Close())
+}
