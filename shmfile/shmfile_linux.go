@@ -1,7 +1,7 @@
 package shmfile
 
 import (
-		"io/fs"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
