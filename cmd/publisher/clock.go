@@ -29,6 +29,8 @@ func publishClock(ctx context.Context, cfg *config) (err error) {
 			select {
 			case <-ctx.Done():
 				return nil
+			case <-p.Removed():
+				return removed(cfg.name)
 			case <-t.C:
 			}
 		}

@@ -31,28 +31,11 @@ func create(cfg *config) (*seqlock.Publisher, error) {
 	return p, nil
 }
 
-// livePID returns the pid of the live publisher of name, or 0 if there is
-// none or it cannot tell.
-func livePID(name string) int {
-	if st, err := seqlock.Stat(name); err == nil && st.Writer == seqlock.WriterAlive {
-		return st.PID
-	}
-	return 0
-}
-
 // explainCreate explains the failures of seqlock.Create that are the
 // publisher's own; cli.Explain does the rest.
 func explainCreate(cfg *config, err error) error {
 	name := cfg.name
 	switch {
-	case errors.Is(err, seqlock.ErrBusy):
-		pid := livePID(name)
-		if pid == 0 {
-			return &cli.Error{Name: name, Msg: "another publisher is running", Err: err,
-				Hints: []string{"stop it first, or publish under another name"}}
-		}
-		return &cli.Error{Name: name, Msg: fmt.Sprintf("another publisher (pid %d) is running", pid), Err: err,
-			Hints: []string{fmt.Sprintf("stop it first (kill %d), or publish under another name", pid)}}
 	case errors.Is(err, seqlock.ErrIncompatible):
 		st, serr := seqlock.Stat(name)
 		switch {

@@ -29,6 +29,11 @@ func publishOnce(cfg *config) (err error) {
 	return nil
 }
 
+// removed explains a segment deleted under the publisher.
+func removed(name string) error {
+	return cli.Explain(name, &seqlock.Error{Op: "publish", Name: name, Err: seqlock.ErrRemoved})
+}
+
 // closePublisher closes p, marking the segment closed cleanly, and joins a
 // failure of Close to err.
 func closePublisher(p *seqlock.Publisher, err error) error {
@@ -83,6 +88,8 @@ func publishLines(ctx context.Context, cfg *config, stdin io.Reader) (err error)
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-p.Removed():
+			return removed(cfg.name)
 		case l := <-lines:
 			switch {
 			case l.err == io.EOF:

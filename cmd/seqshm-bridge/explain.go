@@ -23,7 +23,7 @@ func explain(c *common, err error, eo *natskv.ExportOptions) error {
 	fail := func(msg string, hints ...string) error {
 		return &cli.Error{Name: c.name, Msg: msg, Hints: hints, Err: err}
 	}
-	detail := strings.TrimPrefix(err.Error(), "natskv: ")
+	detail := strings.TrimPrefix(cli.Cause(err), "natskv: ")
 	var owned *natskv.OwnedError
 	switch {
 	case errors.As(err, &owned):
@@ -49,10 +49,10 @@ func explain(c *common, err error, eo *natskv.ExportOptions) error {
 	case errors.Is(err, natskv.ErrTooLarge):
 		return fail(detail, "give the local segment a larger -capacity (remove it first: publisher -rm NAME)")
 	case errors.Is(err, seqlock.ErrBusy):
-		return fail("segment has a live publisher: "+strings.TrimPrefix(detail, "seqlock: "),
+		return fail("segment has a live publisher: "+detail,
 			"an imported segment is published by the bridge alone; import into another NAME, or stop that publisher")
 	case errors.Is(err, seqlock.ErrIncompatible):
-		return fail(strings.TrimPrefix(detail, "seqlock: "),
+		return fail(detail,
 			"the existing segment has another capacity; give that -capacity, or remove the segment first")
 	}
 	return cli.Explain(c.name, err)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -281,12 +283,16 @@ func TestInfoAndList(t *testing.T) {
 		t.Errorf("subscriber -info -json a = %+v", a)
 	}
 
+	me := strconv.Itoa(os.Geteuid())
+	if u, err := user.Current(); err == nil {
+		me = u.Username
+	}
 	out = env.MustRun(t, "subscriber", "-list")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	wantRows := []string{
-		`^NAME +CAPACITY +WRITES +LEN +AGE +WRITER +PID +MODE +SIZE +CREATED$`,
-		`^a +64 +1 +5 +\S+ +closed +\d+ +0644 +\d+ +\d{4}-\S+$`,
-		fmt.Sprintf(`^b +4096 +1 +5 +\S+ +alive +%d +0600 +\d+ +\d{4}-\S+$`, pub.PID),
+		`^NAME +CAPACITY +WRITES +LEN +AGE +WRITER +PID +OWNER +MODE +SIZE +CREATED$`,
+		`^a +64 +1 +5 +\S+ +closed +\d+ +` + me + ` +0644 +\d+ +\d{4}-\S+$`,
+		fmt.Sprintf(`^b +4096 +1 +5 +\S+ +alive +%d +%s +0600 +\d+ +\d{4}-\S+$`, pub.PID, me),
 	}
 	if len(lines) != len(wantRows) {
 		t.Fatalf("subscriber -list: %d lines, want %d (foreign files skipped):\n%s", len(lines), len(wantRows), out)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os/user"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -24,6 +25,9 @@ type statusJSON struct {
 	AgeSeconds    float64   `json:"age_seconds,omitzero"`
 	Writer        string    `json:"writer"` // alive, closed, died or none
 	PID           int       `json:"pid,omitzero"`
+	ForeignPID    bool      `json:"pid_foreign,omitzero"` // pid is in another PID namespace
+	Owner         string    `json:"owner,omitempty"`      // user name, or the uid as a number
+	UID           *int      `json:"uid,omitempty"`
 	WriterStarted time.Time `json:"writer_started,omitzero"`
 	Mode          string    `json:"mode"` // octal, "0600"
 	Size          int64     `json:"size"`
@@ -37,7 +41,11 @@ func toJSON(st seqlock.Status, now time.Time, err error) statusJSON {
 		Name: st.Name, Capacity: st.Capacity, Seq: st.Seq, Len: st.Len,
 		Time: st.Published, Writer: st.Writer.String(), PID: st.PID,
 		WriterStarted: st.WriterStarted, Mode: fmt.Sprintf("%04o", uint32(st.Mode.Perm())),
-		Size: st.Size, Created: st.Created,
+		Size: st.Size, Created: st.Created, ForeignPID: st.ForeignPID,
+	}
+	if st.UID >= 0 {
+		uid := st.UID
+		j.UID, j.Owner = &uid, ownerName(uid)
 	}
 	if !st.Published.IsZero() {
 		j.AgeSeconds = now.Sub(st.Published).Seconds()
@@ -87,6 +95,9 @@ func info(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		row("published", fmt.Sprintf("%s (%v ago)", st.Published.Format(cli.TimeLayout), age(now, st.Published)))
 	}
 	row("writer", writerText(st))
+	if st.UID >= 0 {
+		row("owner", cli.UserName(st.UID))
+	}
 	row("mode", fmt.Sprintf("%04o (%v)", uint32(st.Mode.Perm()), st.Mode.Perm()))
 	row("size", fmt.Sprintf("%d bytes", st.Size))
 	row("created", timeText(st.Created))
@@ -94,13 +105,25 @@ func info(ctx context.Context, cfg *config, out *bufio.Writer) error {
 }
 
 func writerText(st seqlock.Status) string {
+	pid := fmt.Sprintf("pid %d", st.PID)
+	if st.ForeignPID {
+		pid += " in another PID namespace"
+	}
 	switch {
 	case st.PID == 0:
 		return st.Writer.String()
 	case st.Writer == seqlock.WriterAlive:
-		return fmt.Sprintf("alive (pid %d, since %s)", st.PID, timeText(st.WriterStarted))
+		return fmt.Sprintf("alive (%s, since %s)", pid, timeText(st.WriterStarted))
 	}
-	return fmt.Sprintf("%v (last pid %d)", st.Writer, st.PID)
+	return fmt.Sprintf("%v (last %s)", st.Writer, pid)
+}
+
+// ownerName is the name of user uid, or the uid as a number.
+func ownerName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
 }
 
 func timeText(t time.Time) string {
@@ -135,12 +158,16 @@ func list(cfg *config, out *bufio.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCAPACITY\tWRITES\tLEN\tAGE\tWRITER\tPID\tMODE\tSIZE\tCREATED")
+	fmt.Fprintln(tw, "NAME\tCAPACITY\tWRITES\tLEN\tAGE\tWRITER\tPID\tOWNER\tMODE\tSIZE\tCREATED")
 	for _, e := range entries {
 		st := e.Status
 		mode := fmt.Sprintf("%04o", uint32(st.Mode.Perm()))
+		owner := "-"
+		if st.UID >= 0 {
+			owner = ownerName(st.UID)
+		}
 		if e.Err != nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t?\t-\t%s\t%d\t-\t%s\n", st.Name, mode, st.Size, explainedMsg(st.Name, e.Err))
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t?\t-\t%s\t%s\t%d\t-\t%s\n", st.Name, owner, mode, st.Size, explainedMsg(st.Name, e.Err))
 			continue
 		}
 		length, ago, pid := "-", "-", "-"
@@ -152,9 +179,12 @@ func list(cfg *config, out *bufio.Writer) error {
 		}
 		if st.PID != 0 {
 			pid = strconv.Itoa(st.PID)
+			if st.ForeignPID {
+				pid += "*" // in another PID namespace
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%v\t%s\t%s\t%d\t%s\n",
-			st.Name, st.Capacity, st.Seq, length, ago, st.Writer, pid, mode, st.Size, timeText(st.Created))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%v\t%s\t%s\t%s\t%d\t%s\n",
+			st.Name, st.Capacity, st.Seq, length, ago, st.Writer, pid, owner, mode, st.Size, timeText(st.Created))
 	}
 	return tw.Flush()
 }

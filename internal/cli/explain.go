@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os/user"
 	"runtime"
-	"strings"
+	"strconv"
+	"syscall"
 
 	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
@@ -13,13 +15,16 @@ import (
 
 // Explain turns an error from seqlock or shmfile about the segment name into
 // an *Error (or, for an invalid name, a *UsageError) with a short message and
-// hints. It covers the failures both tools share; a tool explains its own
-// (a missing segment, a busy one) before calling Explain. An error that is
-// already an *Error or a *UsageError is returned as it is.
+// hints, from the errors' types and fields (never their text). It covers the
+// failures the tools share; a tool explains its own (a missing segment, a
+// busy one) before calling Explain. An error that is already an *Error or a
+// *UsageError is returned as it is.
 func Explain(name string, err error) error {
 	var (
 		e     *Error
 		usage *UsageError
+		busy  *shmfile.BusyError
+		trust *shmfile.TrustError
 	)
 	if err == nil || errors.As(err, &e) || errors.As(err, &usage) {
 		return err
@@ -29,16 +34,23 @@ func Explain(name string, err error) error {
 	}
 	switch {
 	case errors.Is(err, shmfile.ErrInvalidName):
-		return &UsageError{Msg: strings.TrimPrefix(err.Error(), "shmfile: "),
+		return &UsageError{Msg: Cause(err),
 			Hints: []string{"a NAME is 1 to 200 characters of A-Z a-z 0-9 . _ -, not starting with '.'"}}
+	case errors.As(err, &busy):
+		return explained(busyMsg(busy, "another publisher"), StopHint(busy))
+	case errors.As(err, &trust):
+		return explainTrust(name, trust, err)
+	case errors.Is(err, seqlock.ErrRemoved):
+		return explained("segment was removed while in use (by another program, a cleanup job, or systemd's RemoveIPC?)",
+			"nobody can see values published into a removed segment; start the publisher again to create it anew")
+	case errors.Is(err, seqlock.ErrLimit):
+		return explained(Cause(err), "raise the limit with -max-size, such as -max-size 1GiB, if you trust this segment")
 	case errors.Is(err, shmfile.ErrNoSpace):
-		return explained("no space left for the segment in "+Dir(),
+		return explained(Cause(err),
 			"a container's /dev/shm is small (64MiB under Docker): raise it with docker run --shm-size=256m,",
 			"or set SEQSHM_DIR to a directory on a larger tmpfs; remove unused segments with publisher -rm NAME")
 	case errors.Is(err, fs.ErrPermission):
-		return explained("permission denied",
-			"segments are created owner-only (mode 0600); to let other users subscribe,",
-			"the publisher creates it with -mode 0640 or -mode 0644 (publisher -rm NAME first to recreate it)")
+		return explainPermission(name, err)
 	case errors.Is(err, seqlock.ErrTruncated):
 		return explained("segment truncated while mapped (another program shrank its file)")
 	case errors.Is(err, seqlock.ErrNotSeqshm), errors.Is(err, shmfile.ErrTooSmall):
@@ -48,16 +60,125 @@ func Explain(name string, err error) error {
 	case errors.Is(err, seqlock.ErrVersion):
 		return explained("segment has an unsupported layout version (made by a newer seqshm?)")
 	case errors.Is(err, seqlock.ErrCorrupt):
-		return explained("corrupt segment"+detail(err, seqlock.ErrCorrupt),
-			"remove it with: publisher -rm "+name)
+		return explained(Cause(err), "remove it with: publisher -rm "+name)
 	case errors.Is(err, seqlock.ErrNotReady):
 		return explained("segment not initialised yet",
 			"its publisher is starting, or died while creating it; wait with -wait 5s, or remove it with: publisher -rm "+name)
 	case errors.Is(err, errors.ErrUnsupported):
-		return explained(fmt.Sprintf("not supported on %s: %s", runtime.GOOS, trimPrefixes(err.Error())))
+		return explained(fmt.Sprintf("not supported on %s: %s", runtime.GOOS, Cause(err)))
 	}
-	return explained(trimPrefixes(err.Error()))
+	return explained(Cause(err))
 }
+
+// Cause is err's message without the package and operation that the
+// library's error types put before it: what went wrong, for a person.
+func Cause(err error) string {
+	var (
+		se *seqlock.Error
+		fe *shmfile.Error
+	)
+	for {
+		switch {
+		case errors.As(err, &se):
+			err = se.Err
+		case errors.As(err, &fe) && fe.Op != "":
+			err = fe.Err
+		case errors.As(err, &fe):
+			return fe.Err.Error()
+		default:
+			return err.Error()
+		}
+	}
+}
+
+// busyMsg says who holds a segment.
+func busyMsg(b *shmfile.BusyError, who string) string {
+	switch {
+	case b.PID == 0:
+		return who + " is running"
+	case b.ForeignPID:
+		return fmt.Sprintf("%s (pid %d in another PID namespace, such as a container) is running", who, b.PID)
+	}
+	return fmt.Sprintf("%s (pid %d) is running", who, b.PID)
+}
+
+// StopHint is the hint for stopping the holder of a busy segment: a kill
+// command for this OS when its pid means something here.
+func StopHint(b *shmfile.BusyError) string {
+	switch {
+	case b.PID == 0 || b.ForeignPID:
+		return "stop it first, or publish under another name"
+	case runtime.GOOS == "windows":
+		return fmt.Sprintf("stop it first (taskkill /F /PID %d), or publish under another name", b.PID)
+	}
+	return fmt.Sprintf("stop it first (kill %d), or publish under another name", b.PID)
+}
+
+// UserName names the user uid: "alice (uid 1000)", or "uid 1000" if unknown.
+func UserName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return fmt.Sprintf("%s (uid %d)", u.Username, uid)
+	}
+	return fmt.Sprintf("uid %d", uid)
+}
+
+func explainTrust(name string, t *shmfile.TrustError, err error) error {
+	e := &Error{Name: name, Err: err}
+	mode := fmt.Sprintf("%04o", uint32(t.Mode.Perm()))
+	switch {
+	case t.Dir:
+		if t.Mode&fs.ModeSticky != 0 {
+			mode = "1" + mode[1:]
+		}
+		e.Msg = fmt.Sprintf("segment directory %s (owner %s, mode %s) is not safe: %s", t.Path, UserName(t.UID), mode, t.Why)
+		e.Hints = []string{
+			"make it writable by its owner only (chmod go-w DIR) or sticky (chmod +t DIR), and owned by you or root,",
+			"or point SEQSHM_DIR at a directory of your own",
+		}
+	case t.Want != 0 && t.Mode&^t.Want == 0:
+		fallthrough // the owner is what is wrong
+	case t.Want == 0:
+		e.Msg = fmt.Sprintf("segment belongs to %s (mode %s): %s", UserName(t.UID), mode, t.Why)
+		e.Hints = []string{
+			"another user's segment could be read or changed by them; do not publish or trust values in it:",
+			"remove it (as its owner, or root: publisher -rm " + name + ") or use another name",
+		}
+	default:
+		e.Msg = fmt.Sprintf("segment has mode %s, which grants more than %04o (owner %s)", mode, uint32(t.Want), UserName(t.UID))
+		e.Hints = []string{
+			fmt.Sprintf("give -mode %s to publish into it as it is, or remove it first (publisher -rm %s) to create it with the mode you want", mode, name),
+		}
+	}
+	return e
+}
+
+// explainPermission names the real cause of an access failure: a segment
+// directory this user may not write, another user's segment, or a segment
+// whose mode is too narrow.
+func explainPermission(name string, err error) error {
+	var se *shmfile.Error
+	e := &Error{Name: name, Err: err, Msg: "permission denied"}
+	if errors.As(err, &se) && se.Op == "create" {
+		e.Msg = "permission denied: cannot create segments in " + Dir()
+		e.Hints = []string{"the directory is not writable by you; set SEQSHM_DIR to a directory you may write"}
+		return e
+	}
+	if info, serr := shmfile.Stat(name); serr == nil && info.UID >= 0 {
+		e.Msg = fmt.Sprintf("permission denied: segment belongs to %s, mode %04o", UserName(info.UID), uint32(info.Mode))
+		if isOwner(info.UID) {
+			e.Hints = []string{"its mode does not let you write it; remove it (publisher -rm " + name + ") and publish again"}
+			return e
+		}
+	}
+	e.Hints = []string{
+		"segments are created owner-only (mode 0600); to let other users subscribe,",
+		"the publisher creates it with -mode 0640 or -mode 0644 (publisher -rm NAME first to recreate it)",
+	}
+	return e
+}
+
+// isOwner reports whether uid is this process's effective user.
+func isOwner(uid int) bool { return uid == syscall.Geteuid() }
 
 // Dir describes where segments live, for messages.
 func Dir() string {
@@ -65,38 +186,4 @@ func Dir() string {
 		return d
 	}
 	return "the session namespace"
-}
-
-// trimPrefixes removes the package prefixes ("seqlock: ", "shmfile: ",
-// "natskv: ") that start a library error's message; the tool's own prefix
-// replaces them.
-func trimPrefixes(msg string) string {
-	for {
-		rest, ok := strings.CutPrefix(msg, "seqlock: ")
-		if !ok {
-			rest, ok = strings.CutPrefix(msg, "shmfile: ")
-		}
-		if !ok {
-			rest, ok = strings.CutPrefix(msg, "natskv: ")
-		}
-		if !ok {
-			return msg
-		}
-		msg = rest
-	}
-}
-
-// detail returns what err's message says after sentinel's, as ": detail",
-// or "" if nothing.
-func detail(err, sentinel error) string {
-	msg := err.Error()
-	i := strings.Index(msg, sentinel.Error())
-	if i < 0 {
-		return ""
-	}
-	rest := strings.TrimPrefix(msg[i+len(sentinel.Error()):], ": ")
-	if rest == "" {
-		return ""
-	}
-	return ": " + rest
 }

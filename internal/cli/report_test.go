@@ -53,13 +53,13 @@ func TestReport(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
-	wrap := func(err error) error { return fmt.Errorf("seqlock: open \"x\": %w", err) }
+	wrap := func(err error) error { return &seqlock.Error{Op: "open", Name: "x", Err: err} }
 	for _, tt := range []struct {
 		err   error
 		msg   string // prefix of the explained message
 		hints bool
 	}{
-		{wrap(shmfile.ErrNoSpace), "no space left for the segment in ", true},
+		{wrap(fmt.Errorf("%w: no space left in /dev/shm for 4096 bytes", shmfile.ErrNoSpace)), "no space for segment: no space left in /dev/shm", true},
 		{wrap(fs.ErrPermission), "permission denied", true},
 		{wrap(seqlock.ErrTruncated), "segment truncated while mapped", false},
 		{wrap(seqlock.ErrNotSeqshm), "not a seqshm segment", false},
@@ -69,7 +69,13 @@ func TestExplain(t *testing.T) {
 		{wrap(fmt.Errorf("%w: slot 1 holds write 3", seqlock.ErrCorrupt)), "corrupt segment: slot 1 holds write 3", true},
 		{wrap(seqlock.ErrNotReady), "segment not initialised yet", true},
 		{wrap(errors.ErrUnsupported), "not supported on ", false},
-		{wrap(errors.New("odd")), "open \"x\": odd", false},
+		{wrap(errors.New("odd")), "odd", false},
+		{wrap(&shmfile.BusyError{PID: 7}), "another publisher (pid 7) is running", true},
+		{wrap(&shmfile.BusyError{PID: 1, ForeignPID: true}), "another publisher (pid 1 in another PID namespace", true},
+		{wrap(&shmfile.TrustError{UID: 4242, Mode: 0o666, Want: 0o600, Why: "w"}), "segment has mode 0666, which grants more than 0600", true},
+		{wrap(&shmfile.TrustError{Path: "/d", Dir: true, UID: 4242, Mode: 0o777, Why: "w"}), "segment directory /d (owner uid 4242, mode 0777) is not safe", true},
+		{wrap(fmt.Errorf("%w: gone", seqlock.ErrRemoved)), "segment was removed while in use", true},
+		{wrap(fmt.Errorf("%w: value of 9 bytes, the limit is 8", seqlock.ErrLimit)), "value larger than the reader's limit: value of 9 bytes", true},
 	} {
 		got := Explain("x", tt.err)
 		var e *Error
