@@ -12,6 +12,7 @@ import (
 // int64, int32, int16, uint*, bool and arrays, 264 bytes) to JSON.
 
 func benchValue(b *testing.B) (*schema.Schema, telemetry, []byte) {
+	need8(b)
 	s, err := schema.For[telemetry]()
 	if err != nil {
 		b.Fatal(err)

@@ -38,8 +38,12 @@
 // size and are refused with a hint.
 //
 // NAME is [A-Za-z_][A-Za-z0-9_]*, at most MaxNameLen bytes, unique within
-// its struct. An optional unit in square brackets follows the name: [m/s],
-// [deg], [°C]. A unit is at most MaxUnitLen bytes of printable UTF-8
+// its struct. An optional unit in square brackets follows the name:
+//
+//	float64 speed [m/s]
+//	float32 temp [°C]
+//
+// A unit is at most MaxUnitLen bytes of printable UTF-8
 // without [ ] { } ; , # " or \; spaces around it are dropped. Units are
 // documentation: they are kept, encoded and part of the fingerprint, but
 // they change no value. A # starts a comment that runs to the end of the

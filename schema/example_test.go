@@ -42,10 +42,10 @@ func Example() {
 
 func ExampleFor() {
 	type Pose struct {
-		X      float64 `seqshm:"x,unit=m"`
-		Y      float64 `seqshm:"y,unit=m"`
-		Status uint32  `seqshm:"status"`
-		Frame  [8]byte `seqshm:"frame,char"`
+		X      float64  `seqshm:"x,unit=m"`
+		Y      float64  `seqshm:"y,unit=m"`
+		Status uint32   `seqshm:"status"`
+		Frame  [12]byte `seqshm:"frame,char"`
 	}
 	s, err := schema.For[Pose]()
 	if err != nil {
@@ -55,7 +55,7 @@ func ExampleFor() {
 	_, err = schema.For[struct{ N int }]()
 	fmt.Println(err)
 	// Output:
-	// float64 x [m]; float64 y [m]; uint32 status; char[8] frame 32
+	// float64 x [m]; float64 y [m]; uint32 status; char[12] frame 32
 	// schema: unsupported type: field struct.N: int has a platform-dependent size: use int32 or int64
 }
 

@@ -109,7 +109,9 @@ func (a *Accessor) AppendJSON(dst, value []byte) ([]byte, error) {
 
 // AppendText appends the accessed value in value as text for people: a
 // number or bool as in logfmt, an array as [a,b,c], a char field's raw
-// text up to its first NUL, and a nested struct in logfmt (x=1 y=2).
+// text up to its first NUL (unquoted), a nested struct in logfmt
+// (x=1 y=2), and an array of structs in logfmt with the index as key
+// prefix ([0].x=1 [1].x=2).
 func (a *Accessor) AppendText(dst, value []byte) ([]byte, error) {
 	b, err := a.bytes(value)
 	if err != nil {

@@ -46,6 +46,16 @@ type allTypes struct {
 	Last float64
 }
 
+// align8 says whether Go aligns 8-byte numbers to 8 bytes, as C does on
+// the platforms seqshm supports; elsewhere For refuses such structs.
+var align8 = unsafe.Alignof(int64(0)) == 8 && unsafe.Alignof(float64(0)) == 8
+
+func need8(t testing.TB) {
+	if !align8 {
+		t.Skip("Go aligns 8-byte numbers to 4 bytes here")
+	}
+}
+
 var _ = allTypes{}.pt // shared, though unused by Go code
 
 func TestOf(t *testing.T) {
@@ -66,6 +76,9 @@ func TestOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := schema.Of(tt.typ)
+		if errors.Is(err, schema.ErrLayout) && !align8 {
+			continue // 8-byte fields are 4-aligned by Go here: refused, rightly
+		}
 		if err != nil {
 			t.Errorf("Of(%v) = %v", tt.typ, err)
 			continue
@@ -79,6 +92,12 @@ func TestOf(t *testing.T) {
 		}
 	}
 	s, err := schema.For[pose]()
+	if !align8 {
+		if !errors.Is(err, schema.ErrLayout) {
+			t.Errorf("For[pose]() = %v, %v, want ErrLayout where int64 is 4-aligned", s, err)
+		}
+		return
+	}
 	if err != nil || s.Fingerprint() != mustParse(t, tests[0].text).Fingerprint() {
 		t.Errorf("For[pose]() = %v, %v", s, err)
 	}

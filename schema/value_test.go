@@ -152,6 +152,7 @@ func randTelemetry(r *rand.Rand) telemetry {
 // AppendJSON gives what encoding/json gives, and that EncodeJSON of that
 // JSON gives back the Go bytes.
 func TestMatchesGo(t *testing.T) {
+	need8(t)
 	s, err := schema.For[telemetry]()
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +287,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestAppendJSONAllocs(t *testing.T) {
+	need8(t)
 	s, err := schema.For[telemetry]()
 	if err != nil {
 		t.Fatal(err)

@@ -107,6 +107,7 @@ func Create(name string, opts *Options) (*Publisher, error) {
 // writer, and reports which.
 func createOrAdopt(name string, size int, mode fs.FileMode) (*shmfile.Segment, bool, error) {
 	so := &shmfile.Options{Mode: mode}
+	busy := 0
 	for i := 0; ; i++ {
 		seg, err := shmfile.Create(name, size, so)
 		if !errors.Is(err, fs.ErrExist) {
@@ -115,6 +116,12 @@ func createOrAdopt(name string, size int, mode fs.FileMode) (*shmfile.Segment, b
 		seg, err = shmfile.OpenWriter(name, headerSize, so)
 		switch {
 		case i == 500:
+		case errors.Is(err, shmfile.ErrBusy) && busy < busyTries:
+			// A Remove holds the lock for an instant while it deletes;
+			// a publisher holds it for good.
+			busy++
+			time.Sleep(busyPause)
+			continue
 		case errors.Is(err, shmfile.ErrTooSmall):
 			// Another process is creating it right now: its file is
 			// too small until it is sized. Wait for that, up to a
@@ -127,6 +134,13 @@ func createOrAdopt(name string, size int, mode fs.FileMode) (*shmfile.Segment, b
 		return seg, false, err
 	}
 }
+
+// busyTries and busyPause bound how long Create waits for a writer lock
+// that a Remove may be holding before it reports ErrBusy.
+const (
+	busyTries = 10
+	busyPause = 2 * time.Millisecond
+)
 
 // withPID completes a busy error with the live publisher's pid from the
 // segment's header where the OS did not give it, and says whether that pid

@@ -83,7 +83,7 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 	m := h.loadMagic()
 	var g geometry
 	switch {
-	case m == 0 && !allZero(region):
+	case m == 0 && !allZero(region[:min(len(region), zeroCheck)]):
 		// Not ours: a zero magic with other bytes set is another
 		// program's file (or a creator that died while writing the
 		// header, which Remove can clear away).
@@ -327,6 +327,13 @@ func (w *Writer) unfence() {
 	w.h.storeFlags(w.g.flags)
 	w.fence, w.fenced = false, false
 }
+
+// zeroCheck is how much of a region with a zero magic NewWriter checks to
+// be zero before it initialises it: the header, both slots of a small
+// segment and the first waiter page. Not the whole region: a segment that
+// claims a large capacity is a sparse file, and reading all of it would
+// take as long as writing it.
+const zeroCheck = 64 << 10
 
 // allZero reports whether every byte of b is zero.
 func allZero(b []byte) bool {

@@ -89,6 +89,14 @@ func openDir(op, name string, write bool) (segmentDir, error) {
 			break
 		}
 	}
+	if err == unix.ENOTDIR {
+		// O_DIRECTORY|O_NOFOLLOW on a symbolic link fails with ENOTDIR on
+		// Linux (ELOOP elsewhere): say which it is.
+		var st unix.Stat_t
+		if unix.Lstat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			err = unix.ELOOP
+		}
+	}
 	switch {
 	case err == unix.ELOOP:
 		return segmentDir{}, newError(op, name, "segment directory "+dir+" is a symbolic link (not followed)", ErrNotTrusted, &fs.PathError{Op: "open", Path: dir, Err: err})

@@ -2,9 +2,9 @@ package main
 
 import (
 	"errors"
-	"runtime"
 	"fmt"
 	"io/fs"
+	"runtime"
 
 	"github.com/seqshm/seqshm/internal/cli"
 	"github.com/seqshm/seqshm/seqlock"

@@ -135,9 +135,7 @@ func explainTrust(name string, t *shmfile.TrustError, err error) error {
 			"make it writable by its owner only (chmod go-w DIR) or sticky (chmod +t DIR), and owned by you or root,",
 			"or point SEQSHM_DIR at a directory of your own",
 		}
-	case t.Want != 0 && t.Mode&^t.Want == 0:
-		fallthrough // the owner is what is wrong
-	case t.Want == 0:
+	case t.Want == 0 || !isOwner(t.UID): // the owner is what is wrong
 		e.Msg = fmt.Sprintf("segment belongs to %s (mode %s): %s", UserName(t.UID), mode, t.Why)
 		e.Hints = []string{
 			"another user's segment could be read or changed by them; do not publish or trust values in it:",

@@ -1,0 +1,404 @@
+package reliability_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seqshm/seqshm/internal/cli/clitest"
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// Hostile neighbours (docs/reliability.md): another user, a cleanup job, a
+// container sharing the segment directory. These tests run the real tools
+// across processes, and across two users when run as root (they create the
+// user neighbourUser with useradd and leave it for later runs).
+
+const neighbourUser = "seqshm-neighbour"
+
+// neighbour is another user's credentials.
+type neighbour struct {
+	name     string
+	uid, gid uint32
+}
+
+var neighbourOnce struct {
+	sync.Once
+	n   *neighbour
+	err error
+}
+
+// otherUser returns the second user, creating it if needed. It skips the
+// test unless this process is root.
+func otherUser(t *testing.T) *neighbour {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to create and act as a second user")
+	}
+	neighbourOnce.Do(func() {
+		if _, err := user.Lookup(neighbourUser); err != nil {
+			out, err := exec.Command("useradd", "--system", "--no-create-home", "--user-group",
+				"--shell", "/usr/sbin/nologin", neighbourUser).CombinedOutput()
+			if err != nil {
+				neighbourOnce.err = fmt.Errorf("useradd %s: %v: %s", neighbourUser, err, out)
+				return
+			}
+		}
+		u, err := user.Lookup(neighbourUser)
+		if err != nil {
+			neighbourOnce.err = err
+			return
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		neighbourOnce.n = &neighbour{name: neighbourUser, uid: uint32(uid), gid: uint32(gid)}
+	})
+	if neighbourOnce.err != nil {
+		t.Skipf("cannot create a second user: %v", neighbourOnce.err)
+	}
+	return neighbourOnce.n
+}
+
+// sharedDir makes a segment directory like /dev/shm (mode 1777, root's),
+// reachable by every user, removed when the test ends.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "seqshm-shared-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	if err := os.Chmod(d, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// tool returns the path of a tool binary, reachable by every user.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	dir := binaries(t)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name)
+}
+
+// toolCmd is the command running a tool with args in segment directory dir,
+// as user as (nil: this process's user).
+func toolCmd(t *testing.T, ctx context.Context, as *neighbour, dir, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, tool(t, name), args...)
+	cmd.Env = append(os.Environ(), "SEQSHM_DIR="+dir, "GORACE=atexit_sleep_ms=0")
+	cmd.WaitDelay = time.Second
+	if as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: as.uid, Gid: as.gid}}
+	}
+	return cmd
+}
+
+// runTool runs a tool to its end and returns how it ended.
+func runTool(t *testing.T, as *neighbour, dir, name string, args ...string) clitest.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clitest.Timeout)
+	defer cancel()
+	cmd := toolCmd(t, ctx, as, dir, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("%s %q: %v", name, args, err)
+	}
+	return clitest.Result{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
+}
+
+// want fails the test unless r ended with code and its stderr holds every
+// one of parts.
+func want(t *testing.T, what string, r clitest.Result, code int, parts ...string) {
+	t.Helper()
+	if r.Code != code {
+		t.Errorf("%s: exit %d, want %d; stdout %q, stderr:\n%s", what, r.Code, code, r.Stdout, r.Stderr)
+		return
+	}
+	for _, p := range parts {
+		if !strings.Contains(r.Stderr, p) {
+			t.Errorf("%s: stderr does not say %q:\n%s", what, p, r.Stderr)
+		}
+	}
+}
+
+// TestPlantedSegmentRefused: user B plants a segment with mode 0666; root's
+// publisher must not adopt it (B could read the secret and forge values),
+// whatever -mode it gives, and a subscriber told -owner root refuses it.
+func TestPlantedSegmentRefused(t *testing.T) {
+	b := otherUser(t)
+	dir := sharedDir(t)
+	name := uniqueName(t)
+	want(t, "B: publisher -mode 0666", runTool(t, b, dir, "publisher", "-mode", "0666", name, "planted"), 0)
+
+	for _, args := range [][]string{{name, "secret"}, {"-mode", "0666", name, "secret"}} {
+		r := runTool(t, nil, dir, "publisher", args...)
+		want(t, fmt.Sprintf("root: publisher %q", args), r, 1,
+			"segment belongs to "+b.name, "mode 0666", "hint: ", "publisher -rm "+name)
+	}
+	if r := runTool(t, nil, dir, "subscriber", name); r.Stdout != "planted\n" {
+		t.Errorf("value after the refused take-overs = %q, want %q (the secret must not be written)", r.Stdout, "planted\n")
+	}
+	want(t, "root: subscriber -owner root", runTool(t, nil, dir, "subscriber", "-owner", "root", name), 1,
+		"segment belongs to uid "+strconv.Itoa(int(b.uid))+", not to root")
+	if r := runTool(t, nil, dir, "subscriber", "-owner", b.name, name); r.Code != 0 || r.Stdout != "planted\n" {
+		t.Errorf("subscriber -owner %s = %d %q, want the value", b.name, r.Code, r.Stdout)
+	}
+
+	// The owner is shown by -info and -list, and in their JSON.
+	if r := runTool(t, nil, dir, "subscriber", "-info", name); !strings.Contains(r.Stdout, "owner:") || !strings.Contains(r.Stdout, b.name) {
+		t.Errorf("subscriber -info does not show the owner %s:\n%s", b.name, r.Stdout)
+	}
+	var st struct {
+		Owner string `json:"owner"`
+		UID   *int   `json:"uid"`
+	}
+	r := runTool(t, nil, dir, "subscriber", "-list", "-json")
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil || st.Owner != b.name || st.UID == nil || *st.UID != int(b.uid) {
+		t.Errorf("subscriber -list -json = %q (%v), want owner %s, uid %d", r.Stdout, err, b.name, b.uid)
+	}
+	// Root may remove it, as in /dev/shm.
+	want(t, "root: publisher -rm", runTool(t, nil, dir, "publisher", "-rm", name), 0)
+}
+
+// TestWiderModeRefused: a publisher adopts its own segment only if its mode
+// grants no more than -mode (default 0600).
+func TestWiderModeRefused(t *testing.T) {
+	dir := segDir(t)
+	name := uniqueName(t)
+	want(t, "publisher -mode 0644", runTool(t, nil, dir, "publisher", "-mode", "0644", name, "v1"), 0)
+	want(t, "publisher (0600)", runTool(t, nil, dir, "publisher", name, "v2"), 1,
+		"segment has mode 0644, which grants more than 0600", "hint: give -mode 0644")
+	want(t, "publisher -mode 0644 again", runTool(t, nil, dir, "publisher", "-mode", "0644", name, "v3"), 0)
+	if r := runTool(t, nil, dir, "subscriber", name); r.Stdout != "v3\n" {
+		t.Errorf("value = %q, want v3", r.Stdout)
+	}
+}
+
+// TestUntrustedDirectory: SEQSHM_DIR must not be writable by others unless
+// sticky, a writer's must be its own or root's, and a symbolic link to a
+// directory is not followed.
+func TestUntrustedDirectory(t *testing.T) {
+	base := t.TempDir()
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o777) // past the umask
+	link := filepath.Join(base, "link")
+	sticky := filepath.Join(base, "sticky")
+	if err := os.Mkdir(sticky, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(sticky, 0o777|os.ModeSticky)
+	if err := os.Symlink(sticky, link); err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName(t)
+	want(t, "publisher in a 0777 directory", runTool(t, nil, open, "publisher", name, "v"), 1,
+		"segment directory "+open, "may be written by others and is not sticky", "hint: ")
+	want(t, "subscriber in a 0777 directory", runTool(t, nil, open, "subscriber", name), 1, "is not safe")
+	want(t, "subscriber -list in a 0777 directory", runTool(t, nil, open, "subscriber", "-list"), 1, "is not safe")
+	if _, err := os.Stat(filepath.Join(open, name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a segment was created in the untrusted directory (%v)", err)
+	}
+	want(t, "publisher in a symlinked directory", runTool(t, nil, link, "publisher", name, "v"), 1, "is a symbolic link")
+	want(t, "publisher in a 1777 directory", runTool(t, nil, sticky, "publisher", name, "v"), 0)
+
+	if os.Geteuid() != 0 {
+		return
+	}
+	b := otherUser(t)
+	theirs := filepath.Join(sharedDir(t), "theirs")
+	if err := os.Mkdir(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, int(b.uid), int(b.gid)); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "B: publisher in B's directory", runTool(t, b, theirs, "publisher", "-mode", "0644", name, "from B"), 0)
+	want(t, "root: publisher in B's directory", runTool(t, nil, theirs, "publisher", "-rm", name), 1,
+		"belongs to uid "+strconv.Itoa(int(b.uid)), "its owner could replace segments")
+	if r := runTool(t, nil, theirs, "subscriber", name); r.Code != 0 || r.Stdout != "from B\n" {
+		t.Errorf("root: subscriber in B's directory = %d %q, %s; want B's value (readers accept any owner)", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// makeHuge writes, in dir, a segment whose header claims capacity bytes
+// (a sparse file of twice that) and whose value claims length bytes.
+func makeHuge(t *testing.T, dir, name string, capacity, length int) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	size := seqlock.Size(capacity)
+	if err := f.Truncate(int64(size)); err != nil {
+		t.Skipf("cannot make a sparse file of %d bytes here: %v", size, err)
+	}
+	region, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Skipf("cannot map %d bytes: %v", size, err)
+	}
+	defer unix.Munmap(region)
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("small")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if length > 5 {
+		// Write 1 is in slot 1, whose header starts after the first slot.
+		slot1 := binary.LittleEndian.Uint64(region[offSlot1:])
+		binary.LittleEndian.PutUint64(region[slot1+offSlotLen:], uint64(length))
+	}
+}
+
+// TestHugeCapacityHeader: a header claiming 1 TiB must not make a reader
+// allocate it; a value beyond the reader's limit is a clear error, exit 1;
+// publisher -rm removes such a file.
+func TestHugeCapacityHeader(t *testing.T) {
+	dir := segDir(t)
+	small, big := uniqueName(t), uniqueName(t)
+	makeHuge(t, dir, small, 1<<39, 5)     // 512 GiB claimed, a 5-byte value
+	makeHuge(t, dir, big, 1<<30, 200<<20) // a value claiming 200 MiB
+	for _, args := range [][]string{{small}, {"-json", small}, {"-follow", "-count", "1", small}, {"-info", small}} {
+		r := runTool(t, nil, dir, "subscriber", args...)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "small") && args[0] != "-info" {
+			t.Errorf("subscriber %q = %d %q, stderr %s; want the 5-byte value", args, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	for _, args := range [][]string{{big}, {"-json", big}, {"-follow", big}, {"-max-size", "100MiB", big}} {
+		want(t, fmt.Sprintf("subscriber %q", args), runTool(t, nil, dir, "subscriber", args...), 1,
+			"value larger than the reader's limit: value of 209715200 bytes", "hint: raise the limit with -max-size")
+	}
+	for _, name := range []string{small, big} {
+		want(t, "publisher -rm "+name, runTool(t, nil, dir, "publisher", "-rm", name), 0)
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after publisher -rm %s: %v, want it gone", name, err)
+		}
+	}
+}
+
+// TestRemovedUnderPublisher: a cleanup job deletes the segment file of a
+// live publisher. The publisher notices within RemovedCheckInterval and
+// exits 1 saying so; -follow and -stats switch to the segment a new
+// publisher creates.
+func TestRemovedUnderPublisher(t *testing.T) {
+	dir := segDir(t)
+	name := uniqueName(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := startCmd(t, toolCmd(t, ctx, nil, dir, "publisher", "-clock", "-interval", "5ms", name))
+	waitFor(t, "the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
+	follow := startCmd(t, toolCmd(t, ctx, nil, dir, "subscriber", "-follow", "-json", name))
+	follow.readLine(clitest.Timeout)
+	stats := startCmd(t, toolCmd(t, ctx, nil, dir, "subscriber", "-stats", "-json", "-interval", "100ms", name))
+	stats.readLine(clitest.Timeout)
+
+	removed := time.Now()
+	if err := os.Remove(filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+	pub.wait(clitest.Timeout)
+	if took := time.Since(removed); pub.cmd.ProcessState.ExitCode() != 1 || !strings.Contains(pub.stderr.String(), "segment was removed while in use") {
+		t.Errorf("publisher after its file was deleted: exit %d after %v, stderr %q; want exit 1 saying it was removed",
+			pub.cmd.ProcessState.ExitCode(), took, pub.stderr.String())
+	}
+	// A new publisher: the old followers must see its values.
+	want(t, "new publisher", runTool(t, nil, dir, "publisher", name, "after the removal"), 0)
+	deadline := time.After(clitest.Timeout)
+	for {
+		var v struct{ Value string }
+		select {
+		case line, ok := <-follow.lines:
+			if !ok {
+				t.Fatalf("subscriber -follow exited: %s", follow.stderr.String())
+			}
+			json.Unmarshal([]byte(line), &v)
+		case <-deadline:
+			t.Fatalf("subscriber -follow never printed the new publisher's value")
+		}
+		if v.Value == "after the removal" {
+			break
+		}
+	}
+	// -stats goes on reporting, on the new segment.
+	for range 3 {
+		stats.readLine(clitest.Timeout)
+	}
+	select {
+	case <-stats.done:
+		t.Errorf("subscriber -stats exited: %s", stats.stderr.String())
+	default:
+	}
+}
+
+// waitFor calls f every few milliseconds until it is true, failing the
+// test after clitest.Timeout.
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(clitest.Timeout); !f(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %v", what, clitest.Timeout)
+		}
+	}
+}
+
+// TestForeignPIDNamespace: a publisher in another PID namespace (a
+// container sharing the segment directory) shows as alive with its pid
+// marked as another namespace's, and no hint suggests killing that pid.
+func TestForeignPIDNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for unshare --pid")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare(1)")
+	}
+	dir := segDir(t)
+	name := uniqueName(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, unshare, "--pid", "--fork", "--kill-child", tool(t, "publisher"), "-clock", name)
+	cmd.Env = append(os.Environ(), "SEQSHM_DIR="+dir, "GORACE=atexit_sleep_ms=0")
+	pub := startCmd(t, cmd)
+	waitFor(t, "the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
+	if pub.cmd.ProcessState != nil {
+		t.Skipf("unshare --pid failed: %s", pub.stderr.String())
+	}
+	r := runTool(t, nil, dir, "subscriber", "-info", name)
+	if !strings.Contains(r.Stdout, "alive (pid 1 in another PID namespace") {
+		t.Errorf("subscriber -info of a publisher in another PID namespace:\n%s\nwant alive (pid 1 in another PID namespace, ...)", r.Stdout)
+	}
+	r = runTool(t, nil, dir, "publisher", name, "second")
+	want(t, "second publisher", r, 1, "pid 1 in another PID namespace")
+	if strings.Contains(r.Stderr, "kill 1") {
+		t.Errorf("a hint suggests killing pid 1 of another namespace:\n%s", r.Stderr)
+	}
+	want(t, "publisher -rm", runTool(t, nil, dir, "publisher", "-rm", name), 1, "pid 1 in another PID namespace")
+}
