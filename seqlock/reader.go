@@ -2,7 +2,6 @@ package seqlock
 
 import (
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -14,6 +13,15 @@ import (
 // instead of an endless loop. (On amd64 readSlow runs after the
 // assembly's readSmallLaps attempts, so a read gives up after 1016.)
 const maxLaps = 1000
+
+// readBackoff caps the PAUSEs between two attempts of one Read: a lapped
+// reader waits one PAUSE more after each lap (readSmallLaps + lap in
+// readSlow), up to this many. A read that gives up has then paused about
+// 64 000 times, a few milliseconds. The reader never sleeps or yields in
+// Read: a goroutine locked to its thread would hand its P over through
+// futex sleeps at each yield, and async preemption already keeps a long
+// Read from holding the P (issue 18).
+const readBackoff = 64
 
 // Meta describes a value returned by Read.
 type Meta struct {
@@ -127,9 +135,11 @@ func readSlow(r *Reader, buf []byte) (Meta, error) {
 		// below s1 means a hostile writer; treat it as a lap. (Written as
 		// a difference, which cannot overflow once s2 >= s1 >= 2m.)
 		if s2 < s1 || s2-2*m > 2 {
-			if lap%64 == 63 {
-				runtime.Gosched()
-			}
+			// Lapped: back off in proportion to the laps before the
+			// next attempt, as readValue does (slot_amd64.s), so that
+			// the attempts drift against the writer's rhythm instead
+			// of losing the same race again at once.
+			spinPause(uint64(min(readSmallLaps+lap+1, readBackoff)))
 			continue
 		}
 		if n > capacity || num != m {

@@ -9,7 +9,8 @@ const (
 	slotAsm    = true
 	slotAsmMax = 256
 	// readSmallLaps bounds readValue's attempts before it leaves the read
-	// to readSlow (which yields the processor now and then).
+	// to readSlow. After its k-th lap readValue pauses k times, and
+	// readSlow goes on from there (see readBackoff).
 	readSmallLaps = 16
 )
 
@@ -26,3 +27,8 @@ func readValue(r *Reader, buf []byte) (m Meta, err error)
 // The Go functions slot_amd64.s jumps to, and a constant it uses. Tools
 // that look for unused code do not read assembly; this keeps them in view.
 var _ = [...]any{readSlow, writeSlow, writeWake, writeQuiet, readSmallLaps}
+
+// spinPause executes n PAUSE instructions (slot_amd64.s).
+//
+//go:noescape
+func spinPause(n uint64)

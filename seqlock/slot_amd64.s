@@ -151,7 +151,7 @@ slow:
 // Reader.Read for slots of up to slotAsmMax bytes and a complete value that
 // fits in buf, read in at most readSmallLaps attempts. Every other case (no
 // value yet, a short buffer, a slot that contradicts the header, a reader
-// lapped again and again, a large slot) jumps, with the arguments as they
+// lapped readSmallLaps times, a large slot) jumps, with the arguments as they
 // came, to readSlow.
 TEXT ·readValue(SB),NOSPLIT,$0-72
 	MOVQ	r+0(FP), R13
@@ -199,6 +199,32 @@ retry:
 	RET
 lapped:
 	DECQ	R12
-	JNZ	retry
+	JZ	slow
+	// Back off before the next attempt: one PAUSE per lap so far. A retry
+	// at once takes the counter and slot lines from a writer that is
+	// about to lap us again, and the next attempt, in the same phase of
+	// its writes, loses the same way (issue 18); waiting longer after
+	// each lap shifts the attempts against the writer's rhythm, and
+	// PAUSE keeps the loop from issuing loads of those lines meanwhile.
+	MOVQ	$const_readSmallLaps, CX
+	SUBQ	R12, CX
+backoff:
+	PAUSE
+	DECQ	CX
+	JNZ	backoff
+	JMP	retry
 slow:
 	JMP	·readSlow(SB)
+
+// func spinPause(n uint64)
+// n PAUSE instructions: readSlow's back-off after a lap.
+TEXT ·spinPause(SB),NOSPLIT,$0-8
+	MOVQ	n+0(FP), CX
+	TESTQ	CX, CX
+	JZ	pause_done
+pause_loop:
+	PAUSE
+	DECQ	CX
+	JNZ	pause_loop
+pause_done:
+	RET

@@ -7,6 +7,8 @@ package seqlock
 const (
 	slotAsm    = false
 	slotAsmMax = 0
+	// readSmallLaps: no assembly attempts before readSlow.
+	readSmallLaps = 0
 )
 
 func writeValue(w *Writer, p []byte, t int64, stamp bool) (uint64, error) {
@@ -14,3 +16,7 @@ func writeValue(w *Writer, p []byte, t int64, stamp bool) (uint64, error) {
 }
 
 func readValue(r *Reader, buf []byte) (Meta, error) { return readSlow(r, buf) }
+
+// spinPause would be the spin-wait hint (PAUSE); without the assembly the
+// back-off after a lap is only the loop itself.
+func spinPause(n uint64) {}
