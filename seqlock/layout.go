@@ -1,11 +1,14 @@
 package seqlock
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/seqshm/seqshm/schema"
 )
 
 // Layout version 1, byte by byte. docs/layout.md is the normative description
@@ -33,7 +36,6 @@ const (
 	headerSize      = 256
 	slotHeaderSize  = 64 // per slot: length, publish time, write number, reserved
 	slotAlign       = 128
-	notifyAlign     = 64 << 10 // largest page size of supported systems
 	notifySize      = 128
 	offSlotLen      = 0  // within a slot: payload length in bytes
 	offSlotTime     = 8  // within a slot: publish time, Unix ns (int64), 0 = not stamped
@@ -133,6 +135,7 @@ func checkRegion(region []byte) error {
 
 // geometry is everything a reader needs from a header, validated.
 type geometry struct {
+	headerSize  int // bytes before slot 0: the header and the schema area
 	capacity    int
 	slotSize    int
 	slot        [2]int // offsets of the two slots
@@ -150,19 +153,43 @@ func slotSizeFor(capacity int) int {
 func roundUp(n, align int) int { return (n + align - 1) / align * align }
 
 // Size returns the number of bytes a region needs to hold values of up to
-// capacity bytes, including the waiter area used by Subscriber.Wait.
-func Size(capacity int) int {
+// capacity bytes, including the waiter area used by Subscriber.Wait, or 0
+// if capacity is out of range. A region whose values have a schema needs
+// SizeWith.
+func Size(capacity int) int { return SizeWith(capacity, nil) }
+
+// SizeWith is Size for values described by s (nil: bytes): the schema is
+// kept in the region, between the header and the slots.
+func SizeWith(capacity int, s *schema.Schema) int {
 	if capacity < 1 || capacity > maxCapacity {
 		return 0
 	}
-	return newGeometry(capacity, 0, 0).totalSize
+	return newGeometry(capacity, 0, 0, schemaLen(s)).totalSize
 }
 
-func newGeometry(capacity int, fingerprint, flags uint64) geometry {
+// schemaLen is the length of s's binary encoding, 0 for nil.
+func schemaLen(s *schema.Schema) int {
+	if s == nil {
+		return 0
+	}
+	b, err := s.MarshalBinary()
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}
+
+// newGeometry lays out a region: the header, a schema area of schemaLen
+// bytes (rounded up to slotAlign), the two slots, and the waiter area on a
+// page of its own, so that a subscriber can map it writable apart from the
+// values (waiterAlign: the page size; on Windows the 64 KiB allocation
+// granularity, which view offsets must be multiples of).
+func newGeometry(capacity int, fingerprint, flags uint64, schemaLen int) geometry {
 	g := geometry{capacity: capacity, slotSize: slotSizeFor(capacity), fingerprint: fingerprint, flags: flags}
-	g.slot[0] = headerSize
-	g.slot[1] = headerSize + g.slotSize
-	g.notify = roundUp(g.slot[1]+g.slotSize, notifyAlign)
+	g.headerSize = headerSize + roundUp(schemaLen, slotAlign)
+	g.slot[0] = g.headerSize
+	g.slot[1] = g.headerSize + g.slotSize
+	g.notify = roundUp(g.slot[1]+g.slotSize, waiterAlign)
 	g.totalSize = g.notify + notifySize
 	return g
 }
@@ -171,7 +198,7 @@ func newGeometry(capacity int, fingerprint, flags uint64) geometry {
 // the counter, into a header that no reader trusts yet (its magic is zero).
 func (g geometry) encode(h *header) {
 	h.version = LayoutVersion
-	h.headerSize = headerSize
+	h.headerSize = uint64(g.headerSize)
 	h.capacity = uint64(g.capacity)
 	h.slotSize = uint64(g.slotSize)
 	h.slot = [2]uint64{uint64(g.slot[0]), uint64(g.slot[1])}
@@ -221,6 +248,7 @@ func decodeHeader(region []byte) (geometry, error) {
 		rangesOverlap(notify, notifySize, s0, slotSize) || rangesOverlap(notify, notifySize, s1, slotSize)):
 		return g, fmt.Errorf("%w: waiter area at %d", ErrCorrupt, notify)
 	}
+	g.headerSize = int(hs)
 	g.capacity = int(capacity)
 	g.slotSize = int(slotSize)
 	g.slot = [2]int{int(s0), int(s1)}
@@ -229,6 +257,38 @@ func decodeHeader(region []byte) (geometry, error) {
 	g.notify = int(notify)
 	g.flags = h.loadFlags()
 	return g, nil
+}
+
+// schemaMagic starts a schema area (package schema's binary format).
+var schemaMagic = [4]byte{'S', 'Q', 'S', 'C'}
+
+// decodeSchema returns the schema kept between the header and the slots of
+// region, laid out by g: nil if there is none (segments made before
+// schemas, or by a writer that kept none), an error wrapping ErrCorrupt for
+// an area that holds no valid schema. The area is copied out first, so a
+// writer changing it meanwhile cannot make the decoder see two versions.
+func decodeSchema(region []byte, g geometry) (*schema.Schema, error) {
+	if g.headerSize <= headerSize {
+		return nil, nil
+	}
+	area := region[headerSize:g.headerSize]
+	if !bytes.HasPrefix(area, schemaMagic[:]) {
+		return nil, nil
+	}
+	b := bytes.Clone(area[:min(len(area), schema.MaxBinarySize)])
+	n, err := schema.BinarySize(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schema area: %w", ErrCorrupt, err)
+	}
+	s, err := schema.UnmarshalBinary(b[:n])
+	if err != nil {
+		return nil, fmt.Errorf("%w: schema area: %w", ErrCorrupt, err)
+	}
+	if s.Kind() == schema.Struct && (s.Size() != g.capacity || s.Fingerprint() != g.fingerprint) {
+		return nil, fmt.Errorf("%w: struct schema of %d bytes (fingerprint %#x) in a segment of capacity %d (fingerprint %#x)",
+			ErrCorrupt, s.Size(), s.Fingerprint(), g.capacity, g.fingerprint)
+	}
+	return s, nil
 }
 
 // slotFits reports whether a slot at off of size n lies after the header,

@@ -12,23 +12,27 @@ type TypedPublisher[T any] struct {
 	p *Publisher
 }
 
-// CreateTyped is Create for values of type T: the capacity is T's size and
-// T's Fingerprint is recorded, so that a subscriber of another type gets
-// ErrTypeMismatch and a publisher of another type ErrIncompatible.
+// CreateTyped is Create for values of type T: the segment keeps T's schema
+// (package schema: field names, types, offsets, units from `seqshm` tags),
+// so that any tool can decode its values, a subscriber of another type gets
+// ErrTypeMismatch and a publisher of another type ErrIncompatible. T must
+// have a fixed C-compatible layout (schema.For says why not).
 func CreateTyped[T any](name string, opts *Options) (*TypedPublisher[T], error) {
-	fp, err := Fingerprint[T]()
+	if _, err := Fingerprint[T](); err != nil {
+		return nil, &Error{Op: "create", Name: name, Err: err}
+	}
+	sc, err := schemaFor[T]()
 	if err != nil {
-		return nil, err
+		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: %w", ErrInvalid, err)}
 	}
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	size := int(reflect.TypeFor[T]().Size())
-	if o.Capacity != 0 && o.Capacity != size {
-		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d given for a %d-byte %v", ErrInvalid, o.Capacity, size, reflect.TypeFor[T]())}
+	if o.Capacity != 0 && o.Capacity != sc.Size() {
+		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d given for a %d-byte %v", ErrInvalid, o.Capacity, sc.Size(), reflect.TypeFor[T]())}
 	}
-	o.Capacity, o.fingerprint = size, fp
+	o.Schema = sc
 	p, err := Create(name, &o)
 	if err != nil {
 		return nil, err

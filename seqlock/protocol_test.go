@@ -177,7 +177,7 @@ func TestDecodeHeaderRejects(t *testing.T) {
 	put := func(off int, v uint64) func([]byte) []byte {
 		return func(b []byte) []byte { binary.LittleEndian.PutUint64(b[off:], v); return b }
 	}
-	g := newGeometry(64, 0, 0)
+	g := newGeometry(64, 0, 0, 0)
 	tests := []struct {
 		name   string
 		break_ func([]byte) []byte

@@ -1,6 +1,7 @@
 package seqlock
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,7 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
@@ -36,8 +39,13 @@ type Options struct {
 	// NoTimestamp turns off publish-time stamps, saving one clock read per
 	// Publish; subscribers then see no age for values.
 	NoTimestamp bool
-
-	fingerprint uint64 // set by CreateTyped
+	// Schema says what the values are, so that every tool and language
+	// can decode them (package schema): nil means bytes; text and json
+	// values are checked by Publish (UTF-8, a JSON document); a struct
+	// schema sets the capacity to its size. It is kept in the segment. An
+	// existing segment must hold the same schema, except that a publisher
+	// of bytes (nil) adopts text and json segments too.
+	Schema *schema.Schema
 }
 
 // A Publisher is the single writer of a named segment. It holds the
@@ -53,6 +61,7 @@ type Publisher struct {
 	w       *Writer
 	created bool
 	closed  bool
+	kind    schema.Kind // what Publish checks values against
 
 	removed atomic.Bool   // the segment's name no longer refers to it
 	gone    chan struct{} // closed when removed is set
@@ -78,25 +87,38 @@ func Create(name string, opts *Options) (*Publisher, error) {
 		o = *opts
 	}
 	capacity := o.Capacity
+	if o.Schema != nil && o.Schema.Kind() == schema.Struct {
+		if capacity != 0 && capacity != o.Schema.Size() {
+			return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d for a struct schema of %d bytes", ErrInvalid, capacity, o.Schema.Size())}
+		}
+		capacity = o.Schema.Size()
+	}
 	if capacity == 0 {
 		capacity = DefaultCapacity
 	}
 	if capacity < 0 || capacity > maxCapacity {
 		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, o.Capacity, maxCapacity)}
 	}
-	seg, created, err := createOrAdopt(name, Size(capacity), o.Mode)
+	size := SizeWith(capacity, o.Schema)
+	if size == 0 {
+		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: schema cannot be encoded", ErrInvalid)}
+	}
+	seg, created, err := createOrAdopt(name, size, o.Mode)
 	if err != nil {
 		return nil, withPID(name, err)
 	}
 	// A new segment (or one whose creator died before writing the header)
 	// gets the capacity asked for; an existing one must match it, if given.
-	wo := &WriterOptions{Capacity: o.Capacity, Fingerprint: o.fingerprint, NoTimestamp: o.NoTimestamp, initCapacity: capacity}
+	wo := &WriterOptions{Capacity: o.Capacity, NoTimestamp: o.NoTimestamp, Schema: o.Schema, initCapacity: capacity}
 	w, err := faultSafe(func() (*Writer, error) { return NewWriter(seg.Bytes(), wo) })
 	if err != nil {
 		seg.Close()
 		return nil, &Error{Op: "create", Name: name, Err: err}
 	}
-	p := &Publisher{seg: seg, w: w, created: created, gone: make(chan struct{})}
+	p := &Publisher{seg: seg, w: w, created: created, gone: make(chan struct{}), kind: schema.Bytes}
+	if sc := w.schema; sc != nil {
+		p.kind = sc.Kind()
+	}
 	p.mu.Lock()
 	p.watch = time.AfterFunc(RemovedCheckInterval, p.checkRemoved)
 	p.mu.Unlock()
@@ -218,9 +240,42 @@ func (p *Publisher) Publish(value []byte) (n uint64, err error) {
 	if p.removed.Load() {
 		return 0, p.removedError()
 	}
+	if p.kind != schema.Bytes {
+		if err := p.check(value); err != nil {
+			return 0, err
+		}
+	}
 	defer recoverFault(debug.SetPanicOnFault(true), &err)
 	return p.w.Write(value)
 }
+
+// check refuses a value that is not what the segment's schema says: text
+// that is not UTF-8, json that is not one JSON document, a struct value of
+// the wrong size.
+func (p *Publisher) check(value []byte) error {
+	var why string
+	switch p.kind {
+	case schema.Text:
+		if !utf8.Valid(value) {
+			why = "text value is not UTF-8"
+		}
+	case schema.JSON:
+		if !json.Valid(value) {
+			why = "json value is not a JSON document"
+		}
+	case schema.Struct:
+		if len(value) != p.w.g.capacity {
+			why = fmt.Sprintf("struct value of %d bytes, the schema's size is %d", len(value), p.w.g.capacity)
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	return &Error{Op: "publish", Name: p.Name(), Err: fmt.Errorf("%w: %s", ErrInvalid, why)}
+}
+
+// Kind returns the kind of the segment's values.
+func (p *Publisher) Kind() schema.Kind { return p.kind }
 
 // PublishAt is Publish with an explicit publish time; the zero Time means
 // none.
@@ -230,6 +285,11 @@ func (p *Publisher) PublishAt(value []byte, t time.Time) (n uint64, err error) {
 	}
 	if p.removed.Load() {
 		return 0, p.removedError()
+	}
+	if p.kind != schema.Bytes {
+		if err := p.check(value); err != nil {
+			return 0, err
+		}
 	}
 	defer recoverFault(debug.SetPanicOnFault(true), &err)
 	return p.w.WriteAt(value, t)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/seqshm/seqshm/schema"
 )
 
 // maxLaps bounds the attempts of one Read. A reader is lapped only when the
@@ -45,9 +47,10 @@ func (m Meta) Time() time.Time { return unixTime(uint64(m.UnixNano)) }
 // A Reader is safe for concurrent use by multiple goroutines; each Read
 // copies into the caller's own buffer.
 type Reader struct {
-	h   *header
-	g   geometry
-	seq *uint64 // &h.seq, for the assembly
+	h      *header
+	g      geometry
+	schema *schema.Schema // nil: bytes
+	seq    *uint64        // &h.seq, for the assembly
 	slots
 	useAsm  bool      // slotAsm and the capacity is at most slotAsmMax
 	waiters *uint32   // nil: Wait polls
@@ -72,7 +75,11 @@ func NewReader(region []byte) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{h: h, g: g, useAsm: slotAsm && g.capacity <= slotAsmMax}
+	sc, err := decodeSchema(region, g)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{h: h, g: g, schema: sc, useAsm: slotAsm && g.capacity <= slotAsmMax}
 	r.seq = &h.seq
 	r.slots = slotsOf(region, g)
 	return r, nil
@@ -80,6 +87,10 @@ func NewReader(region []byte) (*Reader, error) {
 
 // Capacity returns the largest value the region holds, in bytes.
 func (r *Reader) Capacity() int { return r.g.capacity }
+
+// Schema returns what the values are, as the writer recorded it: nil for
+// bytes (and for regions written before schemas existed).
+func (r *Reader) Schema() *schema.Schema { return r.schema }
 
 // Fingerprint returns the type fingerprint recorded by the writer (0 for
 // raw bytes).

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
@@ -41,19 +42,28 @@ func (w WriterState) String() string {
 // Status describes a segment at one instant.
 type Status struct {
 	Name          string
-	Capacity      int         // largest value, bytes
-	Fingerprint   uint64      // type fingerprint, 0 for raw bytes
-	Seq           uint64      // write number of the newest value, 0 if none
-	Len           int         // length of the newest value
-	Published     time.Time   // publish time of the newest value; zero if none or unstamped
-	Created       time.Time   // creation time of the segment
-	Writer        WriterState // the publisher's state
-	PID           int         // the (last) publisher's process id, in its PID namespace; 0 if none
-	ForeignPID    bool        // PID is in another PID namespace than this process's (a container's)
-	WriterStarted time.Time   // when that publisher opened the segment
-	Mode          fs.FileMode // permission bits of the segment file
-	Size          int64       // bytes of the segment file
-	UID           int         // owner of the segment file; -1 where unknown (Windows)
+	Capacity      int            // largest value, bytes
+	Fingerprint   uint64         // type fingerprint, 0 for raw bytes
+	Seq           uint64         // write number of the newest value, 0 if none
+	Len           int            // length of the newest value
+	Published     time.Time      // publish time of the newest value; zero if none or unstamped
+	Created       time.Time      // creation time of the segment
+	Writer        WriterState    // the publisher's state
+	PID           int            // the (last) publisher's process id, in its PID namespace; 0 if none
+	ForeignPID    bool           // PID is in another PID namespace than this process's (a container's)
+	WriterStarted time.Time      // when that publisher opened the segment
+	Mode          fs.FileMode    // permission bits of the segment file
+	Size          int64          // bytes of the segment file
+	UID           int            // owner of the segment file; -1 where unknown (Windows)
+	Schema        *schema.Schema // what the values are; nil for bytes
+}
+
+// Kind returns the kind of the segment's values.
+func (st Status) Kind() schema.Kind {
+	if st.Schema == nil {
+		return schema.Bytes
+	}
+	return st.Schema.Kind()
 }
 
 // Stat returns the Status of the named segment.
@@ -74,7 +84,7 @@ func (s *Subscriber) Stat() (Status, error) {
 	if s.closed {
 		return st, ErrClosed
 	}
-	st.Capacity, st.Fingerprint = s.r.g.capacity, s.r.g.fingerprint
+	st.Capacity, st.Fingerprint, st.Schema = s.r.g.capacity, s.r.g.fingerprint, s.r.schema
 	if info, err := s.seg.Stat(); err == nil {
 		st.Mode, st.Size, st.UID = info.Mode, info.Size, info.UID
 	}

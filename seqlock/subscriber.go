@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
@@ -138,6 +139,18 @@ func OpenWait(ctx context.Context, name string, opts *OpenOptions) (*Subscriber,
 
 // Name returns the segment's name.
 func (s *Subscriber) Name() string { return s.seg.Name() }
+
+// Schema returns what the segment's values are, as its publisher recorded
+// it: never nil (a segment without a schema holds bytes).
+func (s *Subscriber) Schema() *schema.Schema {
+	if s.r.schema != nil {
+		return s.r.schema
+	}
+	return bytesSchema
+}
+
+// bytesSchema describes values without a schema.
+var bytesSchema, _ = schema.ForKind(schema.Bytes)
 
 // Capacity returns the largest value the segment can hold, in bytes, as its
 // header claims: up to 1 TiB. Size buffers from the values (ReadValue), not

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/seqshm/seqshm/schema"
 )
 
 // Fingerprint returns the type fingerprint of T, a 64-bit hash of its
@@ -66,6 +68,16 @@ func describe(b *strings.Builder, t reflect.Type, path string) error {
 	}
 }
 
+// schemaFor returns the schema of T: its fields if T is a struct, else one
+// field "value" of type T (a number, or an array of numbers).
+func schemaFor[T any]() (*schema.Schema, error) {
+	t := reflect.TypeFor[T]()
+	if t.Kind() == reflect.Struct {
+		return schema.Of(t)
+	}
+	return schema.Of(reflect.StructOf([]reflect.StructField{{Name: "Value", Type: t, Tag: `seqshm:"value"`}}))
+}
+
 // A TypedWriter publishes values of a fixed-size, pointer-free type T. Like
 // Writer, it is not safe for concurrent use.
 type TypedWriter[T any] struct {
@@ -80,11 +92,16 @@ func NewTypedWriter[T any](region []byte, opts *WriterOptions) (*TypedWriter[T],
 	if err != nil {
 		return nil, err
 	}
+	sc, err := schemaFor[T]()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	var o WriterOptions
 	if opts != nil {
 		o = *opts
 	}
-	o.Capacity, o.Fingerprint = int(reflect.TypeFor[T]().Size()), fp
+	_ = fp // checked: T is shareable
+	o.Capacity, o.Fingerprint, o.Schema = 0, 0, sc
 	w, err := NewWriter(region, &o)
 	if err != nil {
 		return nil, err
@@ -117,13 +134,19 @@ func NewTypedReader[T any](region []byte) (*TypedReader[T], error) {
 	return typedReader[T](r)
 }
 
+// typedReader checks that r holds values of type T: its fingerprint is
+// T's schema's, or T's layout fingerprint (segments made before schemas).
 func typedReader[T any](r *Reader) (*TypedReader[T], error) {
 	fp, err := Fingerprint[T]()
 	if err != nil {
 		return nil, err
 	}
-	if r.g.fingerprint != fp {
-		return nil, fmt.Errorf("%w: region fingerprint %#x, %v has %#x", ErrTypeMismatch, r.g.fingerprint, reflect.TypeFor[T](), fp)
+	sfp := uint64(0)
+	if sc, err := schemaFor[T](); err == nil {
+		sfp = sc.Fingerprint()
+	}
+	if r.g.fingerprint != fp && r.g.fingerprint != sfp {
+		return nil, fmt.Errorf("%w: region fingerprint %#x, %v has %#x", ErrTypeMismatch, r.g.fingerprint, reflect.TypeFor[T](), sfp)
 	}
 	return &TypedReader[T]{r: r}, nil
 }

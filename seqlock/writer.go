@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/seqshm/seqshm/schema"
 )
 
 // WriterOptions configure NewWriter and NewTypedWriter. A nil
@@ -22,6 +24,12 @@ type WriterOptions struct {
 	// clock read (tens of nanoseconds) per write; Meta.UnixNano is then 0
 	// unless WriteAt gives a time. As Options.NoTimestamp.
 	NoTimestamp bool
+	// Schema says what the values are (see package schema); nil means
+	// bytes. It is kept in the region when the region is initialised; a
+	// region adopted must hold the same schema, except that a writer of
+	// bytes (nil) adopts text and json regions too. A struct schema sets
+	// the capacity (its size) and the fingerprint (its Fingerprint).
+	Schema *schema.Schema
 
 	initCapacity int // the capacity to initialise a region with when Capacity is 0 (Create)
 }
@@ -38,10 +46,11 @@ type WriterOptions struct {
 //
 // A Writer must not be copied after first use.
 type Writer struct {
-	_   noCopy
-	h   *header
-	g   geometry
-	seq *uint64 // &h.seq, for the assembly
+	_      noCopy
+	schema *schema.Schema // the region's; nil for bytes
+	h      *header
+	g      geometry
+	seq    *uint64 // &h.seq, for the assembly
 	slots
 	waiters *uint32 // the waiter word (an event count); nil when the region has no waiter area
 	next    uint64  // number of the next write
@@ -77,11 +86,20 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 	if opts == nil {
 		opts = &WriterOptions{}
 	}
+	fingerprint := opts.Fingerprint
+	if sc := opts.Schema; sc != nil && sc.Kind() == schema.Struct {
+		if opts.Capacity != 0 && opts.Capacity != sc.Size() {
+			return nil, fmt.Errorf("%w: capacity %d for a struct schema of %d bytes", ErrInvalid, opts.Capacity, sc.Size())
+		}
+		opts = &WriterOptions{Capacity: sc.Size(), Fingerprint: sc.Fingerprint(), NoTimestamp: opts.NoTimestamp, Schema: sc}
+		fingerprint = opts.Fingerprint
+	}
 	h := headerAt(region)
 	// Readers check the magic last-written-first-read: load it atomically so
 	// that on arm64 the header fields written before it are visible.
 	m := h.loadMagic()
 	var g geometry
+	kept := opts.Schema // the region's schema, once initialised or adopted
 	switch {
 	case m == 0 && !allZero(region[:min(len(region), zeroCheck)]):
 		// Not ours: a zero magic with other bytes set is another
@@ -96,12 +114,20 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		if capacity < 1 || capacity > maxCapacity {
 			return nil, fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, capacity, maxCapacity)
 		}
-		g = newGeometry(capacity, opts.Fingerprint, 0)
+		var enc []byte
+		if opts.Schema != nil {
+			var err error
+			if enc, err = opts.Schema.MarshalBinary(); err != nil {
+				return nil, fmt.Errorf("%w: schema: %w", ErrInvalid, err)
+			}
+		}
+		g = newGeometry(capacity, fingerprint, 0, len(enc))
 		if g.totalSize > len(region) {
 			return nil, fmt.Errorf("%w: region of %d bytes too small for capacity %d (need %d)", ErrInvalid, len(region), capacity, g.totalSize)
 		}
 		g.flags = writerFlags()
 		g.encode(h)
+		copy(region[headerSize:], enc)
 		h.created = uint64(time.Now().UnixNano())
 		// Release store: every header field above is visible to a reader
 		// that sees the magic.
@@ -114,13 +140,21 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		if opts.Capacity != 0 && opts.Capacity != g.capacity {
 			return nil, fmt.Errorf("%w: capacity %d, asked for %d", ErrIncompatible, g.capacity, opts.Capacity)
 		}
-		if opts.Fingerprint != g.fingerprint {
-			return nil, fmt.Errorf("%w: type fingerprint %#x, asked for %#x", ErrIncompatible, g.fingerprint, opts.Fingerprint)
+		if fingerprint != g.fingerprint {
+			return nil, fmt.Errorf("%w: type fingerprint %#x, asked for %#x", ErrIncompatible, g.fingerprint, fingerprint)
+		}
+		have, err := decodeSchema(region, g)
+		if err != nil {
+			return nil, err
+		}
+		kept = have
+		if !adoptable(have, opts.Schema) {
+			return nil, fmt.Errorf("%w: segment holds %s, asked for %s", ErrIncompatible, describeSchema(have), describeSchema(opts.Schema))
 		}
 		g.flags = writerFlags()
 		h.storeFlags(g.flags)
 	}
-	w := &Writer{h: h, g: g, stamp: !opts.NoTimestamp}
+	w := &Writer{h: h, g: g, stamp: !opts.NoTimestamp, schema: kept}
 	w.seq = &h.seq
 	w.slots = slotsOf(region, g)
 	if g.notify != 0 {
@@ -140,6 +174,29 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 
 // Capacity returns the largest value in bytes.
 func (w *Writer) Capacity() int { return w.g.capacity }
+
+// adoptable reports whether a writer asking for schema want may adopt a
+// region holding have (nil: bytes, for both).
+func adoptable(have, want *schema.Schema) bool {
+	switch {
+	case want == nil || want.Kind() == schema.Bytes:
+		return have == nil || have.Kind() != schema.Struct
+	case have == nil:
+		return false
+	}
+	return have.Equal(want)
+}
+
+// describeSchema names a schema for messages.
+func describeSchema(s *schema.Schema) string {
+	switch {
+	case s == nil:
+		return "bytes"
+	case s.Kind() == schema.Struct:
+		return "struct values {" + s.String() + "}"
+	}
+	return s.Kind().String() + " values"
+}
 
 // Seq returns the number of the last completed write (0 if none).
 func (w *Writer) Seq() uint64 { return w.next - 1 }
