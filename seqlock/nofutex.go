@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package seqlock
 
@@ -16,3 +16,7 @@ func wake(word *uint32) {}
 func globalBarrier() error { return errors.ErrUnsupported }
 
 func futexSleep(word *uint32, val uint32, d int64) error { return errors.ErrUnsupported }
+
+func openWaitObjects(word *uint32, name string, writer bool) error { return errors.ErrUnsupported }
+
+func closeWaitObjects(word *uint32) {}

@@ -218,7 +218,7 @@ func TestWaitWakes(t *testing.T) {
 	region := MakeRegion(16)
 	w := mustWriter(t, region, 16)
 	r, _ := NewReader(region)
-	r.sleepOn(region[r.g.notify:])
+	r.sleepOn(region[r.g.notify:], "test")
 	for _, name := range []string{"futex", "poll"} {
 		t.Run(name, func(t *testing.T) {
 			if name == "poll" {
@@ -246,7 +246,7 @@ func TestWaitWakes(t *testing.T) {
 		})
 	}
 	t.Run("context", func(t *testing.T) {
-		r.sleepOn(region[r.g.notify:])
+		r.sleepOn(region[r.g.notify:], "test")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() {
@@ -290,7 +290,7 @@ func TestLateWakeCheckLosesNothing(t *testing.T) {
 	region := MakeRegion(16)
 	w := mustWriter(t, region, 16)
 	r, _ := NewReader(region)
-	r.sleepOn(region[r.g.notify:])
+	r.sleepOn(region[r.g.notify:], "test")
 	w.Write([]byte("m")) // commit of write 1; imagine the writer preempted here
 	// The waiter sees write 1 and prepares to wait for a newer one.
 	key := atomic.OrUint32(r.waiters, waiterBit) | waiterBit
@@ -322,7 +322,7 @@ func TestFencedWhileWaitersSleep(t *testing.T) {
 		t.Skip("this writer fences every commit (no membarrier registration, or an architecture that needs none)")
 	}
 	r, _ := NewReader(region)
-	r.sleepOn(region[r.g.notify:])
+	r.sleepOn(region[r.g.notify:], "test")
 	flags := func() uint64 { return atomic.LoadUint64(word64(region, offFlags)) }
 	if flags()&flagFenced != 0 || w.fence {
 		t.Fatalf("new writer: flags %#x, fence %v; want unfenced", flags(), w.fence)

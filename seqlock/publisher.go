@@ -115,6 +115,9 @@ func Create(name string, opts *Options) (*Publisher, error) {
 		seg.Close()
 		return nil, &Error{Op: "create", Name: name, Err: err}
 	}
+	if w.waiters != nil && openWaitObjects(w.waiters, name, true) != nil {
+		w.waiters = nil // nobody can be woken: waiters poll
+	}
 	p := &Publisher{seg: seg, w: w, created: created, gone: make(chan struct{}), kind: schema.Bytes}
 	if sc := w.schema; sc != nil {
 		p.kind = sc.Kind()
@@ -321,5 +324,8 @@ func (p *Publisher) Close() error {
 	p.watch.Stop()
 	p.mu.Unlock()
 	_, err := faultSafe(func() (struct{}, error) { return struct{}{}, p.w.Close() })
+	if p.w.waiters != nil {
+		closeWaitObjects(p.w.waiters)
+	}
 	return errors.Join(err, p.seg.Close())
 }

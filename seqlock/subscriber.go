@@ -229,7 +229,7 @@ func (s *Subscriber) Wait(ctx context.Context, after uint64) (uint64, error) {
 	s.waitOnce.Do(func() {
 		if off, n := s.r.waiterArea(); n > 0 {
 			if area, err := s.seg.MapWritableRange(off, n); err == nil {
-				s.r.sleepOn(area)
+				s.r.sleepOn(area, s.Name())
 			}
 		}
 	})

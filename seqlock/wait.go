@@ -36,15 +36,25 @@ func (r *Reader) waiterArea() (off, n int) {
 // keep its cancel hook between Waits; stopSleeping removes that hook. Both
 // are for a Subscriber, which calls sleepOn before its first Wait and
 // stopSleeping in Close.
-func (r *Reader) sleepOn(area []byte) {
-	if len(area) >= 4 && haveFutex {
-		r.waiters = word32(area, offNotifyWaiter)
-		r.wakeFn = r.wakeAll // made once: a method value allocates
-		r.hook = new(waitHook)
+func (r *Reader) sleepOn(area []byte, name string) {
+	if len(area) < 4 || !haveFutex {
+		return
 	}
+	word := word32(area, offNotifyWaiter)
+	if openWaitObjects(word, name, false) != nil {
+		return // poll
+	}
+	r.waiters = word
+	r.wakeFn = r.wakeAll // made once: a method value allocates
+	r.hook = new(waitHook)
 }
 
-func (r *Reader) stopSleeping() { r.hook.close() }
+func (r *Reader) stopSleeping() {
+	r.hook.close()
+	if r.waiters != nil {
+		closeWaitObjects(r.waiters)
+	}
+}
 
 // Wait blocks until a value with a write number greater than after is
 // published, or ctx ends, and returns the newest write number. It does not
