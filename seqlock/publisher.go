@@ -280,6 +280,15 @@ func (p *Publisher) check(value []byte) error {
 // Kind returns the kind of the segment's values.
 func (p *Publisher) Kind() schema.Kind { return p.kind }
 
+// Schema returns what the segment's values are: never nil (bytes for a
+// segment without a schema).
+func (p *Publisher) Schema() *schema.Schema {
+	if p.w.schema != nil {
+		return p.w.schema
+	}
+	return bytesSchema
+}
+
 // PublishAt is Publish with an explicit publish time; the zero Time means
 // none.
 func (p *Publisher) PublishAt(value []byte, t time.Time) (n uint64, err error) {

@@ -6,16 +6,19 @@ import (
 	"io/fs"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
 // create opens the segment for publishing, creating it if needed, and
 // explains a failure.
 func create(cfg *config) (*seqlock.Publisher, error) {
+	cfg.schema = segmentSchema(cfg)
 	p, err := seqlock.Create(cfg.name, &seqlock.Options{
 		Capacity:    cfg.capacity.Bytes, // 0 unless given: an existing segment keeps its own
 		Mode:        fs.FileMode(cfg.mode),
 		NoTimestamp: cfg.noTimestamp,
+		Schema:      cfg.schema,
 	})
 	if err != nil {
 		return nil, explainCreate(cfg, err)
@@ -39,6 +42,10 @@ func explainCreate(cfg *config, err error) error {
 	case errors.Is(err, seqlock.ErrIncompatible):
 		st, serr := seqlock.Stat(name)
 		switch {
+		case serr == nil && !sameKind(st.Schema, cfg.schema):
+			return &cli.Error{Name: name, Err: err,
+				Msg:   "segment holds " + describe(st.Schema) + ", not " + describe(cfg.schema),
+				Hints: []string{"publish without -type and -schema to publish into it as it is, or remove it with: publisher -rm " + name}}
 		case serr == nil && st.Fingerprint != 0:
 			return &cli.Error{Name: name, Err: err,
 				Msg:   fmt.Sprintf("segment holds typed values (type fingerprint %#x), not raw bytes", st.Fingerprint),
@@ -68,4 +75,24 @@ func tooLong(name, what string, capacity int) error {
 			"publish to a segment with a larger -capacity, such as 64KiB;",
 			"an existing segment keeps its capacity: remove it first with publisher -rm " + name,
 		}}
+}
+
+// sameKind reports whether a and b (nil: bytes) describe the same values.
+func sameKind(a, b *schema.Schema) bool {
+	switch {
+	case a == nil || b == nil:
+		return (a == nil || a.Kind() == schema.Bytes) && (b == nil || b.Kind() == schema.Bytes)
+	}
+	return a.Equal(b)
+}
+
+// describe names a schema (nil: bytes) for messages.
+func describe(s *schema.Schema) string {
+	switch {
+	case s == nil:
+		return "bytes"
+	case s.Kind() == schema.Struct:
+		return "struct values {" + s.String() + "}"
+	}
+	return s.Kind().String() + " values"
 }

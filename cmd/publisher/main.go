@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
@@ -50,6 +51,9 @@ type config struct {
 	count       int
 	rm          bool
 	rmNames     []string
+	typ         string         // -type: bytes, text or json; "" if not given
+	schemaText  string         // -schema, or the file it names with @FILE
+	schema      *schema.Schema // from -type or -schema; nil: the segment's, or text for a new one
 }
 
 func publisher(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -81,15 +85,7 @@ func usageError(format string, args ...any) error {
 
 func parse(args []string) (*config, error) {
 	cfg := &config{}
-	fs := flag.NewFlagSet("publisher", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported by run, help by publisher
-	fs.Var(&cfg.capacity, "capacity", "largest value of a new segment: 4096, 64KiB, 1MiB")
-	fs.Var(&cfg.mode, "mode", "permission bits of a new segment, octal")
-	fs.BoolVar(&cfg.noTimestamp, "no-timestamp", false, "do not stamp values with their publish time")
-	fs.BoolVar(&cfg.clock, "clock", false, "publish the current time every -interval")
-	fs.DurationVar(&cfg.interval, "interval", 10*time.Millisecond, "with -clock, time between values")
-	fs.IntVar(&cfg.count, "count", 0, "with -clock, stop after this many values (0: never)")
-	fs.BoolVar(&cfg.rm, "rm", false, "remove the named segments")
+	fs := flags(cfg)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -101,7 +97,7 @@ func parse(args []string) (*config, error) {
 	rest := fs.Args()
 
 	if cfg.rm {
-		for _, f := range []string{"capacity", "mode", "no-timestamp", "clock", "interval", "count"} {
+		for _, f := range []string{"capacity", "mode", "no-timestamp", "clock", "interval", "count", "type", "schema"} {
 			if given[f] {
 				return nil, usageError("-rm does not go with -%s", f)
 			}
@@ -130,6 +126,9 @@ func parse(args []string) (*config, error) {
 	if cfg.count < 0 {
 		return nil, usageError("-count %d is negative", cfg.count)
 	}
+	if err := parseSchema(cfg, given); err != nil {
+		return nil, err
+	}
 	switch {
 	case len(rest) == 0:
 		return nil, usageError("missing segment NAME")
@@ -150,4 +149,20 @@ func parse(args []string) (*config, error) {
 		cfg.value = &rest[1]
 	}
 	return cfg, nil
+}
+
+// flags returns the tool's flag set, storing into cfg.
+func flags(cfg *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("publisher", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by run, help by publisher
+	fs.Var(&cfg.capacity, "capacity", "largest value of a new segment: 4096, 64KiB, 1MiB")
+	fs.Var(&cfg.mode, "mode", "permission bits of a new segment, octal")
+	fs.BoolVar(&cfg.noTimestamp, "no-timestamp", false, "do not stamp values with their publish time")
+	fs.BoolVar(&cfg.clock, "clock", false, "publish the current time every -interval")
+	fs.DurationVar(&cfg.interval, "interval", 10*time.Millisecond, "with -clock, time between values")
+	fs.IntVar(&cfg.count, "count", 0, "with -clock, stop after this many values (0: never)")
+	fs.BoolVar(&cfg.rm, "rm", false, "remove the named segments")
+	fs.StringVar(&cfg.typ, "type", "", "kind of values of a new segment: text, json or bytes")
+	fs.StringVar(&cfg.schemaText, "schema", "", "struct values: 'float64 x; float64 y', or @FILE")
+	return fs
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
@@ -19,14 +20,30 @@ func publishOnce(cfg *config) (err error) {
 		return err
 	}
 	defer func() { err = closePublisher(p, err) }()
-	value := []byte(*cfg.value)
+	value, err := newEncoder(p, cfg.name).encode("VALUE", []byte(*cfg.value))
+	if err != nil {
+		return err
+	}
 	if len(value) > p.Capacity() {
 		return tooLong(cfg.name, fmt.Sprintf("VALUE (%d bytes)", len(value)), p.Capacity())
 	}
 	if _, err := p.Publish(value); err != nil {
-		return cli.Explain(cfg.name, err)
+		return explainPublish(p, err)
 	}
 	return nil
+}
+
+// explainPublish explains a failed Publish: a value that is not what the
+// segment holds gets a hint on the kinds.
+func explainPublish(p *seqlock.Publisher, err error) error {
+	if !errors.Is(err, seqlock.ErrInvalid) {
+		return cli.Explain(p.Name(), err)
+	}
+	hint := "a text segment takes UTF-8; publish other bytes into a segment made with -type bytes"
+	if p.Kind() == schema.JSON {
+		hint = "a json segment takes one JSON document a value, such as {\"temp\":21.5}"
+	}
+	return &cli.Error{Name: p.Name(), Msg: cli.Cause(err), Err: err, Hints: []string{hint}}
 }
 
 // removed explains a segment deleted under the publisher.
@@ -64,6 +81,7 @@ func publishLines(ctx context.Context, cfg *config, stdin io.Reader) (err error)
 	defer func() { err = closePublisher(p, err) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the reader below, unless it is blocked in a read
+	enc := newEncoder(p, cfg.name)
 
 	// The read runs in its own goroutine so that a signal stops publisher
 	// while it waits for input; the goroutine ends with the process.
@@ -99,8 +117,12 @@ func publishLines(ctx context.Context, cfg *config, stdin io.Reader) (err error)
 			case l.err != nil:
 				return &cli.Error{Name: cfg.name, Msg: fmt.Sprintf("reading line %d: %v", l.n, l.err), Err: l.err}
 			}
-			if _, err := p.Publish(l.value); err != nil {
-				return cli.Explain(cfg.name, err)
+			value, err := enc.encode(fmt.Sprintf("line %d", l.n), l.value)
+			if err != nil {
+				return err
+			}
+			if _, err := p.Publish(value); err != nil {
+				return explainPublish(p, err)
 			}
 		}
 	}

@@ -1,7 +1,7 @@
 package main
 
 // synopsis is printed after a usage error; usage, for -h, starts with it.
-const synopsis = `usage: publisher [-capacity SIZE] [-mode MODE] [-no-timestamp] NAME [VALUE]
+const synopsis = `usage: publisher [-capacity SIZE] [-mode MODE] [-type KIND | -schema DECLS] [-no-timestamp] NAME [VALUE]
        publisher -clock [-interval D] [-count N] [-capacity SIZE] [-mode MODE] NAME
        publisher -rm NAME...
 `
@@ -21,6 +21,15 @@ its "\n" or "\r\n"), until end of input. A line longer than the segment's
 capacity is an error: the lines before it are published, and publisher exits
 with status 1 naming the line.
 
+Values say what they are. A new segment holds text (UTF-8) unless -type or
+-schema says otherwise: -type json checks that each value is one JSON
+document, -type bytes takes anything. -schema makes a struct segment, whose
+values are fixed-size records of named fields (C layout, little-endian):
+VALUE and each line of input are then JSON objects giving fields by name
+(missing fields are zero; unknown fields and out-of-range numbers are
+errors). An existing segment keeps what it holds; subscriber, C, Python and
+the exporter decode its values by field name.
+
 With -clock, it publishes the current time, RFC 3339 with nanoseconds, every
 -interval until interrupted (or -count values), the publish stamp equal to the
 time published.
@@ -34,6 +43,12 @@ Options:
                      capacity; asking for another one is an error.
     -mode MODE       Permission bits of a new segment, in octal (default 0600,
                      owner only). 0640 or 0644 lets other users subscribe.
+    -type KIND       Values of a new segment: text (default), json or bytes.
+    -schema DECLS    Struct values: declarations TYPE NAME [UNIT] separated by
+                     ';' or new lines, such as 'float64 x [m]; float64 y [m];
+                     uint32 status; float64[9] cov'; @FILE reads them from FILE.
+                     Types: bool int8..int64 uint8..uint64 float32 float64,
+                     char[N] (text), T[N] (arrays), struct{...} (nested).
     -no-timestamp    Do not stamp values with their publish time; subscribers
                      then show no age or latency.
     -clock           Publish the current time periodically.
@@ -65,6 +80,11 @@ Examples:
     Stamp the time every millisecond; watch rates and latency:
     $ publisher -clock -interval 1ms now &
     $ subscriber -stats now
+
+    A pose, as fields any tool can read:
+    $ publisher -schema 'float64 x [m]; float64 y [m]; float64 yaw [rad]' pose '{"x":1,"y":2}'
+    $ subscriber pose
+    x=1 y=2 yaw=0
 
     Let other users read a segment; remove it when done:
     $ publisher -mode 0644 motd "back at 5"

@@ -56,6 +56,7 @@ type config struct {
 	spin     bool
 	owner    string
 	maxSize  cli.Size
+	field    string
 }
 
 // openOptions are the library's options for cfg.
@@ -91,19 +92,7 @@ func usageError(format string, args ...any) error {
 
 func parse(args []string) (*config, error) {
 	cfg := &config{}
-	fs := flag.NewFlagSet("subscriber", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported by run, help by subscriber
-	fs.BoolVar(&cfg.follow, "follow", false, "print each new value until interrupted")
-	fs.IntVar(&cfg.count, "count", 0, "with -follow, exit after this many values")
-	fs.BoolVar(&cfg.json, "json", false, "print JSON, one object a line")
-	fs.DurationVar(&cfg.wait, "wait", 0, "wait this long for the segment and a first value")
-	fs.BoolVar(&cfg.info, "info", false, "print the segment's facts")
-	fs.BoolVar(&cfg.list, "list", false, "print the facts of every segment")
-	fs.BoolVar(&cfg.stats, "stats", false, "print update rate, coalesced updates and latency")
-	fs.DurationVar(&cfg.interval, "interval", time.Second, "with -stats, the time between reports")
-	fs.BoolVar(&cfg.spin, "spin", false, "with -stats, busy-poll instead of sleeping")
-	fs.StringVar(&cfg.owner, "owner", "", "trust only segments this user (name or uid) owns")
-	fs.Var(&cfg.maxSize, "max-size", "largest value to read (default 64MiB)")
+	fs := flags(cfg)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -122,6 +111,9 @@ func parse(args []string) (*config, error) {
 	if len(modes) > 1 {
 		return nil, usageError("%s and %s do not go together", modes[0], modes[1])
 	}
+	if given["field"] && (cfg.info || cfg.list || cfg.stats) {
+		return nil, usageError("-field goes with printing values (alone, or with -follow)")
+	}
 	for flag, mode := range map[string]string{"count": "follow", "interval": "stats", "spin": "stats"} {
 		if given[flag] && !given[mode] {
 			return nil, usageError("-%s goes with -%s", flag, mode)
@@ -138,7 +130,7 @@ func parse(args []string) (*config, error) {
 
 	rest := fs.Args()
 	if cfg.list {
-		for _, f := range []string{"wait", "owner", "max-size"} {
+		for _, f := range []string{"wait", "owner", "max-size", "field"} {
 			if given[f] {
 				return nil, usageError("-list does not go with -%s", f)
 			}
@@ -159,4 +151,23 @@ func parse(args []string) (*config, error) {
 		return nil, cli.Explain(cfg.name, err)
 	}
 	return cfg, nil
+}
+
+// flags returns the tool's flag set, storing into cfg.
+func flags(cfg *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("subscriber", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by run, help by subscriber
+	fs.BoolVar(&cfg.follow, "follow", false, "print each new value until interrupted")
+	fs.IntVar(&cfg.count, "count", 0, "with -follow, exit after this many values")
+	fs.BoolVar(&cfg.json, "json", false, "print JSON, one object a line")
+	fs.DurationVar(&cfg.wait, "wait", 0, "wait this long for the segment and a first value")
+	fs.BoolVar(&cfg.info, "info", false, "print the segment's facts")
+	fs.BoolVar(&cfg.list, "list", false, "print the facts of every segment")
+	fs.BoolVar(&cfg.stats, "stats", false, "print update rate, coalesced updates and latency")
+	fs.DurationVar(&cfg.interval, "interval", time.Second, "with -stats, the time between reports")
+	fs.BoolVar(&cfg.spin, "spin", false, "with -stats, busy-poll instead of sleeping")
+	fs.StringVar(&cfg.owner, "owner", "", "trust only segments this user (name or uid) owns")
+	fs.Var(&cfg.maxSize, "max-size", "largest value to read (default 64MiB)")
+	fs.StringVar(&cfg.field, "field", "", "print one field of a struct value, such as y, cov[4] or pos.x")
+	return fs
 }

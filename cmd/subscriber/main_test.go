@@ -131,7 +131,7 @@ func TestJSON(t *testing.T) {
 	}{
 		{"text", nil, "héllo, wörld", true},
 		{"empty", nil, "", true},
-		{"binary", nil, "\xff\x00\xfe", true},
+		{"binary", []string{"-type", "bytes"}, "\xff\x00\xfe", true},
 		{"unstamped", []string{"-no-timestamp"}, "no time", false},
 	} {
 		before := time.Now()
@@ -290,9 +290,9 @@ func TestInfoAndList(t *testing.T) {
 	out = env.MustRun(t, "subscriber", "-list")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	wantRows := []string{
-		`^NAME +CAPACITY +WRITES +LEN +AGE +WRITER +PID +OWNER +MODE +SIZE +CREATED$`,
-		`^a +64 +1 +5 +\S+ +closed +\d+ +` + me + ` +0644 +\d+ +\d{4}-\S+$`,
-		fmt.Sprintf(`^b +4096 +1 +5 +\S+ +alive +%d +%s +0600 +\d+ +\d{4}-\S+$`, pub.PID, me),
+		`^NAME +KIND +CAPACITY +WRITES +LEN +AGE +WRITER +PID +OWNER +MODE +SIZE +CREATED$`,
+		`^a +text +64 +1 +5 +\S+ +closed +\d+ +` + me + ` +0644 +\d+ +\d{4}-\S+$`,
+		fmt.Sprintf(`^b +text +4096 +1 +5 +\S+ +alive +%d +%s +0600 +\d+ +\d{4}-\S+$`, pub.PID, me),
 	}
 	if len(lines) != len(wantRows) {
 		t.Fatalf("subscriber -list: %d lines, want %d (foreign files skipped):\n%s", len(lines), len(wantRows), out)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
@@ -33,6 +34,8 @@ type statusJSON struct {
 	Size          int64     `json:"size"`
 	Created       time.Time `json:"created,omitzero"`
 	Fingerprint   string    `json:"fingerprint,omitempty"` // of a typed segment
+	Kind          string    `json:"kind,omitempty"`        // bytes, text, json or struct
+	Schema        string    `json:"schema,omitempty"`      // of a struct segment, in the text form
 	Error         string    `json:"error,omitempty"`       // -list: why it could not be read
 }
 
@@ -52,6 +55,12 @@ func toJSON(st seqlock.Status, now time.Time, err error) statusJSON {
 	}
 	if st.Fingerprint != 0 {
 		j.Fingerprint = fmt.Sprintf("%#x", st.Fingerprint)
+	}
+	if err == nil {
+		j.Kind = st.Kind().String()
+		if st.Kind() == schema.Struct {
+			j.Schema = st.Schema.String()
+		}
 	}
 	if err != nil {
 		j.Error = explainedMsg(st.Name, err)
@@ -79,8 +88,14 @@ func info(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("name", st.Name)
 	row("capacity", fmt.Sprintf("%d bytes", st.Capacity))
-	if st.Fingerprint != 0 {
-		row("type", fmt.Sprintf("typed values, fingerprint %#x", st.Fingerprint))
+	switch {
+	case st.Kind() == schema.Struct:
+		row("values", fmt.Sprintf("struct of %d bytes, fingerprint %#x", st.Schema.Size(), st.Fingerprint))
+		row("schema", st.Schema.String())
+	case st.Fingerprint != 0:
+		row("values", fmt.Sprintf("typed, fingerprint %#x (no schema)", st.Fingerprint))
+	default:
+		row("values", st.Kind().String())
 	}
 	row("writes", strconv.FormatUint(st.Seq, 10))
 	switch {
@@ -158,7 +173,7 @@ func list(cfg *config, out *bufio.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCAPACITY\tWRITES\tLEN\tAGE\tWRITER\tPID\tOWNER\tMODE\tSIZE\tCREATED")
+	fmt.Fprintln(tw, "NAME\tKIND\tCAPACITY\tWRITES\tLEN\tAGE\tWRITER\tPID\tOWNER\tMODE\tSIZE\tCREATED")
 	for _, e := range entries {
 		st := e.Status
 		mode := fmt.Sprintf("%04o", uint32(st.Mode.Perm()))
@@ -167,7 +182,7 @@ func list(cfg *config, out *bufio.Writer) error {
 			owner = ownerName(st.UID)
 		}
 		if e.Err != nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t?\t-\t%s\t%s\t%d\t-\t%s\n", st.Name, owner, mode, st.Size, explainedMsg(st.Name, e.Err))
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t?\t-\t%s\t%s\t%d\t-\t%s\n", st.Name, owner, mode, st.Size, explainedMsg(st.Name, e.Err))
 			continue
 		}
 		length, ago, pid := "-", "-", "-"
@@ -183,8 +198,8 @@ func list(cfg *config, out *bufio.Writer) error {
 				pid += "*" // in another PID namespace
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%v\t%s\t%s\t%s\t%d\t%s\n",
-			st.Name, st.Capacity, st.Seq, length, ago, st.Writer, pid, owner, mode, st.Size, timeText(st.Created))
+		fmt.Fprintf(tw, "%s\t%v\t%d\t%d\t%s\t%s\t%v\t%s\t%s\t%s\t%d\t%s\n",
+			st.Name, st.Kind(), st.Capacity, st.Seq, length, ago, st.Writer, pid, owner, mode, st.Size, timeText(st.Created))
 	}
 	return tw.Flush()
 }

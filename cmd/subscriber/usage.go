@@ -1,8 +1,8 @@
 package main
 
 // synopsis is printed after a usage error; usage, for -h, starts with it.
-const synopsis = `usage: subscriber [-json] [-wait D] NAME
-       subscriber -follow [-json] [-count N] [-wait D] NAME
+const synopsis = `usage: subscriber [-json] [-field F] [-wait D] [-owner USER] [-max-size SIZE] NAME
+       subscriber -follow [-json] [-field F] [-count N] [-wait D] NAME
        subscriber -stats [-json] [-spin] [-interval D] [-wait D] NAME
        subscriber -info [-json] [-wait D] NAME
        subscriber -list [-json]
@@ -13,7 +13,9 @@ subscriber prints the latest value of the shared-memory segment NAME, which a
 publisher (see publisher -h) keeps up to date. It never changes the segment
 and never blocks its publisher.
 
-Without a mode flag, subscriber prints the latest value and exits. A segment
+Without a mode flag, subscriber prints the latest value and exits: text and
+json values as they are, struct values as name=value pairs (logfmt), bytes as
+they are. A segment
 that does not exist, or holds no value yet, is an error unless -wait gives
 the time to wait for one.
 
@@ -41,8 +43,16 @@ Options:
     -count N       With -follow, exit after N values (default 0: never).
     -json          Print JSON, one object a line. A value is
                    {"name", "seq", "time", "value"}: "time" is the publish
-                   time (RFC 3339, omitted if unstamped); a value that is not
-                   UTF-8 comes as "value_base64" instead of "value".
+                   time (RFC 3339, omitted if unstamped); "value" is a string
+                   for text, the document for json, an object of the fields
+                   for a struct (NaN and infinities as "NaN", "+Inf", "-Inf");
+                   bytes that are not UTF-8 come as "value_base64".
+    -field F       Print one field of a struct value: a name, an element
+                   such as cov[4], or a nested field such as pos.x.
+    -owner USER    Trust only a segment that USER (a name or a uid) owns:
+                   another user could have made it to feed you values.
+    -max-size SIZE Largest value to read, such as 1GiB (default 64MiB): a
+                   segment may claim any capacity; larger values are an error.
     -wait D        Wait up to D for the segment to exist and (without -follow)
                    for a first value, such as -wait 5s. Default 0: no wait.
     -info          Print the segment's facts.

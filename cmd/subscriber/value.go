@@ -5,36 +5,100 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
 // valueJSON is a value as -json prints it.
 type valueJSON struct {
-	Name        string    `json:"name"`
-	Seq         uint64    `json:"seq"`
-	Time        time.Time `json:"time,omitzero"` // publish time; zero if unstamped
-	Value       *string   `json:"value,omitempty"`
-	ValueBase64 []byte    `json:"value_base64,omitempty"` // when not UTF-8
+	Name        string          `json:"name"`
+	Seq         uint64          `json:"seq"`
+	Time        time.Time       `json:"time,omitzero"`          // publish time; zero if unstamped
+	Field       string          `json:"field,omitempty"`        // with -field
+	Value       json.RawMessage `json:"value,omitempty"`        // text as a string, json and struct values as they are
+	ValueBase64 []byte          `json:"value_base64,omitempty"` // bytes that are not UTF-8
 }
 
-// printValue prints one value: its bytes and a newline, or a JSON object.
-func printValue(out *bufio.Writer, cfg *config, m seqlock.Meta, value []byte) error {
-	if !cfg.json {
-		out.Write(value)
-		return out.WriteByte('\n')
+// printer prints values of one segment as cfg asks: text, json and bytes
+// as they are, struct values as logfmt (x=1 y=2), or -json objects; with
+// -field, one field of a struct value.
+type printer struct {
+	cfg   *config
+	sc    *schema.Schema
+	field *schema.Accessor // -field, resolved in sc
+	buf   []byte
+}
+
+// newPrinter returns the printer for values described by sc.
+func newPrinter(cfg *config, sc *schema.Schema) (*printer, error) {
+	p := &printer{cfg: cfg, sc: sc}
+	if cfg.field == "" {
+		return p, nil
 	}
-	v := valueJSON{Name: cfg.name, Seq: m.Seq, Time: m.Time()}
-	if utf8.Valid(value) {
-		s := string(value)
-		v.Value = &s
-	} else {
+	if sc.Kind() != schema.Struct {
+		return nil, &cli.Error{Name: cfg.name, Msg: fmt.Sprintf("-field %s: the segment holds %s values, which have no fields", cfg.field, sc.Kind()),
+			Hints: []string{"-field picks a field of a struct segment; see what it holds with: subscriber -info " + cfg.name}}
+	}
+	a, err := sc.Lookup(cfg.field)
+	if err != nil {
+		return nil, &cli.Error{Name: cfg.name, Err: err, Msg: "-field " + cfg.field + ": no such field",
+			Hints: []string{"its fields: " + sc.String()}}
+	}
+	p.field = a
+	return p, nil
+}
+
+// print prints one value and a newline.
+func (p *printer) print(out *bufio.Writer, m seqlock.Meta, value []byte) error {
+	var err error
+	b := p.buf[:0]
+	if !p.cfg.json {
+		switch {
+		case p.field != nil:
+			b, err = p.field.AppendText(b, value)
+		case p.sc.Kind() == schema.Struct:
+			b, err = p.sc.AppendLogfmt(b, value)
+		default:
+			b = append(b, value...)
+		}
+		if err != nil {
+			return p.decodeError(err)
+		}
+		p.buf = append(b, '\n')
+		_, err = out.Write(p.buf)
+		return err
+	}
+	v := valueJSON{Name: p.cfg.name, Seq: m.Seq, Time: m.Time(), Field: p.cfg.field}
+	switch {
+	case p.field != nil:
+		b, err = p.field.AppendJSON(b, value)
+	case p.sc.Kind() == schema.Struct:
+		b, err = p.sc.AppendJSON(b, value)
+	case p.sc.Kind() == schema.JSON && json.Valid(value):
+		b = append(b, value...)
+	case utf8.Valid(value):
+		b, err = json.Marshal(string(value))
+	default:
 		v.ValueBase64 = value
 	}
+	if err != nil {
+		return p.decodeError(err)
+	}
+	p.buf = b
+	if v.ValueBase64 == nil {
+		v.Value = b
+	}
 	return json.NewEncoder(out).Encode(v)
+}
+
+func (p *printer) decodeError(err error) error {
+	return &cli.Error{Name: p.cfg.name, Err: err, Msg: "cannot decode the value: " + strings.TrimPrefix(err.Error(), "schema: ")}
 }
 
 // maxLappedReads bounds the retries of a read lapped by the writer; each
@@ -68,11 +132,15 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 			return stopped(ctx, explain(cfg, err))
 		}
 	}
+	pr, err := newPrinter(cfg, s.Schema())
+	if err != nil {
+		return err
+	}
 	m, value, err := read(s, nil)
 	if err != nil {
 		return explain(cfg, err)
 	}
-	return printValue(out, cfg, m, value)
+	return pr.print(out, m, value)
 }
 
 // follow prints the latest value and each new one until ctx ends, or
@@ -90,6 +158,10 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		buf  []byte
 		last uint64
 	)
+	pr, err := newPrinter(cfg, s.Schema())
+	if err != nil {
+		return err
+	}
 	for n := 0; cfg.count == 0 || n < cfg.count; {
 		_, err := s.Wait(ctx, last)
 		if errors.Is(err, seqlock.ErrRemoved) {
@@ -99,6 +171,9 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 			}
 			s.Close()
 			s, last = ns, 0
+			if pr, err = newPrinter(cfg, s.Schema()); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {
@@ -114,7 +189,11 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		}
 		last = m.Seq
 		n++
-		if err := printValue(out, cfg, m, value); err != nil {
+		if err := pr.print(out, m, value); err != nil {
+			var e *cli.Error
+			if errors.As(err, &e) {
+				return err
+			}
 			return writeError(err)
 		}
 		if err := out.Flush(); err != nil {
