@@ -42,11 +42,13 @@ const (
 	offSlotWriteNum = 16 // within a slot: the write number n stored in it
 	offNotifyWaiter = 0  // within the waiter area: uint32 event count: bit 0 waiters may sleep, bits 1-31 wake epoch
 
-	// maxCapacity bounds the capacity a reader accepts, so that no size
-	// arithmetic on header fields can overflow an int: 1 TiB on 64-bit
-	// platforms, 16 MiB on 32-bit ones.
-	maxCapacity = 1 << (strconv.IntSize/2 + 8)
+	maxCapacity = MaxCapacity
 )
+
+// MaxCapacity bounds the capacity of a segment (and what a reader
+// accepts), so that no size arithmetic on header fields can overflow an
+// int: 1 TiB on 64-bit platforms, 16 MiB on 32-bit ones.
+const MaxCapacity = 1 << (strconv.IntSize/2 + 8)
 
 // magic is the first 8 bytes of every segment.
 var magic = [8]byte{'S', 'E', 'Q', 'S', 'H', 'M', 0, 0}

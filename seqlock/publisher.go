@@ -320,6 +320,18 @@ func (p *Publisher) removedError() error {
 // concurrent use; it is valid until Close.
 func (p *Publisher) Writer() *Writer { return p.w }
 
+// Remove removes the segment's name, if it still refers to this
+// Publisher's segment (else the error wraps ErrRemoved). Nobody can open the
+// segment afterwards; subscribers that have it open keep reading it. It is
+// for a publisher that gives up, such as one whose first value failed; Close
+// it afterwards.
+func (p *Publisher) Remove() error {
+	if p.closed {
+		return ErrClosed
+	}
+	return p.seg.Remove()
+}
+
 // Close marks the segment as closed cleanly, releases the writer lock and
 // unmaps the segment. The segment and its last value remain for
 // subscribers (like a retained message) until removed with Remove.

@@ -18,11 +18,12 @@ import (
 
 	"github.com/seqshm/seqshm/internal/cli"
 	"github.com/seqshm/seqshm/schema"
+	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(cli.ExitCode(err))
@@ -129,6 +130,9 @@ func parse(args []string) (*config, error) {
 	if err := parseSchema(cfg, given); err != nil {
 		return nil, err
 	}
+	if cfg.capacity.Bytes > seqlock.MaxCapacity {
+		return nil, usageError("-capacity %s is larger than the maximum, %s", cfg.capacity.String(), cli.FormatSize(seqlock.MaxCapacity))
+	}
 	switch {
 	case len(rest) == 0:
 		return nil, usageError("missing segment NAME")
@@ -155,7 +159,7 @@ func parse(args []string) (*config, error) {
 func flags(cfg *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("publisher", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by run, help by publisher
-	fs.Var(&cfg.capacity, "capacity", "largest value of a new segment: 4096, 64KiB, 1MiB")
+	fs.Var(&cfg.capacity, "capacity", "largest value of a new segment: 4096, 64KiB, 1MiB, up to 1TiB")
 	fs.Var(&cfg.mode, "mode", "permission bits of a new segment, octal")
 	fs.BoolVar(&cfg.noTimestamp, "no-timestamp", false, "do not stamp values with their publish time")
 	fs.BoolVar(&cfg.clock, "clock", false, "publish the current time every -interval")

@@ -267,7 +267,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, "publisher: missing segment NAME"},
 		{[]string{"-bogus", "n"}, "publisher: flag provided but not defined: -bogus"},
-		{[]string{"-capacity", "0", "n", "v"}, `publisher: invalid value "0" for flag -capacity: invalid size "0": want a positive number of bytes, optionally with a suffix KiB, MiB or GiB`},
+		{[]string{"-capacity", "0", "n", "v"}, `publisher: invalid value "0" for flag -capacity: invalid size "0": want a positive number of bytes, optionally with a suffix KiB, MiB, GiB or TiB`},
 		{[]string{"-capacity", "1KB", "n", "v"}, `publisher: invalid value "1KB" for flag -capacity: invalid size "1KB"`},
 		{[]string{"-mode", "0999", "n", "v"}, `publisher: invalid value "0999" for flag -mode: invalid mode "0999"`},
 		{[]string{"-mode", "0400", "n", "v"}, `publisher: invalid value "0400" for flag -mode: invalid mode "0400": the owner needs read and write (0600)`},

@@ -20,6 +20,7 @@ func publishOnce(cfg *config) (err error) {
 		return err
 	}
 	defer func() { err = closePublisher(p, err) }()
+	defer func() { err = dropUnused(p, err) }()
 	value, err := newEncoder(p, cfg.name).encode("VALUE", []byte(*cfg.value))
 	if err != nil {
 		return err
@@ -51,6 +52,16 @@ func removed(name string) error {
 	return cli.Explain(name, &seqlock.Error{Op: "publish", Name: name, Err: seqlock.ErrRemoved})
 }
 
+// dropUnused removes the segment if err ended the publisher before its
+// first value and the segment is one it created: an empty segment left
+// behind would make a retry with another -capacity or -schema fail.
+func dropUnused(p *seqlock.Publisher, err error) error {
+	if err == nil || !p.Created() || p.Seq() != 0 {
+		return err
+	}
+	return errors.Join(err, p.Remove())
+}
+
 // closePublisher closes p, marking the segment closed cleanly, and joins a
 // failure of Close to err.
 func closePublisher(p *seqlock.Publisher, err error) error {
@@ -79,6 +90,7 @@ func publishLines(ctx context.Context, cfg *config, stdin io.Reader) (err error)
 		return err
 	}
 	defer func() { err = closePublisher(p, err) }()
+	defer func() { err = dropUnused(p, err) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the reader below, unless it is blocked in a read
 	enc := newEncoder(p, cfg.name)
@@ -151,8 +163,10 @@ func readLine(r *bufio.Reader, buf []byte, max int) ([]byte, error) {
 		}
 		break
 	}
-	buf = bytes.TrimSuffix(buf, []byte("\n"))
-	buf = bytes.TrimSuffix(buf, []byte("\r"))
+	// Only "\n" and "\r\n" end a line: a "\r" elsewhere, even last, is data.
+	if b, ok := bytes.CutSuffix(buf, []byte("\n")); ok {
+		buf = bytes.TrimSuffix(b, []byte("\r"))
+	}
 	if len(buf) > max {
 		return buf, errLineTooLong
 	}

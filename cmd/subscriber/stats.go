@@ -19,6 +19,7 @@ type window struct {
 	startSeq  uint64
 	observed  int
 	unstamped int
+	future    int             // stamped after they were observed: clock skew
 	latencies []time.Duration // publish to observation, of stamped values
 }
 
@@ -31,6 +32,7 @@ type statsJSON struct {
 	Rate      float64   `json:"rate"` // writes per second
 	Observed  int       `json:"observed"`
 	Coalesced uint64    `json:"coalesced"`
+	Future    int       `json:"future,omitzero"` // values stamped in the future, left out of the latency
 	P50NS     *int64    `json:"latency_p50_ns,omitempty"`
 	P99NS     *int64    `json:"latency_p99_ns,omitempty"`
 	MaxNS     *int64    `json:"latency_max_ns,omitempty"`
@@ -92,7 +94,11 @@ func (w *window) observe(m seqlock.Meta, now time.Time) {
 		w.unstamped++
 		return
 	}
-	w.latencies = append(w.latencies, now.Sub(m.Time()))
+	if l := now.Sub(m.Time()); l >= 0 {
+		w.latencies = append(w.latencies, l)
+	} else {
+		w.future++
+	}
 }
 
 // observeWaiting observes values, sleeping in Wait between them, until end.
@@ -162,7 +168,7 @@ func (w *window) report(out *bufio.Writer, cfg *config, now time.Time, seq uint6
 	}
 	if cfg.json {
 		j := statsJSON{Name: cfg.name, Time: now, Seconds: secs, Writes: writes, Rate: float64(writes) / secs,
-			Observed: w.observed, Coalesced: coalesced}
+			Observed: w.observed, Coalesced: coalesced, Future: w.future}
 		if len(w.latencies) > 0 {
 			a, b, c := int64(p50), int64(p99), int64(max)
 			j.P50NS, j.P99NS, j.MaxNS = &a, &b, &c
@@ -178,6 +184,9 @@ func (w *window) report(out *bufio.Writer, cfg *config, now time.Time, seq uint6
 		latency = fmt.Sprintf("latency p50 %v p99 %v max %v", cli.RoundDuration(p50), cli.RoundDuration(p99), cli.RoundDuration(max))
 	case w.unstamped > 0:
 		latency = "latency n/a (unstamped)"
+	}
+	if w.future > 0 {
+		latency += fmt.Sprintf(", %d stamped in the future (clock skew?)", w.future)
 	}
 	fmt.Fprintf(out, "%s: %.0f writes/s, %d observed, %d coalesced, %s\n",
 		cfg.name, float64(writes)/secs, w.observed, coalesced, latency)

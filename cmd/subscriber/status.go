@@ -24,6 +24,7 @@ type statusJSON struct {
 	Len           int       `json:"len"`           // length of the latest value
 	Time          time.Time `json:"time,omitzero"` // its publish time
 	AgeSeconds    float64   `json:"age_seconds,omitzero"`
+	Future        bool      `json:"future,omitzero"` // the publish time is ahead of this clock (skew)
 	Writer        string    `json:"writer"` // alive, closed, died or none
 	PID           int       `json:"pid,omitzero"`
 	ForeignPID    bool      `json:"pid_foreign,omitzero"` // pid is in another PID namespace
@@ -50,8 +51,12 @@ func toJSON(st seqlock.Status, now time.Time, err error) statusJSON {
 		uid := st.UID
 		j.UID, j.Owner = &uid, ownerName(uid)
 	}
-	if !st.Published.IsZero() {
-		j.AgeSeconds = now.Sub(st.Published).Seconds()
+	switch {
+	case st.Published.IsZero():
+	case st.Published.After(now.Add(time.Second)):
+		j.Future = true
+	default:
+		j.AgeSeconds = max(0, now.Sub(st.Published).Seconds())
 	}
 	if st.Fingerprint != 0 {
 		j.Fingerprint = fmt.Sprintf("%#x", st.Fingerprint)
@@ -73,7 +78,7 @@ func toJSON(st seqlock.Status, now time.Time, err error) statusJSON {
 func info(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	s, err := openWithin(ctx, cfg)
 	if err != nil {
-		return stopped(ctx, err)
+		return interrupted(ctx, cfg, err)
 	}
 	defer s.Close()
 	st, err := s.Stat()
@@ -107,7 +112,7 @@ func info(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		row("published", "unknown (unstamped)")
 	default:
 		row("length", fmt.Sprintf("%d bytes", st.Len))
-		row("published", fmt.Sprintf("%s (%v ago)", st.Published.Format(cli.TimeLayout), age(now, st.Published)))
+		row("published", st.Published.Format(cli.TimeLayout)+" ("+ageText(now, st.Published)+")")
 	}
 	row("writer", writerText(st))
 	if st.UID >= 0 {
@@ -147,6 +152,21 @@ func timeText(t time.Time) string {
 	}
 	return t.Format(cli.TimeLayout)
 }
+
+// ageText says how long ago t was, or that it is in the future or absurdly
+// far in the past (a clock set wrong on one side), never a negative age.
+func ageText(now, t time.Time) string {
+	switch {
+	case t.After(now.Add(time.Second)):
+		return fmt.Sprintf("%v in the future: clock skew?", cli.RoundDuration(t.Sub(now)))
+	case t.Before(saneSince):
+		return fmt.Sprintf("%v ago, before %d: clock not set?", age(now, t), saneSince.Year())
+	}
+	return fmt.Sprintf("%v ago", age(now, t))
+}
+
+// saneSince is when no real publish time can be older than.
+var saneSince = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // age is how long ago t was, rounded for display.
 func age(now, t time.Time) time.Duration {
@@ -189,7 +209,11 @@ func list(cfg *config, out *bufio.Writer) error {
 		if st.Seq != 0 {
 			length = strconv.Itoa(st.Len)
 		}
-		if !st.Published.IsZero() {
+		switch {
+		case st.Published.IsZero():
+		case st.Published.After(now.Add(time.Second)):
+			ago = "future"
+		default:
 			ago = age(now, st.Published).String()
 		}
 		if st.PID != 0 {

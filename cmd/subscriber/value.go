@@ -124,12 +124,12 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	defer cancel()
 	s, err := open(waitCtx, cfg)
 	if err != nil {
-		return stopped(ctx, err)
+		return interrupted(ctx, cfg, err)
 	}
 	defer s.Close()
 	if cfg.wait > 0 {
 		if _, err := s.Wait(waitCtx, 0); err != nil {
-			return stopped(ctx, explain(cfg, err))
+			return interrupted(ctx, cfg, explain(cfg, err))
 		}
 	}
 	pr, err := newPrinter(cfg, s.Schema())
@@ -209,6 +209,16 @@ func waitContext(ctx context.Context, cfg *config) (context.Context, context.Can
 		return context.WithTimeout(ctx, cfg.wait)
 	}
 	return context.WithCancel(ctx)
+}
+
+// interrupted is stopped for a wait that has not printed its value yet: a
+// signal then is a failure (exit 130 for SIGINT, 143 for SIGTERM), so that
+// x=$(subscriber -wait 10s NAME) can tell it from a value.
+func interrupted(ctx context.Context, cfg *config, err error) error {
+	if sig := cli.Interrupted(ctx); sig != nil {
+		return &cli.Error{Name: cfg.name, Msg: "interrupted (" + sig.Sig.String() + ") before a value came", Err: sig}
+	}
+	return stopped(ctx, err)
 }
 
 // stopped returns nil if ctx ended, for a stop by signal is clean, and err

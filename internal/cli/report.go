@@ -36,14 +36,20 @@ type UsageError struct {
 func (e *UsageError) Error() string { return e.Msg }
 
 // ExitCode returns the process exit code for the result of a tool's run:
-// 0 for nil and flag.ErrHelp, 2 for a *UsageError, 1 for anything else.
+// 0 for nil and flag.ErrHelp, 2 for a *UsageError, 128 plus the signal's
+// number for a *Signal (an interrupted wait), 1 for anything else.
 func ExitCode(err error) int {
-	var usage *UsageError
+	var (
+		usage *UsageError
+		sig   *Signal
+	)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &usage):
 		return 2
+	case errors.As(err, &sig):
+		return sig.code()
 	}
 	return 1
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // A Size is a number of bytes given on the command line as a plain number
-// or with a binary suffix: 4096, 64KiB, 1MiB, 2GiB (K, M and G mean the
-// same). It is a flag.Value.
+// or with a binary suffix: 4096, 64KiB, 1MiB, 2GiB, 1TiB (K, M, G and T
+// mean the same). It is a flag.Value.
 type Size struct {
 	Bytes int
 }
@@ -17,8 +17,8 @@ var sizeUnits = []struct {
 	suffix string
 	mult   int
 }{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
 }
 
 // ParseSize parses a size such as 4096, 64KiB or 1MiB. It must be positive.
@@ -32,7 +32,7 @@ func ParseSize(s string) (int, error) {
 	}
 	n, err := strconv.ParseUint(num, 10, 63)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("invalid size %q: want a positive number of bytes, optionally with a suffix KiB, MiB or GiB", s)
+		return 0, fmt.Errorf("invalid size %q: want a positive number of bytes, optionally with a suffix KiB, MiB, GiB or TiB", s)
 	}
 	if n > uint64(int(^uint(0)>>1)/mult) {
 		return 0, fmt.Errorf("invalid size %q: too large", s)
@@ -44,6 +44,8 @@ func ParseSize(s string) (int, error) {
 // exact binary suffix: 4096 is "4KiB", 1000 is "1000".
 func FormatSize(n int) string {
 	switch {
+	case n >= 1<<40 && n%(1<<40) == 0:
+		return strconv.Itoa(n>>40) + "TiB"
 	case n >= 1<<30 && n%(1<<30) == 0:
 		return strconv.Itoa(n>>30) + "GiB"
 	case n >= 1<<20 && n%(1<<20) == 0:
