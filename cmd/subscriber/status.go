@@ -25,7 +25,7 @@ type statusJSON struct {
 	Time          time.Time `json:"time,omitzero"` // its publish time
 	AgeSeconds    float64   `json:"age_seconds,omitzero"`
 	Future        bool      `json:"future,omitzero"` // the publish time is ahead of this clock (skew)
-	Writer        string    `json:"writer"` // alive, closed, died or none
+	Writer        string    `json:"writer"`          // alive, closed, died or none
 	PID           int       `json:"pid,omitzero"`
 	ForeignPID    bool      `json:"pid_foreign,omitzero"` // pid is in another PID namespace
 	Owner         string    `json:"owner,omitempty"`      // user name, or the uid as a number
