@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -401,4 +402,82 @@ func TestForeignPIDNamespace(t *testing.T) {
 		t.Errorf("a hint suggests killing pid 1 of another namespace:\n%s", r.Stderr)
 	}
 	want(t, "publisher -rm", runTool(t, nil, dir, "publisher", "-rm", name), 1, "pid 1 in another PID namespace")
+}
+
+// TestForeignFollowerSleeps: a subscriber of another user, who may read a
+// segment (mode 0644) but not write it, sleeps on the publisher's foreign
+// waiter area (System V shared memory it may write) instead of polling: it
+// has the area mapped, is found asleep in a futex wait on a word of that
+// area between values, and still wakes for each value.
+func TestForeignFollowerSleeps(t *testing.T) {
+	b := otherUser(t)
+	futexNR := map[string]string{"amd64": "202", "arm64": "98"}[runtime.GOARCH]
+	if futexNR == "" {
+		t.Skipf("futex system call number unknown on %s", runtime.GOARCH)
+	}
+	dir := sharedDir(t)
+	name := uniqueName(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := startCmd(t, toolCmd(t, ctx, nil, dir, "publisher", "-mode", "0644", "-clock", "-interval", "500ms", name))
+	waitFor(t, "the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
+	follow := startCmd(t, toolCmd(t, ctx, b, dir, "subscriber", "-follow", name))
+	for range 2 {
+		follow.readLine(clitest.Timeout)
+	}
+	pid := follow.cmd.Process.Pid
+	lo, hi := sysvRange(t, pid)
+	if lo == 0 {
+		t.Fatalf("the other user's follower has no System V waiter area mapped: it polls")
+	}
+	asleep := false
+	for i := 0; i < 100 && !asleep; i++ {
+		asleep = inFutexWait(pid, futexNR, lo, hi)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !asleep {
+		t.Errorf("the other user's follower was never seen in a futex wait on its waiter area [%#x, %#x)", lo, hi)
+	}
+	follow.readLine(clitest.Timeout) // still woken by the next value
+	pub.kill()
+}
+
+// sysvRange returns the address range of the System V mapping of process
+// pid, or 0, 0.
+func sysvRange(t *testing.T, pid int) (lo, hi uint64) {
+	t.Helper()
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		if !strings.Contains(line, "/SYSV") {
+			continue
+		}
+		a, z, _ := strings.Cut(strings.Fields(line)[0], "-")
+		lo, _ = strconv.ParseUint(a, 16, 64)
+		hi, _ = strconv.ParseUint(z, 16, 64)
+		return lo, hi
+	}
+	return 0, 0
+}
+
+// inFutexWait reports whether a thread of pid is in the futex system call
+// (number nr) on an address in [lo, hi).
+func inFutexWait(pid int, nr string, lo, hi uint64) bool {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 || f[0] != nr {
+			continue
+		}
+		if addr, err := strconv.ParseUint(strings.TrimPrefix(f[1], "0x"), 16, 64); err == nil && lo <= addr && addr < hi {
+			return true
+		}
+	}
+	return false
 }

@@ -15,8 +15,9 @@ import (
 	"github.com/seqshm/seqshm/seqlock"
 )
 
-// A subscriber with read permission only cannot register as a futex
-// waiter; its Wait polls instead, and still sees the value.
+// A subscriber with read permission only cannot register in the segment's
+// waiter word; its Wait sleeps on the publisher's foreign waiter area (or
+// polls without one), and sees the value.
 func TestWaitReadOnlyPermission(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("running a subscriber as another user (uid 65534) needs root")

@@ -62,6 +62,7 @@ type Publisher struct {
 	created bool
 	closed  bool
 	kind    schema.Kind // what Publish checks values against
+	foreign []byte      // the foreign waiter area (foreign_linux.go), nil if none
 
 	removed atomic.Bool   // the segment's name no longer refers to it
 	gone    chan struct{} // closed when removed is set
@@ -119,6 +120,14 @@ func Create(name string, opts *Options) (*Publisher, error) {
 		w.waiters = nil // nobody can be woken: waiters poll
 	}
 	p := &Publisher{seg: seg, w: w, created: created, gone: make(chan struct{}), kind: schema.Bytes}
+	if info, err := seg.Stat(); err == nil && w.waiters != nil {
+		// Subscribers of other users sleep on a word of their own; without
+		// one (no System V IPC here) they poll.
+		if area, err := faultSafe(func() ([]byte, error) { return openForeignArea(seg.Bytes(), w.g, info.Mode) }); err == nil && area != nil {
+			p.foreign = area
+			w.foreign = word32(area, offNotifyWaiter)
+		}
+	}
 	if sc := w.schema; sc != nil {
 		p.kind = sc.Kind()
 	}
@@ -347,6 +356,10 @@ func (p *Publisher) Close() error {
 	_, err := faultSafe(func() (struct{}, error) { return struct{}{}, p.w.Close() })
 	if p.w.waiters != nil {
 		closeWaitObjects(p.w.waiters)
+	}
+	if p.foreign != nil {
+		p.w.foreign = nil
+		detachArea(p.foreign)
 	}
 	return errors.Join(err, p.seg.Close())
 }

@@ -126,6 +126,13 @@ fenced:
 waiters:
 	MOVQ	Writer_waiters(R13), AX
 	TESTQ	AX, AX
+	JEQ	foreign
+	TESTL	$const_waiterBit, (AX)
+	JNE	wake
+foreign:
+	// The foreign waiter area (foreign_linux.go), if any.
+	MOVQ	Writer_foreign(R13), AX
+	TESTQ	AX, AX
 	JEQ	done
 	TESTL	$const_waiterBit, (AX)
 	JNE	wake

@@ -42,6 +42,7 @@ type Subscriber struct {
 	r        *Reader
 	maxValue int
 	waitOnce sync.Once // maps the waiter area, at the first Wait
+	foreign  []byte    // the foreign waiter area, when Wait sleeps on it
 	closed   bool
 }
 
@@ -209,8 +210,11 @@ func (s *Subscriber) Reader() *Reader { return s.r }
 
 // Wait blocks until a value newer than write number after is published or
 // ctx ends, without spinning; see Reader.Wait. A subscriber with write
-// permission on the segment sleeps on a futex (Linux); one with read
-// permission only polls, with a backoff of up to 5 ms. If the segment is
+// permission on the segment sleeps on a futex in its waiter area (Linux);
+// one with read permission only sleeps on a futex in the publisher's
+// foreign waiter area, a page of System V shared memory it may write, and
+// polls (with a backoff of up to 5 ms) where there is none: elsewhere than
+// Linux, in another IPC namespace, or with a publisher that predates it. If the segment is
 // removed or replaced while Wait waits, Wait returns an error wrapping
 // ErrRemoved within maxSleep (100 ms) of its last publish: reopen it to
 // follow the new one.
@@ -227,10 +231,23 @@ func (s *Subscriber) Wait(ctx context.Context, after uint64) (uint64, error) {
 	// values stay on a read-only mapping. The Once orders the mapping
 	// before every Wait's use of it.
 	s.waitOnce.Do(func() {
-		if off, n := s.r.waiterArea(); n > 0 {
-			if area, err := s.seg.MapWritableRange(off, n); err == nil {
-				s.r.sleepOn(area, s.Name())
+		off, n := s.r.waiterArea()
+		if n == 0 {
+			return
+		}
+		area, err := s.seg.MapWritableRange(off, n)
+		if errors.Is(err, fs.ErrPermission) {
+			// A subscriber of another user: the publisher's foreign
+			// waiter area, if it made one.
+			if info, serr := s.seg.Stat(); serr == nil {
+				area, err = faultSafe(func() ([]byte, error) { return attachForeignArea(s.seg.Bytes(), s.r.g, info.UID) })
+				if err == nil {
+					s.foreign = area
+				}
 			}
+		}
+		if err == nil {
+			s.r.sleepOn(area, s.Name())
 		}
 	})
 	return faultSafe(func() (uint64, error) { return s.r.wait(ctx, after, s.checkRemoved) })
@@ -259,5 +276,8 @@ func (s *Subscriber) Close() error {
 	}
 	s.closed = true
 	s.r.stopSleeping()
+	if s.foreign != nil {
+		detachArea(s.foreign)
+	}
 	return s.seg.Close()
 }

@@ -53,6 +53,7 @@ type Writer struct {
 	seq    *uint64 // &h.seq, for the assembly
 	slots
 	waiters *uint32 // the waiter word (an event count); nil when the region has no waiter area
+	foreign *uint32 // the foreign waiter area's word (foreign_linux.go); nil if none
 	next    uint64  // number of the next write
 	expect  uint64  // the counter as this writer left it
 	stamp   bool
@@ -294,7 +295,8 @@ func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	} else {
 		commitWrite(seq, 2*n)
 	}
-	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
+	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 ||
+		w.foreign != nil && atomic.LoadUint32(w.foreign)&waiterBit != 0 {
 		w.wakeWaiters()
 	} else if w.fenced {
 		if w.quiet--; w.quiet == 0 {
@@ -327,9 +329,7 @@ func (w *Writer) Close() error {
 	w.closed = true
 	w.useAsm = false // every write goes to write, which refuses it
 	w.h.storeState(stateClosed)
-	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 {
-		w.wakeWaiters()
-	}
+	w.wakeWaiters()
 	return nil
 }
 
@@ -348,20 +348,17 @@ func (*noCopy) Unlock() {}
 // not sleep; waiters that sleep again set the bit again. So a publisher
 // whose subscribers are all busy makes no system call, however many there
 // are, and a waiter killed asleep costs one needless wake, once
-// (docs/memory-model.md, "Waking waiters").
+// (docs/memory-model.md, "Waking waiters"). The foreign waiter area's word,
+// which other users may write, is handled the same way, with bounded tries.
 //
 //go:noinline
 func (w *Writer) wakeWaiters() {
-	for {
-		v := atomic.LoadUint32(w.waiters)
-		if v&waiterBit == 0 {
-			return
-		}
-		// Full barrier (LOCK CMPXCHG, or LDAXR/STLXR + DMB on arm64).
-		if atomic.CompareAndSwapUint32(w.waiters, v, (v+2)&^waiterBit) {
-			wake(w.waiters)
-			break
-		}
+	woke := wakeWord(w.waiters)
+	if wakeWord(w.foreign) {
+		woke = true
+	}
+	if !woke {
+		return
 	}
 	// Waiters are going to sleep on this segment: commit with a full
 	// fence from now on and say so, so that they need not pay a
@@ -374,6 +371,32 @@ func (w *Writer) wakeWaiters() {
 	if w.fenced {
 		w.quiet = quietWrites
 	}
+}
+
+// wakeTries bounds the compare-and-swaps of wakeWord on a word that others
+// keep changing: a hostile waiter of another user must not hold up a write.
+const wakeTries = 4
+
+// wakeWord clears the waiter bit of word (nil: none) and advances its
+// epoch, then wakes its sleepers, and reports whether the bit was set.
+func wakeWord(word *uint32) bool {
+	if word == nil {
+		return false
+	}
+	for range wakeTries {
+		v := atomic.LoadUint32(word)
+		if v&waiterBit == 0 {
+			return false
+		}
+		// Full barrier (LOCK CMPXCHG, or LDAXR/STLXR + DMB on arm64).
+		if atomic.CompareAndSwapUint32(word, v, (v+2)&^waiterBit) {
+			break
+		}
+	}
+	// Woken, even if the word kept changing: a sleeper re-checks the
+	// counter and sleeps again if nothing is new.
+	wake(word)
+	return true
 }
 
 // unfence goes back to plain commits after quietWrites writes without a
