@@ -161,7 +161,7 @@ func TestPlantedSegmentRefused(t *testing.T) {
 		t.Errorf("value after the refused take-overs = %q, want %q (the secret must not be written)", r.Stdout, "planted\n")
 	}
 	want(t, "root: subscriber -owner root", runTool(t, nil, dir, "subscriber", "-owner", "root", name), 1,
-		"segment belongs to uid "+strconv.Itoa(int(b.uid))+", not to root")
+		"segment belongs to "+b.name+" (uid "+strconv.Itoa(int(b.uid))+") (mode 0666), not to the owner asked for")
 	if r := runTool(t, nil, dir, "subscriber", "-owner", b.name, name); r.Code != 0 || r.Stdout != "planted\n" {
 		t.Errorf("subscriber -owner %s = %d %q, want the value", b.name, r.Code, r.Stdout)
 	}
@@ -218,8 +218,8 @@ func TestUntrustedDirectory(t *testing.T) {
 	name := uniqueName(t)
 	want(t, "publisher in a 0777 directory", runTool(t, nil, open, "publisher", name, "v"), 1,
 		"segment directory "+open, "may be written by others and is not sticky", "hint: ")
-	want(t, "subscriber in a 0777 directory", runTool(t, nil, open, "subscriber", name), 1, "is not safe")
-	want(t, "subscriber -list in a 0777 directory", runTool(t, nil, open, "subscriber", "-list"), 1, "is not safe")
+	want(t, "subscriber in a 0777 directory", runTool(t, nil, open, "subscriber", name), 1, "is not sticky")
+	want(t, "subscriber -list in a 0777 directory", runTool(t, nil, open, "subscriber", "-list"), 1, "is not sticky")
 	if _, err := os.Stat(filepath.Join(open, name)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a segment was created in the untrusted directory (%v)", err)
 	}
@@ -239,7 +239,7 @@ func TestUntrustedDirectory(t *testing.T) {
 	}
 	want(t, "B: publisher in B's directory", runTool(t, b, theirs, "publisher", "-mode", "0644", name, "from B"), 0)
 	want(t, "root: publisher in B's directory", runTool(t, nil, theirs, "publisher", "-rm", name), 1,
-		"belongs to uid "+strconv.Itoa(int(b.uid)), "its owner could replace segments")
+		"segment directory "+theirs+" (owner "+b.name, "belongs to another user, who could replace its segments")
 	if r := runTool(t, nil, theirs, "subscriber", name); r.Code != 0 || r.Stdout != "from B\n" {
 		t.Errorf("root: subscriber in B's directory = %d %q, %s; want B's value (readers accept any owner)", r.Code, r.Stdout, r.Stderr)
 	}

@@ -130,19 +130,26 @@ func explainTrust(name string, t *shmfile.TrustError, err error) error {
 		if t.Mode&fs.ModeSticky != 0 {
 			mode = "1" + mode[1:]
 		}
-		e.Msg = fmt.Sprintf("segment directory %s (owner %s, mode %s) is not safe: %s", t.Path, UserName(t.UID), mode, t.Why)
+		why := "belongs to another user, who could replace its segments"
+		if t.Mode.Perm()&0o022 != 0 && t.Mode&fs.ModeSticky == 0 {
+			why = "may be written by others and is not sticky: they could replace its segments"
+		}
+		e.Msg = fmt.Sprintf("segment directory %s (owner %s, mode %s) %s", t.Path, UserName(t.UID), mode, why)
 		e.Hints = []string{
 			"make it writable by its owner only (chmod go-w DIR) or sticky (chmod +t DIR), and owned by you or root,",
 			"or point SEQSHM_DIR at a directory of your own",
 		}
-	case t.Want == 0 || !isOwner(t.UID): // the owner is what is wrong
-		e.Msg = fmt.Sprintf("segment belongs to %s (mode %s): %s", UserName(t.UID), mode, t.Why)
+	case t.Want == 0: // a subscriber's -owner
+		e.Msg = fmt.Sprintf("segment belongs to %s (mode %s), not to the owner asked for", UserName(t.UID), mode)
+		e.Hints = []string{"another user may have made it to feed you values; check who publishes it (subscriber -info " + name + ")"}
+	case !isOwner(t.UID):
+		e.Msg = fmt.Sprintf("segment belongs to %s (mode %s): a publisher adopts only its own segments", UserName(t.UID), mode)
 		e.Hints = []string{
-			"another user's segment could be read or changed by them; do not publish or trust values in it:",
+			"its owner could read or change what you publish; do not publish into it:",
 			"remove it (as its owner, or root: publisher -rm " + name + ") or use another name",
 		}
 	default:
-		e.Msg = fmt.Sprintf("segment has mode %s, which grants more than %04o (owner %s)", mode, uint32(t.Want), UserName(t.UID))
+		e.Msg = fmt.Sprintf("segment has mode %s, which grants more than %04o", mode, uint32(t.Want))
 		e.Hints = []string{
 			fmt.Sprintf("give -mode %s to publish into it as it is, or remove it first (publisher -rm %s) to create it with the mode you want", mode, name),
 		}

@@ -74,8 +74,8 @@ func TestExplain(t *testing.T) {
 		{wrap(&shmfile.BusyError{PID: 7}), "another publisher (pid 7) is running", true},
 		{wrap(&shmfile.BusyError{PID: 1, ForeignPID: true}), "another publisher (pid 1 in another PID namespace", true},
 		{wrap(&shmfile.TrustError{UID: os.Geteuid(), Mode: 0o666, Want: 0o600, Why: "w"}), "segment has mode 0666, which grants more than 0600", true},
-		{wrap(&shmfile.TrustError{UID: 4242, Mode: 0o666, Want: 0o600, Why: "w"}), "segment belongs to uid 4242 (mode 0666): w", true},
-		{wrap(&shmfile.TrustError{Path: "/d", Dir: true, UID: 4242, Mode: 0o777, Why: "w"}), "segment directory /d (owner uid 4242, mode 0777) is not safe", true},
+		{wrap(&shmfile.TrustError{UID: 4242, Mode: 0o666, Want: 0o600, Why: "w"}), "segment belongs to uid 4242 (mode 0666): a publisher adopts only its own segments", true},
+		{wrap(&shmfile.TrustError{Path: "/d", Dir: true, UID: 4242, Mode: 0o777, Why: "w"}), "segment directory /d (owner uid 4242, mode 0777) may be written by others", true},
 		{wrap(fmt.Errorf("%w: gone", seqlock.ErrRemoved)), "segment was removed while in use", true},
 		{wrap(fmt.Errorf("%w: value of 9 bytes, the limit is 8", seqlock.ErrLimit)), "value larger than the reader's limit: value of 9 bytes", true},
 	} {
