@@ -185,7 +185,7 @@ func withPID(name string, err error) error {
 		return err
 	}
 	if s, oerr := Open(name, nil); oerr == nil {
-		wi, ferr := faultSafe(func() (writerInfo, error) { return s.r.h.loadWriter(), nil })
+		wi, ferr := faultSafe(func() (writerInfo, error) { return s.r.writer(), nil })
 		s.Close()
 		if ferr == nil {
 			if be.PID == 0 {

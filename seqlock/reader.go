@@ -50,6 +50,7 @@ type Reader struct {
 	h      *header
 	g      geometry
 	schema *schema.Schema // nil: bytes
+	region []byte         // the region, as long as the header says
 	seq    *uint64        // &h.seq, for the assembly
 	slots
 	useAsm  bool      // slotAsm and the capacity is at most slotAsmMax
@@ -79,7 +80,7 @@ func NewReader(region []byte) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{h: h, g: g, schema: sc, useAsm: slotAsm && g.capacity <= slotAsmMax}
+	r := &Reader{h: h, g: g, region: region[:g.totalSize:g.totalSize], schema: sc, useAsm: slotAsm && g.capacity <= slotAsmMax}
 	r.seq = &h.seq
 	r.slots = slotsOf(region, g)
 	return r, nil
@@ -87,6 +88,15 @@ func NewReader(region []byte) (*Reader, error) {
 
 // Capacity returns the largest value the region holds, in bytes.
 func (r *Reader) Capacity() int { return r.g.capacity }
+
+// writer returns what the header says of the last writer.
+func (r *Reader) writer() writerInfo { return r.h.loadWriter() }
+
+// foreignArea attaches the region's foreign waiter area, which must belong
+// to owner (foreign_linux.go).
+func (r *Reader) foreignArea(owner int) ([]byte, error) {
+	return attachForeignArea(r.region, r.g, owner)
+}
 
 // Schema returns what the values are, as the writer recorded it: nil for
 // bytes (and for regions written before schemas existed).

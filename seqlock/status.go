@@ -84,12 +84,12 @@ func (s *Subscriber) Stat() (Status, error) {
 	if s.closed {
 		return st, ErrClosed
 	}
-	st.Capacity, st.Fingerprint, st.Schema = s.r.g.capacity, s.r.g.fingerprint, s.r.schema
+	st.Capacity, st.Fingerprint, st.Schema = s.r.Capacity(), s.r.Fingerprint(), s.r.Schema()
 	if info, err := s.seg.Stat(); err == nil {
 		st.Mode, st.Size, st.UID = info.Mode, info.Size, info.UID
 	}
 	_, err := faultSafe(func() (struct{}, error) {
-		wi := s.r.h.loadWriter()
+		wi := s.r.writer()
 		st.Created = unixTime(wi.created)
 		st.WriterStarted = unixTime(wi.started)
 		st.PID = wi.pid

@@ -144,8 +144,8 @@ func (s *Subscriber) Name() string { return s.seg.Name() }
 // Schema returns what the segment's values are, as its publisher recorded
 // it: never nil (a segment without a schema holds bytes).
 func (s *Subscriber) Schema() *schema.Schema {
-	if s.r.schema != nil {
-		return s.r.schema
+	if sc := s.r.Schema(); sc != nil {
+		return sc
 	}
 	return bytesSchema
 }
@@ -240,7 +240,7 @@ func (s *Subscriber) Wait(ctx context.Context, after uint64) (uint64, error) {
 			// A subscriber of another user: the publisher's foreign
 			// waiter area, if it made one.
 			if info, serr := s.seg.Stat(); serr == nil {
-				area, err = faultSafe(func() ([]byte, error) { return attachForeignArea(s.seg.Bytes(), s.r.g, info.UID) })
+				area, err = faultSafe(func() ([]byte, error) { return s.r.foreignArea(info.UID) })
 				if err == nil {
 					s.foreign = area
 				}
