@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seqshm/seqshm/internal/cli"
 	"github.com/seqshm/seqshm/internal/cli/clitest"
 )
 
@@ -375,11 +377,23 @@ func TestUsage(t *testing.T) {
 		{[]string{"n", "-json"}, `subscriber: one NAME only, then nothing (got "-json"; flags go before NAME)`},
 		{[]string{"a/b"}, `subscriber: invalid segment name "a/b": character '/' at offset 1 not in [A-Za-z0-9._-]`},
 		{[]string{""}, `subscriber: invalid segment name "": empty`},
+		{[]string{"-field", "x", "-info", "n"}, "subscriber: -field goes with printing values"},
+		{[]string{"-list", "-owner", "root"}, "subscriber: -list does not go with -owner"},
+		{[]string{"-max-size", "0", "n"}, `subscriber: invalid value "0" for flag -max-size`},
 	} {
-		r := env.Run(t, "", "subscriber", tt.args...)
+		r := runInProcess(tt.args...)
 		first, _, _ := strings.Cut(r.Stderr, "\n")
 		if r.Code != 2 || !strings.HasPrefix(first, tt.want) || r.Stdout != "" {
 			t.Errorf("subscriber %q: exit %d, stderr:\n%s\nwant exit 2 and %q", tt.args, r.Code, r.Stderr, tt.want)
 		}
 	}
+}
+
+// runInProcess runs the tool's run function in this process, as the binary
+// would with args, and returns how it ended: usage and messages are tested
+// this way, the subprocess tests keep signals and crashes.
+func runInProcess(args ...string) clitest.Result {
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	return clitest.Result{Code: cli.ExitCode(err), Stdout: stdout.String(), Stderr: stderr.String()}
 }
