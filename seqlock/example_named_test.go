@@ -65,10 +65,13 @@ func ExampleSubscriber_Wait() {
 	}
 	defer sub.Close()
 
-	go func() {
+	published := make(chan struct{})
+	go func() { // another process, in real life
+		defer close(published)
 		time.Sleep(10 * time.Millisecond)
 		pub.Publish([]byte("tick"))
 	}()
+	defer func() { <-published }() // before pub.Close: a Publisher is one goroutine's
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	seq, err := sub.Wait(ctx, 0) // wait for the first value
