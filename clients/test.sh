@@ -5,13 +5,17 @@
 # Usage: clients/test.sh        (from anywhere; needs go, gcc, python3)
 #
 # Builds the C reader (and, if aarch64-linux-gnu-gcc is installed, an
-# AArch64 build, run under qemu-aarch64 when that is installed too), then
-# checks both readers on: a fixed value, ~3 s of checksummed values written
-# at full speed while both read (zero torn values accepted), a writer that
-# died mid-write, corrupt segments, a missing segment, things that are not
-# segments, and bad usage. All segments live in a temporary $SEQSHM_DIR, so
-# /dev/shm is never touched. Prints "N passed, M failed"; exits 1 if any
-# check failed.
+# AArch64 build, run under qemu-aarch64 when that is installed too; if
+# x86_64-w64-mingw32-gcc is installed, a Windows build, compiled only), vets
+# the Go generators, then checks both readers on: a fixed value, ~3 s of
+# checksummed values written at full speed while both read (zero torn
+# values accepted), a writer that died mid-write, corrupt segments, typed
+# values (a Go struct published with CreateTyped, read field by field in C
+# and Python), text and json segments, a header claiming a huge capacity,
+# the value-size limit, damaged schema areas, a missing segment, things
+# that are not segments, and bad usage; then fuzzes the C header and schema
+# decoders. All segments live in a temporary $SEQSHM_DIR, so /dev/shm is
+# never touched. Prints "N passed, M failed"; exits 1 if any check failed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,6 +82,22 @@ else
 	fail "build: go build ./clients/testdata/writer" "$(cat "$WORK/go.log")"
 	echo "$passed passed, $failed failed"
 	exit 1
+fi
+if go vet ./clients/testdata/writer ./clients/testdata/gen 2>"$WORK/go.log"; then
+	pass "vet: go vet ./clients/testdata/writer ./clients/testdata/gen"
+else
+	fail "vet: go vet ./clients/testdata/writer ./clients/testdata/gen" "$(cat "$WORK/go.log")"
+fi
+# Windows: the header (and seqshm-cat) must compile cleanly; running it
+# under wine is another test's job.
+if command -v x86_64-w64-mingw32-gcc >/dev/null; then
+	if x86_64-w64-mingw32-gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat.exe" clients/c/seqshm-cat.c 2>"$WORK/cc.log"; then
+		pass "build: x86_64-w64-mingw32-gcc ${CFLAGS[*]} seqshm-cat.c"
+	else
+		fail "build: x86_64-w64-mingw32-gcc ${CFLAGS[*]} seqshm-cat.c" "$(cat "$WORK/cc.log")"
+	fi
+else
+	echo "skip  build for Windows: x86_64-w64-mingw32-gcc not installed (apt-get install gcc-mingw-w64-x86-64)"
 fi
 ARM=
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
@@ -210,10 +230,10 @@ check "c: info of a died writer" 0 'seq: +1 \(counter 3, write in progress\).*wr
 declare -A CORRUPT=(
 	[magic]='not a seqshm segment: bad magic .NOTSEQSH'
 	[version]='unsupported layout version: layout version 2, this reader knows 1'
-	[truncated]='corrupt segment: header says 65664 bytes, region has 4096 \(truncated\?\)'
-	[tiny]='corrupt segment: region of 100 bytes is smaller than the 256-byte header'
+	[truncated]='corrupt segment: header says 4224 bytes, region has 4096 \(truncated\?\)'
+	[tiny]='segment not initialised yet: file of 100 bytes is smaller than the 256-byte header'
 	[notready]='segment not initialised yet'
-	[slot]='corrupt segment: slots at 256 and 1099511627776 \(size 384\) outside the 65664-byte segment'
+	[slot]='corrupt segment: slots at 256 and 1099511627776 \(size 384\) outside the 4224-byte segment'
 	[length]='corrupt segment: slot 1 holds write 1 of 1048576 bytes, expected write 1 of at most 256'
 )
 for kind in magic version truncated tiny notready slot length; do
@@ -223,6 +243,129 @@ for kind in magic version truncated tiny notready slot length; do
 		check "$r: corrupt segment ($kind)" 1 '^$' "^seqshm[-.a-z]*: bad-$kind: ${CORRUPT[$kind]}" $(reader "$r") "bad-$kind"
 	done
 done
+
+# ---- typed values: a Go struct, field by field ----------------------------------
+
+# The writer publishes one Record (clients/testdata/writer) with
+# seqlock.CreateTyped and prints its fields as path=value lines; both
+# readers' --fields must print exactly the same, from the schema area alone.
+"$BIN/writer" typed typed1 - >"$WORK/typed.want"
+for r in "${READERS[@]}"; do
+	# shellcheck disable=SC2046
+	run $(reader "$r") --fields typed1
+	if [[ $rc == 0 && $out == "$(<"$WORK/typed.want")" ]]; then
+		pass "$r: typed struct, $(wc -l <"$WORK/typed.want") fields equal Go's (float64, int32 < 0, uint64 max, bool, float32[3], char[8], NaN, ±Inf, nested, array of structs)"
+	else
+		fail "$r: typed struct fields equal Go's" "exit $rc" "stderr: ${err:0:300}" \
+			"diff: $(diff <(echo "$out") "$WORK/typed.want" | head -20)"
+	fi
+	# shellcheck disable=SC2046
+	check "$r: typed struct as JSON" 0 '"value":\{"f64":-1.2345678[0-9]*e-06,"i32":-2147483647,"u64":18446744073709551615,"ok":true,.*"frame":"base_lnk","nan":"NaN","pinf":"\+Inf","ninf":"-Inf",.*"pts":\[\{"x":1(\.0)?,"y":2(\.0)?\},' '^$' \
+		$(reader "$r") -j typed1
+done
+# shellcheck disable=SC2086
+check "c: info shows the schema" 0 'schema: +struct of 136 bytes, fingerprint 0x[0-9a-f]+: float64 f64 \[m/s\]; int32 i32; uint64 u64; bool ok; float32\[3\] vec; char\[8\] frame;' '^$' \
+	$C_READER -i typed1
+# shellcheck disable=SC2086
+check "py: info shows the schema" 0 '"kind":"struct","schema":"float64 f64 \[m/s\]; int32 i32;' '^$' $PY_READER -i -j typed1
+# The Python API: a dict, and the numpy dtype where numpy is installed.
+check "py: read_decoded gives a dict" 0 '^ok$' '^$' python3 -c '
+import math, sys
+sys.path.insert(0, "clients/python")
+import seqshm
+with seqshm.open("typed1") as s:
+    seq, d, t = s.read_decoded()
+    assert seq == 1 and s.schema.kind == "struct" and s.schema.size == 136, (seq, s.schema)
+    assert d["i32"] == -2147483647 and d["u64"] == 2**64 - 1 and d["ok"] is True, d
+    assert d["frame"] == "base_lnk" and math.isnan(d["nan"]) and d["pinf"] == math.inf and d["ninf"] == -math.inf, d
+    assert len(d["vec"]) == 3 and d["vec"][1] == -2.5 and d["pts"][1]["y"] == 3.25 and d["flags"] == [False, True], d
+    spec = s.schema.dtype_spec()
+    assert spec["itemsize"] == 136 and spec["names"][0] == "f64" and spec["formats"][0] == "<f8", spec
+print("ok")'
+NUMPY_PY=
+for py in python3 /usr/bin/python3; do
+	if "$py" -c 'import numpy' 2>/dev/null; then NUMPY_PY=$py; break; fi
+done
+if [[ -n $NUMPY_PY ]]; then
+	check "py: numpy dtype reads the same values as the dict" 0 '^ok$' '^$' "$NUMPY_PY" -c '
+import sys
+sys.path.insert(0, "clients/python")
+import numpy as np, seqshm
+with seqshm.open("typed1") as s:
+    seq, v, t = s.read()
+    a, d = np.frombuffer(v, s.dtype())[0], s.decode(v)
+    assert a["i32"] == d["i32"] and a["u64"] == d["u64"] and a["pos"]["x"] == d["pos"]["x"], (a, d)
+    assert list(a["vec"]) == d["vec"] and a["pts"][1]["y"] == 3.25 and a["frame"] == b"base_lnk", a
+    assert np.isnan(a["nan"]) and a["ninf"] == -np.inf and s.dtype().itemsize == 136
+print("ok")'
+else
+	echo "skip  py: numpy dtype: no python3 with numpy"
+fi
+
+# ---- text and json segments ------------------------------------------------------
+
+"$BIN/writer" kind text1 text 'héllo, wörld'
+"$BIN/writer" kind json1 json '{"a":[1,2.5,null],"b":"x"}'
+for r in "${READERS[@]}"; do
+	# shellcheck disable=SC2046
+	check "$r: text segment" 0 '^héllo, wörld$' '^$' $(reader "$r") text1
+done
+# shellcheck disable=SC2086
+check "py: json segment as a parsed object" 0 '"value":\{"a":\[1,2.5,null\],"b":"x"\}' '^$' $PY_READER -j json1
+# shellcheck disable=SC2086
+check "c: json segment" 0 '"value":"\{\\"a\\":\[1,2.5,null\],\\"b\\":\\"x\\"\}"' '^$' $C_READER -j json1
+check "py: decoded kinds are str and object" 0 '^ok$' '^$' python3 -c '
+import sys
+sys.path.insert(0, "clients/python")
+import seqshm
+assert seqshm.open("text1").read_decoded()[1] == "héllo, wörld"
+assert seqshm.open("json1").read_decoded()[1] == {"a": [1, 2.5, None], "b": "x"}
+assert seqshm.open("fixed1").read_decoded()[1] == "second value"  # the publisher CLI makes text segments
+assert seqshm.open("crash1").read_decoded()[1] == b"last words"  # no schema: bytes
+print("ok")'
+# shellcheck disable=SC2086
+check "c: info of a text segment" 0 'header size: +384.*schema: +text' '^$' $C_READER -i text1
+
+# ---- huge capacities and the value limit ------------------------------------------
+
+# A sparse file whose header claims 512 GiB: readers size their buffers from
+# the value (5 bytes), not from the capacity. One whose slot claims 200 MiB
+# is refused by the 64 MiB default limit, before anything is allocated.
+if "$BIN/writer" huge huge1 $((1 << 39)) 5 2>"$WORK/huge.err" && "$BIN/writer" huge huge2 $((1 << 30)) $((200 << 20)) 2>>"$WORK/huge.err"; then
+	for r in "${READERS[@]}"; do
+		# qemu-user cannot map 512 GiB of guest address space.
+		# shellcheck disable=SC2046
+		[[ $r == arm64 ]] || check "$r: 512 GiB claimed, a 5-byte value" 0 '^small$' '^$' $(reader "$r") huge1
+		# shellcheck disable=SC2046
+		check "$r: a 200 MiB value beyond the 64 MiB limit" 1 '^$' \
+			"huge2: value larger than the reader's limit: value of 209715200 bytes, the limit is 67108864" $(reader "$r") huge2
+		# shellcheck disable=SC2046
+		check "$r: -m sets the limit" 1 '^$' \
+			"fixed1: value larger than the reader's limit: value of 12 bytes, the limit is 8" $(reader "$r") -m 8 fixed1
+	done
+else
+	echo "skip  huge capacities: cannot make a sparse file here: $(head -c 300 "$WORK/huge.err")"
+fi
+
+# ---- damaged schema areas -------------------------------------------------------
+
+# A struct segment whose schema area is damaged (clients/testdata/writer,
+# schemaDamage): an error naming the schema area, never a crash.
+for kind in record offset count arraylen length trailing nested fingerprint; do
+	"$BIN/writer" badschema "badschema-$kind" "$kind"
+	for r in "${READERS[@]}"; do
+		# shellcheck disable=SC2046
+		check "$r: damaged schema area ($kind)" 1 '^$' "^seqshm[-.a-z]*: badschema-$kind: corrupt segment: schema area: " \
+			$(reader "$r") "badschema-$kind"
+	done
+done
+
+# ---- the PID namespace ------------------------------------------------------------
+
+# shellcheck disable=SC2086
+check "c: info gives the writer's PID namespace" 0 '"writer_pid_ns":[1-9][0-9]*,"pid_ns":[1-9][0-9]*,"pid_foreign":false' '^$' $C_READER -i -j fixed1
+# shellcheck disable=SC2086
+check "py: info gives the writer's PID namespace" 0 '"writer_pid_ns":[1-9][0-9]*,"pid_ns":[1-9][0-9]*,"pid_foreign":false' '^$' $PY_READER -i -j fixed1
 
 # ---- missing segments, things that are not segments, bad usage -------------------
 
@@ -246,15 +389,17 @@ done
 # ---- the header decoder and reader against random headers -----------------------
 
 if gcc "${CFLAGS[@]}" -o "$BIN/fuzz_header" clients/c/fuzz_header.c 2>"$WORK/cc.log"; then
-	check "c: 200000 random headers, no read outside the mapping" 0 '^rounds 200000 accepted [1-9]' '^$' \
-		"$BIN/fuzz_header" 200000
+	check "c: 200000 random headers and schema encodings, no read outside the mapping" 0 \
+		'^rounds 200000 accepted [1-9][0-9]* values [0-9]+
+schema rounds 200000 accepted [1-9][0-9]* reads [1-9]' '^$' \
+		"$BIN/fuzz_header" 200000 200000
 else
 	fail "build: fuzz_header.c" "$(cat "$WORK/cc.log")"
 fi
 if [[ -n $ARM ]] && aarch64-linux-gnu-gcc "${CFLAGS[@]}" -o "$BIN/fuzz_header-arm64" clients/c/fuzz_header.c; then
 	# shellcheck disable=SC2086
 	check "arm64: 20000 random headers, no read outside the mapping" 0 '^rounds 20000 accepted [1-9]' '^$' \
-		${ARM%/seqshm-cat-arm64}/fuzz_header-arm64 20000
+		${ARM%/seqshm-cat-arm64}/fuzz_header-arm64 20000 20000
 fi
 
 echo "$passed passed, $failed failed"

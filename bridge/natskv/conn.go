@@ -1,12 +1,18 @@
 package natskv
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ConnOptions are how the bridge connects to NATS, with the options NATS
@@ -34,10 +40,16 @@ type ConnOptions struct {
 	Logf func(format string, args ...any)
 }
 
-// Connect connects to NATS for a bridge: reconnecting forever, with the
-// client's reconnect buffer off so that nothing stale is queued while
-// disconnected (the bridge resends the latest value itself on reconnect).
-func Connect(o ConnOptions) (*nats.Conn, error) {
+// Connect connects to NATS for a bridge: reconnecting forever once
+// connected, with the client's reconnect buffer off so that nothing stale is
+// queued while disconnected (the bridge resends the latest value itself on
+// reconnect). A server that cannot be reached at start is tried again every
+// ReconnectWait (with one log line) until ctx ends; a refusal by the server
+// (credentials, TLS) is returned at once, as an *Error with Op "connect".
+// On success, it checks that JetStream answers, quickly: ErrNoJetStream if
+// the server or account has none, ErrPermission if the user may not use
+// its API.
+func Connect(ctx context.Context, o ConnOptions) (*nats.Conn, error) {
 	logf := o.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -50,6 +62,7 @@ func Connect(o ConnOptions) (*nats.Conn, error) {
 	if wait <= 0 {
 		wait = time.Second
 	}
+	shown := RedactURL(url)
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
@@ -59,14 +72,14 @@ func Connect(o ConnOptions) (*nats.Conn, error) {
 		nats.Timeout(5 * time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				logf("connection to %s lost: %v; reconnecting", RedactURL(url), err)
+				logf("connection to %s lost: %v; reconnecting every %v", shown, causeText(redactErr(err, o)), wait)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			logf("reconnected to %s", nc.ConnectedUrlRedacted())
+			logf("reconnected to %s", RedactURL(nc.ConnectedUrl()))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			logf("nats: %v", err)
+			logf("server: %v", causeText(redactErr(err, o)))
 		}),
 	}
 	if o.Creds != "" {
@@ -81,11 +94,83 @@ func Connect(o ConnOptions) (*nats.Conn, error) {
 	if o.TLSCert != "" || o.TLSKey != "" {
 		opts = append(opts, nats.ClientCert(o.TLSCert, o.TLSKey))
 	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("natskv: connect to %s: %w", RedactURL(url), redactErr(err, o))
+	failed := false
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			if failed {
+				logf("connected to %s", RedactURL(nc.ConnectedUrl()))
+			}
+			if err := checkJetStream(ctx, nc); err != nil {
+				nc.Close()
+				return nil, err
+			}
+			return nc, nil
+		}
+		cause := redactErr(err, o)
+		if !unreachable(cause) {
+			return nil, &Error{Op: "connect to " + shown, Err: cause}
+		}
+		if !failed {
+			logf("cannot connect to %s: %v; retrying every %v", shown, causeText(cause), wait)
+			failed = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, &Error{Op: "connect to " + shown, Err: cause}
+		case <-time.After(wait):
+		}
 	}
-	return nc, nil
+}
+
+// unreachable reports whether a connect error means that no server
+// answered (worth retrying), rather than that one refused us.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ne) || errors.Is(err, io.EOF)
+}
+
+// checkJetStream asks the server for the account's JetStream information:
+// no JetStream answers at once (no responders); a user without permission
+// for the JetStream API gets an asynchronous permissions violation, which
+// the client records as its last error, long before a timeout.
+func checkJetStream(ctx context.Context, nc *nats.Conn) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return &Error{Op: "check JetStream", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := js.AccountInfo(ctx)
+		done <- err
+	}()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			switch {
+			case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount), errors.Is(err, nats.ErrNoResponders):
+				return &Error{Op: "check JetStream", Err: ErrNoJetStream}
+			case err != nil:
+				return &Error{Op: "check JetStream", Err: err}
+			}
+			return nil
+		case <-tick.C:
+			if last := nc.LastError(); errors.Is(last, nats.ErrPermissionViolation) {
+				return &Error{Op: "check JetStream", Err: fmt.Errorf("%w: %s", ErrPermission, causeText(last))}
+			}
+		}
+	}
+}
+
+// causeText is err's message without NATS's "nats: " prefix, for log
+// lines that already say who speaks.
+func causeText(err error) string {
+	return strings.TrimPrefix(err.Error(), "nats: ")
 }
 
 // RedactURL returns urls (one URL or a comma-separated list) with any

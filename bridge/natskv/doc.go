@@ -1,7 +1,9 @@
 // Package natskv bridges seqshm segments between machines through a NATS
-// JetStream key-value bucket: Export mirrors a local segment into a key,
-// Import publishes a key's values into a local segment. It is the library
-// behind the seqshm-bridge command; see docs/bridge.md.
+// JetStream key-value bucket: Export mirrors a local segment into a key and
+// ExportGlob every segment matching globs; Import publishes a key's values
+// into a local segment and ImportKeys the values of every key matching a
+// wildcard into segments named after the keys (SegmentKey, SegmentName). It
+// is the library behind the seqshm-bridge command; see docs/bridge.md.
 //
 // It lives apart from the core packages: seqlock and shmfile never depend
 // on NATS.
@@ -9,19 +11,22 @@
 // # Latest-value semantics
 //
 // The bridge carries latest values, not a log. The exporter's segment is
-// itself the mailbox: a Wait loop signals a 1-slot channel when there is a
-// newer value, and the sender reads the newest value when its previous
-// write is acknowledged. At most one write is in flight; values published
-// faster than the network takes them coalesce, and nothing queues. The
-// bucket is created with a history of 1.
+// itself the mailbox: a Wait loop (Export) or a poller over all segments
+// (ExportGlob) notices a newer value; the Wait loop writes it itself when no
+// write is in flight, otherwise a 1-slot channel tells the sender, which
+// reads the newest value when its previous write is acknowledged and the
+// rate cap (ExportOptions.MaxRate) allows. At most one write per key is in
+// flight; values published faster than the network or the cap take them
+// coalesce, the newest is always written, and nothing queues. The bucket
+// is created with a history of 1.
 //
 // # The envelope
 //
-// KV values carry no headers, so each value travels after a 32-byte
-// header (Envelope, HeaderSize): magic "sqbr", version 1, header size,
-// flags, the exporter's owner id, the value's local write number and its
-// publish time. The importer publishes the value with that publish time
-// (seqlock.Publisher.PublishAt).
+// Each value travels in an envelope with the exporter's owner id, the
+// value's local write number and its publish time: a JSON object by default
+// (FormatJSON, readable with nats kv get), or a 32-byte binary header
+// before the value (FormatBinary). Decode reads both. The importer publishes
+// the value with that publish time (seqlock.Publisher.PublishAt).
 //
 // # Ownership
 //
@@ -40,22 +45,32 @@
 // id means another exporter took the key, and Export stops with an
 // *OwnedError. Two exporters therefore never alternate on a key.
 //
-// A restarted exporter gets a new id, so it takes its key over after at
-// most Stale (at once with ExportOptions.Takeover).
+// An exporter stopped cleanly (its context ended) writes its last value once
+// more, marked released; the next exporter takes a released key over at
+// once. A restarted exporter that did not release gets a new id, so it takes
+// its key over after at most Stale (at once with ExportOptions.Takeover).
 //
 // # Failures
 //
+// Connect waits for a server that is down at start, and checks that
+// JetStream answers (ErrNoJetStream, ErrPermission) before it returns.
 // Connections made by Connect reconnect forever, with the client's
 // reconnect buffer turned off: nothing stale is queued while disconnected.
 // A failed write is retried with the newest value, after a backoff of up
 // to 2s or at once when the connection is back; after every reconnect the
 // exporter writes its latest value again and the importer restarts its
-// watch (which starts with the key's current value). The local side never
+// watch (which starts with the key's current value). A bucket that
+// disappears is created again (after a few failed writes, or by the
+// importer's check every second), and a bucket deleted and created anew
+// under an importer is watched again within a second. The local side never
 // waits for the network. A segment removed and created anew under the
 // exporter is noticed at the next heartbeat and followed.
 //
 // # Concurrency
 //
-// Export and Import each use one goroutine of the caller plus at most one
-// helper, and may run concurrently with each other on one *nats.Conn.
+// Export uses the caller's goroutine plus one blocked in Subscriber.Wait;
+// ExportGlob one sender goroutine per segment plus one poller and the
+// caller's; Import and ImportKeys the caller's goroutine for any number of
+// keys. All may run concurrently with each other on one *nats.Conn. Errors
+// are *Error (Op, Bucket, Key, Err) or *OwnedError.
 package natskv

@@ -5,15 +5,16 @@ import (
 	"fmt"
 )
 
-// The envelope: what the bridge stores as a key's value. KV Put carries no
-// headers, so the value a segment held travels after a fixed 32-byte
-// header, all integers little-endian (docs/bridge.md, "The envelope"):
+// The binary envelope (FormatBinary; the JSON one is in envelope_json.go):
+// the value a segment held travels after a fixed 32-byte header, all
+// integers little-endian (docs/bridge.md, "The envelope"):
 //
 //	offset size field
 //	     0    4 magic "sqbr" (0x73 0x71 0x62 0x72)
 //	     4    1 version, 1
 //	     5    1 header size in bytes, 32 (a reader skips this many bytes)
-//	     6    2 flags, 0 (reserved; written 0, ignored when read)
+//	     6    2 flags: bit 0 "released" (the exporter stopped cleanly);
+//	            the other bits are reserved (written 0, ignored when read)
 //	     8    8 owner: the exporter's random id, never 0
 //	    16    8 local seq: the value's write number in the exporter's
 //	            segment; 0 means "no value yet" (a claim only)
@@ -29,40 +30,62 @@ const (
 
 var magic = [4]byte{'s', 'q', 'b', 'r'}
 
+// flagReleased marks a release: the exporter stopped cleanly, and the key
+// may be taken over at once.
+const flagReleased = 1
+
 // An Envelope is a decoded key value.
 type Envelope struct {
 	Owner    uint64 // the exporter's id
 	Seq      uint64 // write number in the exporter's segment; 0: no value
 	UnixNano int64  // publish time; 0 if the value was not stamped
-	Value    []byte // the value; aliases the decoded bytes
+	Value    []byte // the value; aliases the decoded bytes (binary format)
+	// Released says the exporter stopped cleanly: the key is free. The
+	// value is its last one, written again.
+	Released bool
 }
 
 // putHeader writes the header for e into b[:HeaderSize]. The value is
 // expected at b[HeaderSize:] already, so that a segment can be read
 // straight into a send buffer.
-func putHeader(b []byte, owner, seq uint64, unixNano int64) {
+func (e *Envelope) putHeader(b []byte) {
 	_ = b[HeaderSize-1]
 	copy(b[0:4], magic[:])
 	b[4] = Version
 	b[5] = HeaderSize
-	binary.LittleEndian.PutUint16(b[6:8], 0)
-	binary.LittleEndian.PutUint64(b[8:16], owner)
-	binary.LittleEndian.PutUint64(b[16:24], seq)
-	binary.LittleEndian.PutUint64(b[24:32], uint64(unixNano))
+	var flags uint16
+	if e.Released {
+		flags |= flagReleased
+	}
+	binary.LittleEndian.PutUint16(b[6:8], flags)
+	binary.LittleEndian.PutUint64(b[8:16], e.Owner)
+	binary.LittleEndian.PutUint64(b[16:24], e.Seq)
+	binary.LittleEndian.PutUint64(b[24:32], uint64(e.UnixNano))
 }
 
-// Encode returns the envelope of e, a new slice.
-func (e Envelope) Encode() []byte {
-	b := make([]byte, HeaderSize+len(e.Value))
-	putHeader(b, e.Owner, e.Seq, e.UnixNano)
-	copy(b[HeaderSize:], e.Value)
-	return b
+// Encode returns the binary envelope of e, a new slice.
+func (e Envelope) Encode() []byte { return e.Append(nil, FormatBinary) }
+
+// Append appends the envelope of e in format f to dst and returns the
+// extended slice.
+func (e Envelope) Append(dst []byte, f Format) []byte {
+	if f == FormatJSON {
+		return e.appendJSON(dst)
+	}
+	n := len(dst)
+	dst = append(dst, make([]byte, HeaderSize)...)
+	e.putHeader(dst[n:])
+	return append(dst, e.Value...)
 }
 
-// Decode parses an envelope. The bytes come from the network: anything
-// malformed is an error wrapping ErrEnvelope, never a panic. The returned
-// Value aliases b.
+// Decode parses an envelope in either format: JSON if b starts with '{',
+// binary otherwise. The bytes come from the network: anything malformed is
+// an error wrapping ErrEnvelope, never a panic. The returned Value aliases
+// b for the binary format.
 func Decode(b []byte) (Envelope, error) {
+	if len(b) > 0 && b[0] == '{' {
+		return decodeJSON(b)
+	}
 	if len(b) < 8 {
 		return Envelope{}, fmt.Errorf("%w: %d bytes, shorter than a header", ErrEnvelope, len(b))
 	}
@@ -81,5 +104,6 @@ func Decode(b []byte) (Envelope, error) {
 		Seq:      binary.LittleEndian.Uint64(b[16:24]),
 		UnixNano: int64(binary.LittleEndian.Uint64(b[24:32])),
 		Value:    b[n:],
+		Released: binary.LittleEndian.Uint16(b[6:8])&flagReleased != 0,
 	}, nil
 }

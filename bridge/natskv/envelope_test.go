@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -77,16 +78,24 @@ func TestDecodeErrors(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(Envelope{Owner: 1, Seq: 2, UnixNano: 3, Value: []byte("value")}.Encode())
 	f.Add([]byte("sqbr\x01\x20"))
+	f.Add(Envelope{Owner: 1, Seq: 2, UnixNano: 3, Value: []byte("value")}.Append(nil, FormatJSON))
+	f.Add(Envelope{Owner: 1, Seq: 2, Value: []byte(`[1]`)}.Append(nil, FormatJSON))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b)
 		if err != nil {
 			return
 		}
-		if len(e.Value) > len(b)-HeaderSize {
+		if len(e.Value) > len(b) {
 			t.Fatalf("Decode: value of %d bytes from %d bytes", len(e.Value), len(b))
 		}
-		if e2, err := Decode(Envelope{e.Owner, e.Seq, e.UnixNano, e.Value}.Encode()); err != nil || !cmp.Equal(e, e2) {
-			t.Fatalf("re-encode: %v, %v, want %v", e2, err, e)
+		formats := []Format{FormatBinary}
+		if e.Owner != 0 {
+			formats = append(formats, FormatJSON)
+		}
+		for _, f := range formats {
+			if e2, err := Decode(e.Append(nil, f)); err != nil || !cmp.Equal(e, e2, cmpopts.EquateEmpty()) {
+				t.Fatalf("re-encode as %v: %v, %v, want %v", f, e2, err, e)
+			}
 		}
 	})
 }

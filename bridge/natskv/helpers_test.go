@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +31,7 @@ func setup(t testing.TB) *natstest.Server {
 // connect connects a bridge (quick reconnects) to srv.
 func connect(t testing.TB, srv *natstest.Server) *nats.Conn {
 	t.Helper()
-	nc, err := Connect(ConnOptions{URL: srv.URL(), Name: t.Name(), ReconnectWait: 50 * time.Millisecond, Logf: t.Logf})
+	nc, err := Connect(context.Background(), ConnOptions{URL: srv.URL(), Name: t.Name(), ReconnectWait: 50 * time.Millisecond, Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -146,5 +148,54 @@ func waitSegment(t testing.TB, name string, ok func(seqlock.Meta, []byte) bool) 
 		if _, err := s.Wait(ctx, m.Seq); err != nil {
 			t.Fatalf("segment %q never held the expected value (last seq %d %q): %v", name, m.Seq, buf[:m.Len], err)
 		}
+	}
+}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// logRecorder collects log lines, for tests that look for one, and
+// passes them on to t.Logf.
+type logRecorder struct {
+	t     testing.TB
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logRecorder) logf(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	l.t.Log(s)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+}
+
+// count returns how many lines contain sub.
+func (l *logRecorder) count(sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.lines {
+		if strings.Contains(s, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *logRecorder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// waitLog waits until a line containing sub was logged.
+func (l *logRecorder) wait(sub string) {
+	l.t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for l.count(sub) == 0 {
+		if time.Now().After(deadline) {
+			l.t.Fatalf("no log line with %q; log:\n%s", sub, l)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

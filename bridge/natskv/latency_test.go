@@ -95,3 +95,70 @@ func percentiles(b *testing.B, d []time.Duration) {
 	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1e3, "p50-µs")
 	b.ReportMetric(float64(d[len(d)*99/100].Nanoseconds())/1e3, "p99-µs")
 }
+
+// BenchmarkLatencyRatio measures, in one run on one server, the median
+// latency of a plain NATS client's kv.Put to its kv.Watch (put-watch) and
+// of the bridge from a local Publish to a Wait on the imported segment
+// (bridge), one value at a time, alternating, and reports both and their
+// ratio (docs/bridge.md, "Latency"). No assertion: speed is reported, not
+// tested.
+func BenchmarkLatencyRatio(b *testing.B) {
+	srv := setup(b)
+	ncPlain := connect(b, srv)
+	kvPlain := bucket(b, ncPlain, "plain")
+	w, err := kvPlain.Watch(context.Background(), "lat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+
+	p := publisher(b, "ratio-src")
+	p.Publish(make([]byte, 8))
+	ncA, ncB := connect(b, srv), connect(b, srv)
+	start(b, func(ctx context.Context) error {
+		return Export(ctx, ncA, "ratio-src", &ExportOptions{Key: "ratio", MaxRate: -1})
+	})
+	start(b, func(ctx context.Context) error {
+		return Import(ctx, ncB, "ratio-dst", &ImportOptions{Key: "ratio", Capacity: 64})
+	})
+	waitSegment(b, "ratio-dst", func(m seqlock.Meta, v []byte) bool { return m.Seq >= 1 })
+	s, err := seqlock.Open("ratio-dst", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	plain := make([]time.Duration, 0, b.N)
+	bridged := make([]time.Duration, 0, b.N)
+	val := make([]byte, 8)
+	after := s.Seq()
+	b.ResetTimer()
+	for i := range b.N {
+		binary.LittleEndian.PutUint64(val, uint64(i+1))
+		t0 := time.Now()
+		rev, err := kvPlain.Put(ctx, "lat", val)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ent := range w.Updates() {
+			if ent != nil && ent.Revision() == rev {
+				break
+			}
+		}
+		plain = append(plain, time.Since(t0))
+
+		t0 = time.Now()
+		p.Publish(val)
+		if after, err = s.Wait(ctx, after); err != nil {
+			b.Fatal(err)
+		}
+		bridged = append(bridged, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(plain)
+	slices.Sort(bridged)
+	pp, bp := plain[len(plain)/2], bridged[len(bridged)/2]
+	b.ReportMetric(float64(pp.Nanoseconds())/1e3, "put-watch-p50-µs")
+	b.ReportMetric(float64(bp.Nanoseconds())/1e3, "bridge-p50-µs")
+	b.ReportMetric(float64(bp)/float64(pp), "ratio")
+}

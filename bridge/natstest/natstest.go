@@ -24,6 +24,12 @@ type Server struct {
 // Options tune Start; the zero value is a plain server.
 type Options struct {
 	User, Password string // require these credentials if set
+	// NoJetStream starts the server without JetStream.
+	NoJetStream bool
+	// DenyJetStream (with User) forbids the user to publish to the
+	// JetStream API ($JS.API.>): the server answers a permissions
+	// violation.
+	DenyJetStream bool
 }
 
 // Start runs a JetStream-enabled server on 127.0.0.1 and a random port,
@@ -41,6 +47,14 @@ func Start(t testing.TB, o *Options) *Server {
 	}}
 	if o != nil {
 		s.opts.Username, s.opts.Password = o.User, o.Password
+		s.opts.JetStream = !o.NoJetStream
+		if o.DenyJetStream {
+			s.opts.Username, s.opts.Password = "", ""
+			s.opts.Users = []*server.User{{
+				Username: o.User, Password: o.Password,
+				Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: []string{"$JS.API.>"}}},
+			}}
+		}
 	}
 	s.start()
 	// After the first start, restarts reuse the port it got.

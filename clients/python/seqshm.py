@@ -3,8 +3,27 @@
 
     import seqshm
     with seqshm.open("imu") as seg:
-        seq, value, publish_time_ns = seg.read()
+        seq, value, publish_time_ns = seg.read()      # value: bytes
         print(seg.info())
+        seq, obj, publish_time_ns = seg.read_decoded()  # as the schema says
+
+Values with a schema (docs/layout.md, "Schema area"): seg.schema says what
+they are. read_decoded() and seg.decode(value) give a dict for a struct
+(field name -> value; arrays -> lists; char[N] -> str up to the first NUL;
+nested structs -> dicts; bools -> bool), str for text, the parsed object
+for json, and bytes otherwise. seg.dtype() gives the numpy structured dtype
+of a struct (numpy.frombuffer(value, seg.dtype())); seg.schema.dtype_spec()
+the same description as plain data, without numpy.
+
+Value sizes: a header may claim a capacity of up to 1 TiB, so read() copies
+only the value's length, and refuses (Limit) a value larger than the
+max_value given to open(), 64 MiB by default.
+
+Do not open segments with multiprocessing.shared_memory.SharedMemory: it
+opens them read-write (so it fails on a segment you may only read), its
+resource tracker unlinks the segment when your process exits (unless
+track=False, Python 3.13+, or you unregister it), and it can unlink on
+errors. This module opens the file read-only (os.open + mmap.PROT_READ).
 
 A segment is the file $SEQSHM_DIR/NAME (default /dev/shm/NAME) written by
 one seqshm writer; docs/layout.md specifies its bytes and the protocol. This
@@ -66,13 +85,14 @@ other readers. Waiting for a new value (wait()) polls the counter with a
 backoff of 20 us to 5 ms; futex waits would need ctypes and a writable
 mapping of the waiter area, which this module does not do.
 
-CLI:  python3 seqshm.py [-f] [-j] [-i] [-d SECONDS] [--verify-crc] NAME
+CLI:  python3 seqshm.py [-f] [-j] [-i] [-d SECONDS] [-m BYTES] [--fields] [--verify-crc] NAME
 Exit status 0 ok, 1 failure ("seqshm.py: NAME: message" on stderr), 2 usage.
 """
 
 import errno
 import fcntl
 import json
+import math
 import mmap
 import os
 import stat
@@ -84,7 +104,8 @@ import zlib
 
 __all__ = [
     "open", "Segment", "Error", "NotFound", "NotSegment", "NotReady", "NotSeqshm",
-    "VersionError", "Corrupt", "NoValue", "Lapped", "valid_name", "segment_dir",
+    "VersionError", "Corrupt", "NoValue", "Lapped", "Limit", "SchemaError", "Schema", "Field",
+    "decode_schema", "valid_name", "segment_dir", "DEFAULT_MAX_VALUE",
 ]
 
 # Layout version 1 (docs/layout.md). Offsets of 8-byte little-endian fields.
@@ -92,8 +113,9 @@ LAYOUT_VERSION = 1
 OFF_MAGIC, OFF_VERSION, OFF_HEADER_SIZE, OFF_CAPACITY = 0, 8, 16, 24
 OFF_SLOT_SIZE, OFF_SLOT0, OFF_SLOT1, OFF_TOTAL_SIZE = 32, 40, 48, 56
 OFF_FINGERPRINT, OFF_CREATED, OFF_WRITER_STATE, OFF_WRITER_PID = 64, 72, 80, 88
-OFF_WRITER_START, OFF_NOTIFY, OFF_FLAGS, OFF_SEQ = 96, 104, 112, 128
-HEADER_SIZE = 256
+OFF_WRITER_START, OFF_NOTIFY, OFF_FLAGS, OFF_PID_NS = 96, 104, 112, 120
+OFF_COUNTER = OFF_SEQ = 128  # the counter: 2n-1 while write n is in progress, 2n once it is complete
+HEADER_SIZE = 256  # the fixed header; the schema area follows, up to the header size
 SLOT_HEADER_SIZE = 64
 SLOT_OFF_LEN, SLOT_OFF_TIME, SLOT_OFF_WRITE_NUM = 0, 8, 16
 NOTIFY_SIZE = 128
@@ -104,6 +126,24 @@ STATE_INIT, STATE_RUNNING, STATE_CLOSED = 0, 1, 2
 LOCK_BASE = 1 << 62  # the writer's OFD lock covers [LOCK_BASE, LOCK_BASE + 1 + pid)
 MAX_LAPS = 1000
 F_OFD_GETLK = getattr(fcntl, "F_OFD_GETLK", 36)  # Linux >= 3.15; 36 on every architecture
+DEFAULT_MAX_VALUE = 64 << 20  # read() refuses larger values unless open(max_value=...) says otherwise
+
+# Schema format version 1 (docs/layout.md, "Schema area").
+SCHEMA_MAGIC = b"SQSC"
+SCHEMA_VERSION = 1
+SCHEMA_MAX_DEPTH, SCHEMA_MAX_FIELDS = 8, 1024
+SCHEMA_MAX_NAME, SCHEMA_MAX_UNIT = 64, 64
+SCHEMA_MAX_SIZE, SCHEMA_MAX_BINARY = 1 << 30, 1 << 18
+KINDS = ("bytes", "text", "json", "struct")
+# type code -> (name, element size, struct format, numpy format)
+TYPES = {
+    1: ("bool", 1, "?", "?"), 2: ("int8", 1, "b", "i1"), 3: ("int16", 2, "<h", "<i2"),
+    4: ("int32", 4, "<i", "<i4"), 5: ("int64", 8, "<q", "<i8"), 6: ("uint8", 1, "B", "u1"),
+    7: ("uint16", 2, "<H", "<u2"), 8: ("uint32", 4, "<I", "<u4"), 9: ("uint64", 8, "<Q", "<u8"),
+    10: ("float32", 4, "<f", "<f4"), 11: ("float64", 8, "<d", "<f8"), 12: ("char", 0, None, None),
+    13: ("struct", 0, None, None),
+}
+T_BOOL, T_CHAR, T_STRUCT = 1, 12, 13
 
 if sys.byteorder != "little":
     raise ImportError("seqshm: only little-endian hosts are supported")
@@ -143,6 +183,286 @@ class NoValue(Error):
 
 class Lapped(Error):
     """The writer overtook the reader on every attempt; read again."""
+
+
+class Limit(Error):
+    """The value is larger than the reader's limit (open(max_value=...))."""
+
+
+class SchemaError(Error):
+    """An invalid schema encoding (decode_schema)."""
+
+
+class Field:
+    """One field of a struct schema.
+
+    name, unit ("" if none), type (the type code, 1-13) and type_name
+    ("float64", "char", "struct", ...), len (0: one element; N: an array of
+    N; char: N of char[N]), offset in the enclosing struct, elem_size,
+    size, align, and fields (a struct's own fields, else []).
+    """
+
+    __slots__ = ("name", "unit", "type", "len", "offset", "elem_size", "size", "align", "fields")
+
+    def __init__(self, name, unit, typ, n, offset):
+        self.name, self.unit, self.type, self.len, self.offset = name, unit, typ, n, offset
+        self.elem_size = self.size = 0
+        self.align = 1
+        self.fields = []
+
+    @property
+    def type_name(self):
+        return TYPES[self.type][0]
+
+    def __repr__(self):
+        return (f"Field({self.name!r}, {self.type_name}{f'[{self.len}]' if self.len else ''}, "
+                f"offset={self.offset}{f', unit={self.unit!r}' if self.unit else ''})")
+
+
+class Schema:
+    """What a segment's values are: kind ("bytes", "text", "json" or
+    "struct"), and for a struct its fields (a list of Field), size and
+    align. present is False when the segment has no schema (bytes);
+    fingerprint is the FNV-1a 64 hash of the encoding (0 without one)."""
+
+    def __init__(self, kind="bytes", fields=None, size=0, align=1, fingerprint=0, present=False, encoding=b""):
+        self.kind, self.fields, self.size, self.align = kind, fields or [], size, align
+        self.fingerprint, self.present, self.encoding = fingerprint, present, encoding
+
+    def __repr__(self):
+        return f"Schema({self.text()!r})"
+
+    def text(self):
+        """The text form: "bytes", "text", "json", or "float64 x [m]; ..."."""
+        if self.kind != "struct":
+            return self.kind
+
+        def decl(fields):
+            out = []
+            for f in fields:
+                t = "struct{" + decl(f.fields) + "}" if f.type == T_STRUCT else f.type_name
+                out.append(t + (f"[{f.len}]" if f.len else "") + " " + f.name + (f" [{f.unit}]" if f.unit else ""))
+            return "; ".join(out)
+        return decl(self.fields)
+
+    def decode(self, value):
+        """Decode one value (bytes) as the schema says: a dict for a struct,
+        str for text, the parsed object for json, bytes for bytes. Raises
+        Error if the value does not fit (a struct value shorter than the
+        schema's size; text that is not UTF-8; json that does not parse)."""
+        value = bytes(value)
+        if self.kind == "text":
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise Error(f"text value is not UTF-8: {e}") from None
+        if self.kind == "json":
+            try:
+                return json.loads(value)
+            except ValueError as e:
+                raise Error(f"json value does not parse: {e}") from None
+        if self.kind != "struct":
+            return value
+        if len(value) < self.size:
+            raise Error(f"struct value of {len(value)} bytes, the schema says {self.size}")
+        return _decode_struct(self.fields, value, 0)
+
+    def dtype_spec(self):
+        """The numpy structured dtype of a struct, as plain data that
+        numpy.dtype() accepts: {"names", "formats", "offsets", "itemsize"}
+        (nested structs as nested specs, arrays as (format, (N,)), char[N]
+        as "S{N}"). No numpy needed."""
+        if self.kind != "struct":
+            raise Error(f"a {self.kind} schema has no fields")
+        return _dtype_spec(self.fields, self.size)
+
+    def dtype(self):
+        """numpy.dtype(self.dtype_spec()); needs numpy."""
+        import numpy  # only here: the module does not depend on numpy
+        return numpy.dtype(self.dtype_spec())
+
+
+def _dtype_spec(fields, size):
+    names, formats, offsets = [], [], []
+    for f in fields:
+        if f.type == T_CHAR:
+            fmt = f"S{f.len}"
+        elif f.type == T_STRUCT:
+            fmt = _dtype_spec(f.fields, f.elem_size)
+        else:
+            fmt = TYPES[f.type][3]
+        if f.len and f.type != T_CHAR:
+            fmt = (fmt, (f.len,))
+        names.append(f.name)
+        formats.append(fmt)
+        offsets.append(f.offset)
+    return {"names": names, "formats": formats, "offsets": offsets, "itemsize": size}
+
+
+def _decode_struct(fields, b, base):
+    out = {}
+    for f in fields:
+        off = base + f.offset
+        if f.type == T_CHAR:
+            raw = b[off: off + f.len]
+            out[f.name] = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+            continue
+        n = f.len or 1
+        if f.type == T_STRUCT:
+            items = [_decode_struct(f.fields, b, off + i * f.elem_size) for i in range(n)]
+        else:
+            fmt = TYPES[f.type][2]
+            items = [struct.unpack_from(fmt, b, off + i * f.elem_size)[0] for i in range(n)]
+            if f.type == T_BOOL:
+                items = [bool(x) for x in items]
+        out[f.name] = items if f.len else items[0]
+    return out
+
+
+def _fnv1a64(b):
+    h = 0xCBF29CE484222325
+    for c in b:
+        h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h or 1
+
+
+def _unit_ok(u):
+    """A unit: printable UTF-8 without [ ] { } ; , # " \\ and no leading or
+    trailing space (Go: unicode.IsPrint; str.isprintable is the same but
+    for Unicode-version differences)."""
+    try:
+        s = u.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return s == s.strip() and s.isprintable() and not any(c in '[]{};,#"\\' for c in s)
+
+
+def _name_ok(n):
+    if not 1 <= len(n) <= SCHEMA_MAX_NAME:
+        return False
+    for i, c in enumerate(n):
+        if not (c == 0x5F or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or (i > 0 and 0x30 <= c <= 0x39)):
+            return False
+    return True
+
+
+class _SchemaDecoder:
+    def __init__(self, b):
+        self.b, self.pos, self.count = b, 0, 0
+
+    def bad(self, msg):
+        raise SchemaError(msg)
+
+    def node(self, depth):
+        """Decode and check a struct body; return (fields, size, align)."""
+        b = self.b
+        if depth > SCHEMA_MAX_DEPTH:
+            self.bad(f"structs nested deeper than {SCHEMA_MAX_DEPTH} levels")
+        if len(b) - self.pos < 8:
+            self.bad(f"truncated at byte {self.pos}: struct header needs 8 bytes, {len(b) - self.pos} left")
+        count, rec_align, reserved, rec_size = struct.unpack_from("<HBBI", b, self.pos)
+        if reserved:
+            self.bad(f"byte {self.pos + 3}: reserved byte is not zero")
+        if count == 0:
+            self.bad(f"byte {self.pos}: struct has no fields")
+        self.count += count
+        if self.count > SCHEMA_MAX_FIELDS:
+            self.bad(f"more than {SCHEMA_MAX_FIELDS} fields")
+        self.pos += 8
+        if (len(b) - self.pos) // 12 < count:
+            self.bad(f"truncated at byte {self.pos}: {count} fields need {12 * count} bytes")
+        fields, names, off, align = [], set(), 0, 1
+        for _ in range(count):
+            at = self.pos
+            if len(b) - at < 12:
+                self.bad(f"truncated at byte {at}: field record needs 12 bytes")
+            typ, name_len, unit_len, reserved, rec_off, n = struct.unpack_from("<BBBBII", b, at)
+            if typ not in TYPES:
+                self.bad(f"byte {at}: unknown type code {typ}")
+            if reserved:
+                self.bad(f"byte {at + 3}: reserved byte is not zero")
+            if name_len > SCHEMA_MAX_NAME or unit_len > SCHEMA_MAX_UNIT:
+                self.bad(f"byte {at}: name or unit longer than {SCHEMA_MAX_NAME} bytes")
+            if rec_off > SCHEMA_MAX_SIZE or n > SCHEMA_MAX_SIZE:
+                self.bad(f"byte {at}: offset {rec_off} or length {n} out of range")
+            self.pos += 12
+            if len(b) - self.pos < name_len + unit_len:
+                self.bad(f"truncated at byte {self.pos}: name and unit need {name_len + unit_len} bytes")
+            name = b[self.pos: self.pos + name_len]
+            unit = b[self.pos + name_len: self.pos + name_len + unit_len]
+            self.pos += name_len + unit_len
+            if not _name_ok(name):
+                self.bad(f"byte {at}: invalid field name {name!r}: want [A-Za-z_][A-Za-z0-9_]*")
+            if not _unit_ok(unit):
+                self.bad(f"byte {at}: invalid unit {unit!r}")
+            name = name.decode("ascii")
+            if name in names:
+                self.bad(f"field {name}: duplicate name")
+            names.add(name)
+            f = Field(name, unit.decode("utf-8"), typ, n, rec_off)
+            if typ == T_CHAR:
+                if n < 1:
+                    self.bad(f"field {name}: char needs a length: char[N]")
+                esize, ealign = n, 1
+            elif typ == T_STRUCT:
+                f.fields, esize, ealign = self.node(depth + 1)
+            else:
+                esize = ealign = TYPES[typ][1]
+            size = esize * n if n and typ != T_CHAR else esize
+            off = (off + ealign - 1) // ealign * ealign
+            if size > SCHEMA_MAX_SIZE or off + size > SCHEMA_MAX_SIZE:
+                self.bad(f"field {name}: struct larger than {SCHEMA_MAX_SIZE} bytes")
+            if rec_off != off:
+                self.bad(f"field {name}: offset {rec_off} recorded, C layout gives {off}")
+            f.elem_size, f.size, f.align = esize, size, ealign
+            fields.append(f)
+            off += size
+            align = max(align, ealign)
+        size = (off + align - 1) // align * align
+        if size > SCHEMA_MAX_SIZE:
+            self.bad(f"struct larger than {SCHEMA_MAX_SIZE} bytes")
+        if rec_size != size or rec_align != align:
+            self.bad(f"size {rec_size} and alignment {rec_align} recorded, C layout gives {size} and {align}")
+        return fields, size, align
+
+
+def decode_schema(area):
+    """Decode a schema area (the bytes from offset 256 to the header size,
+    or a bare encoding) into a Schema. Without the magic "SQSC" there is no
+    schema: bytes. Otherwise only the canonical encoding of a valid schema
+    is accepted, with the checks of Go's schema.UnmarshalBinary; anything
+    else raises SchemaError."""
+    area = bytes(area[:SCHEMA_MAX_BINARY])
+    if area[:4] != SCHEMA_MAGIC:
+        return Schema()
+    if len(area) < 16:
+        raise SchemaError(f"{len(area)} bytes, shorter than the 16-byte header")
+    if area[4] != SCHEMA_VERSION:
+        raise SchemaError(f"version {area[4]}, want {SCHEMA_VERSION}")
+    (n,) = struct.unpack_from("<I", area, 8)
+    if not 16 <= n <= SCHEMA_MAX_BINARY:
+        raise SchemaError(f"length {n} out of range 16..{SCHEMA_MAX_BINARY}")
+    if n > len(area):
+        raise SchemaError(f"schema of {n} bytes larger than its area of {len(area)} bytes")
+    b = area[:n]
+    kind = b[5]
+    if kind > 3:
+        raise SchemaError(f"unknown kind {kind}")
+    if b[6] or b[7]:
+        raise SchemaError("reserved header bytes 6..7 are not zero")
+    (value_size,) = struct.unpack_from("<I", b, 12)
+    if kind != 3:
+        if n != 16 or value_size != 0:
+            raise SchemaError(f"a {KINDS[kind]} schema has no fields and value size 0")
+        return Schema(KINDS[kind], fingerprint=_fnv1a64(b), present=True, encoding=b)
+    d = _SchemaDecoder(b)
+    d.pos = 16
+    fields, size, align = d.node(1)
+    if d.pos != n:
+        raise SchemaError(f"{n - d.pos} bytes after the last field")
+    if size != value_size:
+        raise SchemaError(f"header value size {value_size}, struct size {size}")
+    return Schema("struct", fields, size, align, _fnv1a64(b), True, b)
 
 
 def valid_name(name):
@@ -231,9 +551,12 @@ class Segment:
     close() must not run concurrently with them.
     """
 
-    def __init__(self, path, name=None):
+    def __init__(self, path, name=None, max_value=DEFAULT_MAX_VALUE):
+        if max_value is None or max_value <= 0:
+            raise ValueError(f"max_value {max_value!r} is not a positive number of bytes")
         self.path = path
         self.name = name or os.path.basename(path)
+        self.max_value = max_value
         self._fd = -1
         self._mm = None
         self._words = None
@@ -252,17 +575,52 @@ class Segment:
                 raise NotSegment(f"not a segment: {path} is not a regular file")
             size = st.st_size
             if size < HEADER_SIZE:
-                raise Corrupt(f"corrupt segment: region of {size} bytes is smaller than the {HEADER_SIZE}-byte header")
+                # A writer creates the file empty, locks it, then sizes it:
+                # retry for a while before calling it another program's.
+                raise NotReady(f"segment not initialised yet: file of {size} bytes is smaller than "
+                               f"the {HEADER_SIZE}-byte header")
             self._mm = mmap.mmap(self._fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
             self.size = size
             # Native 8-byte items: see the module docstring on single loads.
             self._words = memoryview(self._mm)[: size // 8 * 8].cast("Q")
             self._g = _decode_header(self._words, size)
+            self.schema = self._decode_schema_area()
         except BaseException:
             self.close()
             raise
         self.capacity = self._g["capacity"]
         self._fence = _Fence()
+
+    def _decode_schema_area(self):
+        """Decode the schema area (a private copy of it) and check it
+        against the header, as the Go reader does."""
+        hs = self._g["header_size"]
+        if hs <= HEADER_SIZE:
+            return Schema()
+        area = self._mm[HEADER_SIZE: min(hs, HEADER_SIZE + SCHEMA_MAX_BINARY)]  # a copy
+        try:
+            sc = decode_schema(area)
+        except SchemaError as e:
+            raise Corrupt(f"corrupt segment: schema area: {e}") from None
+        g = self._g
+        if sc.kind == "struct" and (sc.size != g["capacity"] or sc.fingerprint != g["fingerprint"]):
+            raise Corrupt(f"corrupt segment: schema area: struct schema of {sc.size} bytes (fingerprint "
+                          f"{sc.fingerprint:#x}) in a segment of capacity {g['capacity']} (fingerprint "
+                          f"{g['fingerprint']:#x})")
+        return sc
+
+    def decode(self, value):
+        """Decode a value read from this segment; see Schema.decode."""
+        return self.schema.decode(value)
+
+    def read_decoded(self):
+        """read(), with the value decoded as the schema says (Schema.decode)."""
+        seq, value, t = self.read()
+        return seq, self.schema.decode(value), t
+
+    def dtype(self):
+        """The numpy structured dtype of the segment's struct values."""
+        return self.schema.dtype()
 
     def __enter__(self):
         return self
@@ -292,9 +650,11 @@ class Segment:
         seq is the write number (1 for the first write); publish_time_ns is
         Unix nanoseconds, 0 if the writer did not stamp it. Raises NoValue
         before the first write, Lapped if overtaken MAX_LAPS times, Corrupt
-        if the slot contradicts the header.
+        if the slot contradicts the header, Limit if the value is larger
+        than max_value (nothing is copied for it).
         """
         w, mm, cap, fence = self._words, self._mm, self.capacity, self._fence
+        limit = min(cap, self.max_value)
         slots = self._g["slots"]
         for lap in range(MAX_LAPS):
             s1 = w[OFF_SEQ // 8]
@@ -306,8 +666,9 @@ class Segment:
             n = w[off // 8 + SLOT_OFF_LEN // 8]
             t = w[off // 8 + SLOT_OFF_TIME // 8]
             num = w[off // 8 + SLOT_OFF_WRITE_NUM // 8]
-            # The length is untrusted until validated: copy only in bounds.
-            value = mm[off + SLOT_HEADER_SIZE: off + SLOT_HEADER_SIZE + n] if n <= cap else b""
+            # The length is untrusted until validated: copy only in bounds,
+            # and only up to the limit (the buffer is sized from the value).
+            value = mm[off + SLOT_HEADER_SIZE: off + SLOT_HEADER_SIZE + n] if n <= limit else b""
             fence()  # the copy's loads before the second counter load
             s2 = w[OFF_SEQ // 8]
             if s2 < s1 or s2 - 2 * m > 2:
@@ -317,6 +678,9 @@ class Segment:
             if n > cap or num != m:
                 raise Corrupt(f"corrupt segment: slot {m & 1} holds write {num} of {n} bytes, "
                               f"expected write {m} of at most {cap}")
+            if n > self.max_value:
+                raise Limit(f"value larger than the reader's limit: value of {n} bytes, "
+                            f"the limit is {self.max_value}")
             if t >= 1 << 63:
                 t -= 1 << 64  # int64
             return m, value, t
@@ -342,9 +706,11 @@ class Segment:
         "unknown" if the lock could not be probed.
         """
         w = self._words
-        counter = w[OFF_SEQ // 8]
+        counter = w[OFF_COUNTER // 8]
         state = w[OFF_WRITER_STATE // 8]
         pid = w[OFF_WRITER_PID // 8]
+        pid_ns = w[OFF_PID_NS // 8]
+        own_ns = _own_pid_ns()
         try:
             held, lock_pid = self.writer_lock()
         except OSError:
@@ -365,7 +731,9 @@ class Segment:
         d.update(name=self.name, path=self.path, map_size=self.size, counter=counter,
                  seq=counter // 2, writer=writer, writer_state=state,
                  writer_pid=pid, created_ns=w[OFF_CREATED // 8],
-                 writer_start_ns=w[OFF_WRITER_START // 8], lock_held=held, lock_pid=lock_pid)
+                 writer_start_ns=w[OFF_WRITER_START // 8], lock_held=held, lock_pid=lock_pid,
+                 writer_pid_ns=pid_ns, pid_ns=own_ns, pid_foreign=bool(pid_ns and own_ns and pid_ns != own_ns),
+                 kind=self.schema.kind, schema=self.schema.text(), schema_size=self.schema.size)
         return d
 
     def wait(self, after, timeout=None):
@@ -386,12 +754,23 @@ class Segment:
             d = min(2 * d, 5e-3)
 
 
-def open(name):  # noqa: A001 - the module's entry point, like io.open
-    """Open the segment NAME in segment_dir() read-only and validate it."""
+def _own_pid_ns():
+    """This process's PID namespace (inode of /proc/self/ns/pid), 0 if unknown."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def open(name, max_value=DEFAULT_MAX_VALUE):  # noqa: A001 - the module's entry point, like io.open
+    """Open the segment NAME in segment_dir() read-only, validate its header
+    and decode its schema area. read() refuses values larger than max_value
+    bytes (Limit). A segment a writer is still creating (file too small, or
+    magic zero) raises NotReady: retry for a bounded time."""
     if not valid_name(name):
         raise Error("invalid segment name: segment names are 1-200 characters of "
                     "[A-Za-z0-9._-], not starting with '.'")
-    return Segment(os.path.join(segment_dir(), name), name)
+    return Segment(os.path.join(segment_dir(), name), name, max_value)
 
 
 # ---- CLI -----------------------------------------------------------------
@@ -403,18 +782,79 @@ def _verify(p, seq):
             and int.from_bytes(p[n - 4:], "little") == zlib.crc32(p[: n - 4]))
 
 
-def _print_value(seg, seq, value, t, as_json):
+def _fmt_float(x):
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    return "%.17g" % x
+
+
+def _leaves(obj, path):
+    """(path, value) of every number, bool and char field of a decoded struct."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _leaves(v, f"{path}.{k}" if path else k)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, obj
+
+
+def _fmt_leaf(v, quote=False):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return _fmt_float(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False) if quote else v
+    return str(v)
+
+
+def _jsonable(obj):
+    """NaN and infinities as the strings "NaN", "+Inf", "-Inf", as Go does."""
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return _fmt_float(obj)
+    return obj
+
+
+def _print_value(seg, seq, value, t, as_json, fields=False):
     out = sys.stdout.buffer
+    is_struct = seg.schema.kind == "struct"
+    if fields:
+        out.write("".join(f"{p}={_fmt_leaf(v)}\n" for p, v in _leaves(seg.decode(value), "")).encode())
+        return
     if not as_json:
-        out.write(value + b"\n")
+        if is_struct:
+            line = " ".join(f"{p}={_fmt_leaf(v, True)}" for p, v in _leaves(seg.decode(value), ""))
+            out.write(line.encode() + b"\n")
+        else:
+            out.write(value + b"\n")
         return
     obj = {"name": seg.name, "seq": seq, "len": len(value), "time_ns": t, "writer": seg.info()["writer"]}
-    try:
-        obj["value"] = value.decode("utf-8")
-    except UnicodeDecodeError:
-        import base64
-        obj["value_base64"] = base64.b64encode(value).decode("ascii")
+    if is_struct or seg.schema.kind == "json":
+        obj["value"] = _jsonable(seg.decode(value))
+    else:
+        try:
+            obj["value"] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            import base64
+            obj["value_base64"] = base64.b64encode(value).decode("ascii")
     out.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
+
+
+def _parse_size(a):
+    """BYTES: a number with an optional K, M or G (KiB, MiB, GiB) suffix."""
+    import re
+    m = re.fullmatch(r"([0-9]+)(?:([KkMG])(?:i?B)?)?", a)
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f"not a size in bytes (such as 1048576 or 64MiB): {a}")
+    return int(m.group(1)) << {None: 0, "K": 10, "k": 10, "M": 20, "G": 30}[m.group(2)]
 
 
 def main(argv=None):
@@ -426,6 +866,10 @@ def main(argv=None):
     p.add_argument("-j", action="store_true", help="JSON, one object per line")
     p.add_argument("-i", action="store_true", help="print the header and writer state")
     p.add_argument("-d", type=float, default=None, metavar="SECONDS", help="with -f, stop after SECONDS")
+    p.add_argument("-m", "--max-size", type=_parse_size, default=DEFAULT_MAX_VALUE, metavar="BYTES",
+                   help="refuse values larger than BYTES (default 64MiB)")
+    p.add_argument("--fields", action="store_true",
+                   help="a struct value as one path=value line per number, bool or char field")
     p.add_argument("--verify-crc", action="store_true",
                    help="check values are test payloads; print 'reads N torn T lapped L'")
     p.add_argument("name")
@@ -436,7 +880,7 @@ def main(argv=None):
         return 1
 
     try:
-        seg = open(a.name)
+        seg = open(a.name, max_value=a.max_size)
     except NotFound:
         return fail(f"no such segment in {segment_dir()}")
     except (Error, OSError) as e:
@@ -451,6 +895,8 @@ def main(argv=None):
                     for k, v in d.items():
                         print(f"{k + ':':<17}{v}")
                 return 0
+            if a.fields and seg.schema.kind != "struct":
+                return fail("--fields: the segment's values are not structs")
             if not a.f:
                 try:
                     seq, value, t = seg.read()
@@ -460,7 +906,7 @@ def main(argv=None):
                     ok = _verify(value, seq)
                     print(f"reads 1 torn {int(not ok)} lapped 0")
                     return 0 if ok else 1
-                _print_value(seg, seq, value, t, a.j)
+                _print_value(seg, seq, value, t, a.j, a.fields)
                 return 0
             end = None if a.d is None else time.monotonic() + a.d
             last = reads = torn = lapped = 0
@@ -484,7 +930,7 @@ def main(argv=None):
                     last = seq
                     continue  # read back to back, racing the writer
                 if seq > last:
-                    _print_value(seg, seq, value, t, a.j)
+                    _print_value(seg, seq, value, t, a.j, a.fields)
                     sys.stdout.flush()
                 last = seq
                 seg.wait(last, 0.2 if end is None else max(0.0, min(0.2, end - time.monotonic())))

@@ -9,23 +9,36 @@
 //	writer stress NAME SECONDS         publish checksummed values at full speed
 //	writer crash NAME VALUE            publish VALUE, begin the next write, SIGKILL itself
 //	writer corrupt NAME KIND           write a broken segment file (see corruptKinds)
+//	writer typed NAME -                publish one Record with CreateTyped, print its fields
+//	writer kind NAME text|json VALUE   publish VALUE into a segment of that kind
+//	writer huge NAME CAPACITY LENGTH   a sparse segment claiming CAPACITY bytes whose value
+//	                                   is "small" (LENGTH 5) or claims LENGTH bytes
+//	writer badschema NAME KIND         a struct segment with a damaged schema area (see schemaDamage)
 //
 // Segments are made with shmfile.Create, so they live in $SEQSHM_DIR (or
 // /dev/shm) and the writer holds the real writer lock while it runs.
-// stress prints "writes N" on stdout when it stops.
+// stress prints "writes N" on stdout when it stops. typed prints the
+// value's fields as the readers' --fields options do: one path=value line
+// per number, bool or char field, arrays element by element, floats with
+// 17 significant digits (%.17g) or NaN, +Inf, -Inf.
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
 )
@@ -43,11 +56,28 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) == 4 {
+		switch args[0] {
+		case "kind":
+			return kind(args[1], args[2], args[3])
+		case "huge":
+			capacity, err1 := strconv.Atoi(args[2])
+			length, err2 := strconv.Atoi(args[3])
+			if err := errors.Join(err1, err2); err != nil {
+				return err
+			}
+			return huge(args[1], capacity, length)
+		}
+	}
 	if len(args) != 3 {
-		return errors.New("usage: writer fixed|stress|crash|corrupt NAME ARG")
+		return errors.New("usage: writer fixed|stress|crash|corrupt|typed|badschema NAME ARG, or writer kind|huge NAME ARG ARG")
 	}
 	mode, name, arg := args[0], args[1], args[2]
 	switch mode {
+	case "typed":
+		return typed(name)
+	case "badschema":
+		return badSchema(name, arg)
 	case "fixed":
 		return fixed(name, []byte(arg))
 	case "stress":
@@ -187,5 +217,246 @@ func corrupt(name, kind string) error {
 		return err
 	}
 	b := damage(append([]byte(nil), region...))
+	return os.WriteFile(filepath.Join(shmfile.Dir(), name), b, 0o600)
+}
+
+// Pos is a nested struct of Record.
+type Pos struct {
+	X float64 `seqshm:"x,unit=m"`
+	Y float32 `seqshm:"y"`
+}
+
+// Record is the typed value of "writer typed": every kind of field the
+// schema format has, with values at the edges of their types.
+type Record struct {
+	F64   float64    `seqshm:"f64,unit=m/s"`
+	I32   int32      `seqshm:"i32"`
+	U64   uint64     `seqshm:"u64"`
+	OK    bool       `seqshm:"ok"`
+	Vec   [3]float32 `seqshm:"vec"`
+	Frame [8]byte    `seqshm:"frame,char"`
+	NaN   float64    `seqshm:"nan"`
+	PInf  float64    `seqshm:"pinf"`
+	NInf  float32    `seqshm:"ninf"`
+	I8    int8       `seqshm:"i8"`
+	U16   uint16     `seqshm:"u16"`
+	I64   int64      `seqshm:"i64"`
+	Pos   Pos        `seqshm:"pos"`
+	Pts   [2]Pos     `seqshm:"pts"`
+	Flags [2]bool    `seqshm:"flags"`
+	U8s   [3]uint8   `seqshm:"u8s"`
+}
+
+var record = Record{
+	F64: -1234.5678e-9, I32: -2147483647, U64: math.MaxUint64, OK: true,
+	Vec:   [3]float32{0.1, -2.5, float32(math.SmallestNonzeroFloat32)},
+	Frame: [8]byte{'b', 'a', 's', 'e', '_', 'l', 'n', 'k'},
+	NaN:   math.NaN(), PInf: math.Inf(1), NInf: float32(math.Inf(-1)),
+	I8: -128, U16: 65535, I64: math.MinInt64,
+	Pos:   Pos{X: math.MaxFloat64, Y: -0.0},
+	Pts:   [2]Pos{{X: 1, Y: 2}, {X: 1e300, Y: 3.25}},
+	Flags: [2]bool{false, true}, U8s: [3]uint8{0, 7, 255},
+}
+
+// typed publishes record with CreateTyped (its schema comes from the Go
+// type) and prints its fields.
+func typed(name string) error {
+	p, err := seqlock.CreateTyped[Record](name, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Publish(record); err != nil {
+		return errors.Join(err, p.Close())
+	}
+	if err := p.Close(); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	printFields(&b, "", reflect.ValueOf(&record).Elem())
+	_, err = os.Stdout.Write(b.Bytes())
+	return err
+}
+
+// printFields prints v's fields as path=value lines (see the package
+// documentation), using the schema names from the seqshm tags.
+func printFields(b *bytes.Buffer, prefix string, v reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		name, char := t.Field(i).Name, false
+		if tag := t.Field(i).Tag.Get("seqshm"); tag != "" {
+			parts := bytes.Split([]byte(tag), []byte(","))
+			name = string(parts[0])
+			for _, p := range parts[1:] {
+				char = char || string(p) == "char"
+			}
+		}
+		f := v.Field(i)
+		if char {
+			s := f.Slice(0, f.Len()).Bytes()
+			if j := bytes.IndexByte(s, 0); j >= 0 {
+				s = s[:j]
+			}
+			fmt.Fprintf(b, "%s%s=%s\n", prefix, name, s)
+			continue
+		}
+		if f.Kind() == reflect.Array {
+			for k := range f.Len() {
+				printValue(b, fmt.Sprintf("%s%s[%d]", prefix, name, k), f.Index(k))
+			}
+			continue
+		}
+		printValue(b, prefix+name, f)
+	}
+}
+
+func printValue(b *bytes.Buffer, path string, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		printFields(b, path+".", v)
+	case reflect.Bool:
+		fmt.Fprintf(b, "%s=%t\n", path, v.Bool())
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		fmt.Fprintf(b, "%s=%d\n", path, v.Int())
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		fmt.Fprintf(b, "%s=%d\n", path, v.Uint())
+	case reflect.Float32, reflect.Float64:
+		f := v.Float()
+		switch {
+		case math.IsNaN(f):
+			fmt.Fprintf(b, "%s=NaN\n", path)
+		case math.IsInf(f, 1):
+			fmt.Fprintf(b, "%s=+Inf\n", path)
+		case math.IsInf(f, -1):
+			fmt.Fprintf(b, "%s=-Inf\n", path)
+		default:
+			fmt.Fprintf(b, "%s=%s\n", path, strconv.FormatFloat(f, 'g', 17, 64))
+		}
+	default:
+		panic("unexpected kind " + v.Kind().String())
+	}
+}
+
+// kind publishes value into a new segment whose schema is the kind k
+// ("text" or "json").
+func kind(name, k, value string) error {
+	kd, err := schema.ParseKind(k)
+	if err != nil {
+		return err
+	}
+	sc, err := schema.ForKind(kd)
+	if err != nil {
+		return err
+	}
+	p, err := seqlock.Create(name, &seqlock.Options{Capacity: fixedCapacity, Schema: sc})
+	if err != nil {
+		return err
+	}
+	_, err = p.Publish([]byte(value))
+	return errors.Join(err, p.Close())
+}
+
+// huge makes a sparse segment file whose header claims capacity bytes
+// (as a damaged or hostile writer could), holding "small" as write 1, or,
+// with length > 5, a slot that claims length bytes.
+func huge(name string, capacity, length int) error {
+	path := filepath.Join(shmfile.Dir(), name)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	size := seqlock.Size(capacity)
+	if size == 0 {
+		return fmt.Errorf("capacity %d out of range", capacity)
+	}
+	if err := f.Truncate(int64(size)); err != nil {
+		return err
+	}
+	region, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	defer syscall.Munmap(region)
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: capacity})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte("small")); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if length > 5 {
+		// Write 1 is in slot 1 (offset 48 of the header, docs/layout.md).
+		slot1 := binary.LittleEndian.Uint64(region[48:])
+		binary.LittleEndian.PutUint64(region[slot1:], uint64(length))
+	}
+	return nil
+}
+
+// badSchemaSource is the struct schema that badschema damages. Its
+// encoding: the 16-byte header, the 8-byte top-level body at 16, the
+// record of "a" at 24 (name at 36), of "b" at 37 (name and unit at 49),
+// of "pos" at 51, the body of pos at 66, then x at 74 and y at 87; 100
+// bytes.
+const badSchemaSource = "uint8 a; float64[4] b [m]; struct{float32 x; int16 y} pos"
+
+// schemaDamage are the damaged schema areas badschema writes. Each
+// function gets the region (the schema area starts at 256) and the
+// schema's length.
+var schemaDamage = map[string]func(b []byte, n int){
+	// A field record with an unknown type code.
+	"record": func(b []byte, n int) { b[256+37] = 99 },
+	// A field's offset beyond the struct (and the value).
+	"offset": func(b []byte, n int) { binary.LittleEndian.PutUint32(b[256+37+4:], 0x7fff0000) },
+	// A struct claiming 65535 fields.
+	"count": func(b []byte, n int) { binary.LittleEndian.PutUint16(b[256+16:], 0xffff) },
+	// An array length that would overflow a 32-bit size computation.
+	"arraylen": func(b []byte, n int) { binary.LittleEndian.PutUint32(b[256+37+8:], 0x40000000) },
+	// The schema's length running past the end of its area.
+	"length": func(b []byte, n int) {
+		hs := binary.LittleEndian.Uint64(b[16:])
+		binary.LittleEndian.PutUint32(b[256+8:], uint32(hs-256+8))
+	},
+	// Trailing garbage after the last field, inside the length.
+	"trailing": func(b []byte, n int) { binary.LittleEndian.PutUint32(b[256+8:], uint32(n+1)) },
+	// Nesting deeper than 8 levels is impossible to build from Go;
+	// a nested body whose size disagrees with its fields stands in.
+	"nested": func(b []byte, n int) { binary.LittleEndian.PutUint32(b[256+66+4:], 12) },
+	// A valid schema whose fingerprint is not the header's.
+	"fingerprint": func(b []byte, n int) { b[256+36] = 'c' },
+}
+
+// badSchema writes a segment with the struct schema badSchemaSource,
+// holding write 1, then damages its schema area as kind says.
+func badSchema(name, kind string) error {
+	damage, ok := schemaDamage[kind]
+	if !ok {
+		return fmt.Errorf("unknown schema damage %q", kind)
+	}
+	sc, err := schema.Parse(badSchemaSource)
+	if err != nil {
+		return err
+	}
+	enc, _ := sc.MarshalBinary()
+	// 8-byte aligned, as a mapping would be.
+	words := make([]uint64, (seqlock.SizeWith(sc.Size(), sc)+7)/8)
+	region := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*8)
+	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Schema: sc, NoTimestamp: true})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(make([]byte, sc.Size())); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if string(region[256:260]) != "SQSC" || !bytes.Equal(region[256:256+len(enc)], enc) {
+		return errors.New("the schema is not where docs/layout.md says")
+	}
+	b := append([]byte(nil), region...)
+	damage(b, len(enc))
 	return os.WriteFile(filepath.Join(shmfile.Dir(), name), b, 0o600)
 }

@@ -1,0 +1,164 @@
+package natskv
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seqshm/seqshm/seqlock"
+	"github.com/seqshm/seqshm/shmfile"
+)
+
+// ScanInterval is how often ExportGlob looks for new segments.
+const ScanInterval = time.Second
+
+// An ExportMapping selects segments for ExportGlob: those whose names
+// match Glob (path.Match: '*' any run of characters, '?' one, [a-z] a
+// class) are exported to the key Prefix + SegmentKey(name). Prefix is
+// prepended as it is: give "site1." for a token of its own.
+type ExportMapping struct {
+	Glob   string
+	Prefix string
+}
+
+// Key returns the key of segment name, or "" if name does not match.
+func (m ExportMapping) Key(name string) string {
+	if ok, _ := path.Match(m.Glob, name); !ok {
+		return ""
+	}
+	return m.Prefix + SegmentKey(name)
+}
+
+// CheckExportMapping checks the glob's syntax and that the prefix makes
+// valid keys.
+func CheckExportMapping(m ExportMapping) error {
+	if _, err := path.Match(m.Glob, ""); err != nil {
+		return &Error{Op: "check glob " + m.Glob, Err: err}
+	}
+	if m.Prefix != "" {
+		return CheckKey(m.Prefix + "x")
+	}
+	return nil
+}
+
+// ExportGlob exports every segment matched by one of maps (the first
+// that matches decides the key), each as Export does, through one
+// connection: one sender goroutine per segment sleeps between writes, and
+// one poller goroutine detects new values in all segments at the rate cap
+// (or, with ExportOptions.WaitPerSegment, one goroutine per segment
+// blocked in Subscriber.Wait, as Export does). It looks
+// for new segments every ScanInterval. A segment whose key another
+// exporter owns is left alone, with a log line, and tried again after
+// Stale; one whose export fails otherwise is tried again at the next
+// scan. It returns nil when ctx ends, after releasing its keys.
+func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *ExportOptions) error {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	for _, m := range maps {
+		if err := CheckExportMapping(m); err != nil {
+			return err
+		}
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return &Error{Op: "export", Err: err}
+	}
+	b, err := newBucketRef(ctx, js, o.Bucket, o.Logf)
+	if err != nil {
+		return err
+	}
+	var pl *poller
+	if !o.WaitPerSegment {
+		interval := o.interval()
+		if interval == 0 {
+			interval = time.Second / DefaultMaxRate
+		}
+		pl = newPoller(interval)
+		defer pl.close()
+	}
+	type result struct {
+		name string
+		err  error
+	}
+	var (
+		running = map[string]bool{}      // segments being exported
+		keys    = map[string]string{}    // key → segment, to refuse two segments on one key
+		refused = map[string]time.Time{} // segment → when to try again
+		done    = make(chan result)
+		scan    = time.NewTicker(ScanInterval)
+	)
+	defer scan.Stop()
+	start := func(name, key string) {
+		sub, err := seqlock.Open(name, nil)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, seqlock.ErrNotReady) && !errors.Is(err, shmfile.ErrTooSmall) {
+				o.Logf("cannot open segment %q: %v", name, err)
+				refused[name] = time.Now().Add(o.Stale)
+			}
+			return
+		}
+		running[name], keys[key] = true, name
+		so := o
+		so.Key = key
+		go func() {
+			done <- result{name, exportSegment(ctx, nc, b, sub, so, pl)}
+		}()
+	}
+	for {
+		infos, err := shmfile.List()
+		if err != nil {
+			o.Logf("cannot list segments: %v", err)
+		}
+		now := time.Now()
+		for _, info := range infos {
+			if running[info.Name] || now.Before(refused[info.Name]) {
+				continue
+			}
+			for _, m := range maps {
+				key := m.Key(info.Name)
+				switch {
+				case key == "":
+					continue
+				case keys[key] != "" && keys[key] != info.Name:
+					o.Logf("segment %q not exported: key %q is already segment %q's", info.Name, key, keys[key])
+					refused[info.Name] = now.Add(time.Hour)
+				default:
+					start(info.Name, key)
+				}
+				break
+			}
+		}
+	wait:
+		select {
+		case <-ctx.Done():
+			for len(running) > 0 {
+				r := <-done
+				delete(running, r.name)
+			}
+			return nil
+		case r := <-done:
+			delete(running, r.name)
+			for k, n := range keys {
+				if n == r.name {
+					delete(keys, k)
+				}
+			}
+			var owned *OwnedError
+			if errors.As(r.err, &owned) {
+				o.Logf("segment %q not exported: another exporter owns key %q; trying again in %v", r.name, owned.Key, o.Stale)
+				refused[r.name] = time.Now().Add(o.Stale)
+			} else if r.err != nil {
+				o.Logf("segment %q: %v", r.name, r.err)
+			}
+			goto wait
+		case <-scan.C:
+		}
+	}
+}
