@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seqshm/seqshm/schema"
@@ -44,6 +45,8 @@ type Subscriber struct {
 	waitOnce sync.Once // maps the waiter area, at the first Wait
 	foreign  []byte    // the foreign waiter area, when Wait sleeps on it
 	closed   bool
+
+	lastCheck atomic.Int64 // when checkRemoved last looked, Unix ns
 }
 
 // Open opens the named segment for reading. A missing segment gives an
@@ -216,8 +219,8 @@ func (s *Subscriber) Reader() *Reader { return s.r }
 // polls (with a backoff of up to 5 ms) where there is none: elsewhere than
 // Linux, in another IPC namespace, or with a publisher that predates it. If the segment is
 // removed or replaced while Wait waits, Wait returns an error wrapping
-// ErrRemoved within maxSleep (100 ms) of its last publish: reopen it to
-// follow the new one.
+// ErrRemoved within about RemovedCheckInterval of its last publish: reopen
+// it to follow the new one.
 //
 // To be woken by a cancel, a sleeping Wait registers a hook on ctx
 // (context.AfterFunc). The Subscriber keeps that hook between Waits that use
@@ -254,8 +257,13 @@ func (s *Subscriber) Wait(ctx context.Context, after uint64) (uint64, error) {
 }
 
 // checkRemoved returns an error wrapping ErrRemoved if the segment's name
-// no longer refers to it.
+// no longer refers to it. It looks at most once per RemovedCheckInterval
+// (two system calls), however many Waits time out meanwhile.
 func (s *Subscriber) checkRemoved() error {
+	now := time.Now().UnixNano()
+	if last := s.lastCheck.Load(); now-last < int64(RemovedCheckInterval) || !s.lastCheck.CompareAndSwap(last, now) {
+		return nil
+	}
 	if replaced, err := s.seg.Replaced(); err == nil && replaced {
 		return &Error{Op: "wait", Name: s.Name(), Err: fmt.Errorf("%w: its name no longer refers to the segment this subscriber reads", ErrRemoved)}
 	}
