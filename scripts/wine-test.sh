@@ -15,6 +15,16 @@
 #   WINE_TEST_HARD_TIMEOUT  outer kill timeout for the wine process (default 20m)
 #   WINE_TEST_KEEP=1        keep the temp dir with the .exe
 #
+# Segments: Windows segments are files (in %LOCALAPPDATA%\seqshm unless
+# SEQSHM_DIR says otherwise) and outlive the processes, so each run gets a
+# fresh SEQSHM_DIR inside its temp dir (Z:\tmp\wine-test.XXXXXX\seqshm),
+# removed afterwards; set SEQSHM_DIR yourself to override. The run uses
+# umask 077: wine keeps no DACLs but turns them into Unix permission bits,
+# and gives files created without a security descriptor a DACL derived from
+# the umask; 077 gives them the owner-only default of a Windows profile
+# directory (otherwise "Everyone: read", which OpenWriter's trust check
+# rejects).
+#
 # Known gap:
 # Go 1.26's os.RemoveAll (hence t.TempDir cleanup) fails under wine 8 with
 # "unlinkat C:\users\...\001: Invalid function." because wine's
@@ -40,13 +50,9 @@ for tool in go wine wineboot wineserver x86_64-w64-mingw32-gcc flock; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found; run scripts/install-deps.sh"
 done
 
-# Headless, quiet, no Mono/Gecko install prompts.
-unset DISPLAY WAYLAND_DISPLAY
-export WINEDEBUG=-all
-export WINEDLLOVERRIDES="mscoree,mshtml=${WINEDLLOVERRIDES:+;$WINEDLLOVERRIDES}"
-export WINEARCH=win64
-CACHE_ROOT=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/seqshm
-export WINEPREFIX=${WINE_TEST_PREFIX:-$CACHE_ROOT/wine-prefix}
+# Headless, quiet, no Mono/Gecko install prompts (scripts/wine/prefix.sh).
+# shellcheck source=scripts/wine/prefix.sh
+source "$SCRIPT_DIR/wine/prefix.sh"
 
 T0=$(now_ms)
 
@@ -58,54 +64,15 @@ trap cleanup EXIT
 EXE="$TMP/pkg.test.exe"
 build_test_binary windows amd64 "$EXE"
 
-# ---- 2. wine prefix (created once, reused; guarded by a lock) -------------
-mkdir -p "$(dirname "$WINEPREFIX")"
-exec 9>"$WINEPREFIX.lock"
-flock 9
-WINE_VERSION=$(wine --version 2>/dev/null || echo unknown)
-STAMP="$WINEPREFIX/.seqshm-prefix-ok"
-if [[ ! -f $STAMP || $(cat "$STAMP") != "$WINE_VERSION" ]]; then
-    t=$(now_ms)
-    log "creating wine prefix $WINEPREFIX ($WINE_VERSION, headless)"
-    rm -rf "$WINEPREFIX"
-    # wineboot -i initialises the prefix; its "wine32 missing"/syswow64
-    # messages are harmless for 64-bit-only use.
-    wineboot -i </dev/null >"$WINEPREFIX.boot.log" 2>&1 || {
-        cat "$WINEPREFIX.boot.log" >&2
-        die "wineboot -i failed"
-    }
-    wineserver -w # flush the registry to disk before we call it done
-    [[ -d $WINEPREFIX/drive_c/windows/system32 ]] || die "wineboot did not create drive_c/windows/system32"
-    # Does this wine ship its own bcryptprimitives (wine >= 9)? Then keep it.
-    if [[ -f $WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll ]]; then
-        touch "$WINEPREFIX/.seqshm-builtin-bcryptprimitives"
-    fi
-    printf '%s' "$WINE_VERSION" >"$STAMP"
-    log "wine prefix ready in $(elapsed "$t")"
-else
-    log "reusing wine prefix $WINEPREFIX ($WINE_VERSION)"
-fi
-
-# ---- 3. bcryptprimitives.dll shim -----------------------------------------
-if [[ ! -f $WINEPREFIX/.seqshm-builtin-bcryptprimitives ]]; then
-    DLL_SRC="$SCRIPT_DIR/wine/processprng.c"
-    DLL_DEF="$SCRIPT_DIR/wine/processprng.def"
-    DLL_OUT="$WINEPREFIX/.seqshm-bcryptprimitives.dll"
-    DLL_DST="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
-    if [[ ! -f $DLL_OUT || $DLL_SRC -nt $DLL_OUT || $DLL_DEF -nt $DLL_OUT ]]; then
-        log "building bcryptprimitives.dll (ProcessPrng -> advapi32!SystemFunction036)"
-        x86_64-w64-mingw32-gcc -O2 -s -shared -o "$DLL_OUT.tmp" \
-            "$DLL_SRC" "$DLL_DEF" -ladvapi32
-        mv -f "$DLL_OUT.tmp" "$DLL_OUT"
-    fi
-    if ! cmp -s "$DLL_OUT" "$DLL_DST"; then
-        log "installing bcryptprimitives.dll into $DLL_DST"
-        cp -f "$DLL_OUT" "$DLL_DST"
-    fi
-fi
-flock -u 9
+# ---- 2-3. wine prefix and the bcryptprimitives.dll shim ---------------------
+wine_prefix_setup
 
 # ---- 4. run it under wine --------------------------------------------------
+umask 077
+if [[ -z ${SEQSHM_DIR:-} ]]; then
+    mkdir -p "$TMP/seqshm"
+    export SEQSHM_DIR="Z:${TMP//\//\\}\\seqshm"
+fi
 # Pre-start wineserver and its helper processes (winedevice.exe, ...) with
 # stdio on /dev/null. Otherwise the helpers started by the test's own wine
 # inherit the `| tee` pipe and hold it open until wineserver's idle exit,

@@ -48,11 +48,12 @@ package seqlock
 // writer that dies between its compare-and-swap and its SetEvent.
 //
 // Costs. A publish with nobody waiting makes no system call: the writer
-// only loads the word and sees bit 0 clear (wakeWaiters). A writer keeps
-// the events of the current and the next epoch open, so a wake is one
-// SetEvent on the latency path; it then closes the old event and creates
-// the one after next. A waiter keeps its event open across the 100 ms
-// re-sleeps of one epoch, so an idle follower makes one wait per 100 ms.
+// only loads the word and sees bit 0 clear (wakeWaiters). A writer creates
+// the events of the next batch (16) epochs ahead and closes old handles in
+// batches; a waiting process opens the events of up to batch epochs at a
+// time and closes stale ones in batches. So most wakes are one SetEvent
+// for the writer and one wait for each waiter, and every batch-th wake
+// carries the rest. An idle follower makes one wait per 100 ms.
 //
 // Cancellation. A Reader's cancel hook (context.AfterFunc) calls wake on
 // the reader's own word; that must wake the goroutines of this process
@@ -87,6 +88,12 @@ func writerFlags() uint64 { return 0 }
 
 func globalBarrier() error { return errors.ErrUnsupported }
 
+// batch is how many epochs' events a writer creates at a time, and how
+// many stale handles a process collects before it closes them: the work of
+// a wake beyond its SetEvent is done once every batch wakes, not on every
+// one (it is the same work, but not on most wake-ups' latency path).
+const batch = 16
+
 const (
 	eventAllAccess   = 0x1F0003 // EVENT_ALL_ACCESS
 	eventModifyState = 0x0002   // EVENT_MODIFY_STATE
@@ -99,22 +106,21 @@ type waitObjects struct {
 	writer bool
 
 	mu sync.Mutex
-	// Writer: the events of the current epoch and the next, created
-	// ahead (0 where that failed).
-	cur, next epochEvent
-	// Waiter: the event of the epoch last slept on, and how many sleeps
-	// use it now.
-	ev   epochEvent
-	refs int
+	// Writer: the events of the epochs from the current one to top,
+	// created ahead (0 where that failed).
+	ahead map[uint32]windows.Handle
+	top   uint32
+	// Both: handles no longer needed, closed in batches of batch.
+	stale []windows.Handle
+	// Waiter: the events of the epochs opened so far, from the one
+	// slept on last (opened a batch at a time, as far as the writer made
+	// them ahead), and how many goroutines are between enter and leave.
+	evs      map[uint32]windows.Handle
+	sleeping int
 	// Waiter: the private events of the goroutines asleep now, and a pool
 	// of idle ones.
 	sleepers []*sleeper
 	idle     []windows.Handle
-}
-
-type epochEvent struct {
-	epoch uint32
-	h     windows.Handle
 }
 
 type sleeper struct {
@@ -178,8 +184,9 @@ func openWaitObjects(word *uint32, name string, writer bool) error {
 	}
 	if writer {
 		e := atomic.LoadUint32(word) >> 1
-		o.cur = epochEvent{e, o.create(e, eventAllAccess, eventSecurity())}
-		o.next = epochEvent{(e + 1) & epochMask, o.create((e+1)&epochMask, eventAllAccess, eventSecurity())}
+		o.ahead = make(map[uint32]windows.Handle, 2*batch)
+		o.top = (e - 1) & epochMask
+		o.createAhead(e)
 	}
 	if old, loaded := waitRegistry.Swap(word, o); loaded {
 		old.(*waitObjects).close()
@@ -196,15 +203,18 @@ func closeWaitObjects(word *uint32) {
 func (o *waitObjects) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, h := range []windows.Handle{o.cur.h, o.next.h} {
+	for e, h := range o.ahead {
 		if h != 0 {
 			windows.CloseHandle(h)
 		}
+		delete(o.ahead, e)
 	}
-	o.cur, o.next = epochEvent{}, epochEvent{}
-	if o.ev.h != 0 && o.refs == 0 {
-		windows.CloseHandle(o.ev.h)
-		o.ev = epochEvent{}
+	o.closeStale(0)
+	if o.sleeping == 0 {
+		for e, h := range o.evs {
+			windows.CloseHandle(h)
+			delete(o.evs, e)
+		}
 	}
 	for _, h := range o.idle {
 		windows.CloseHandle(h)
@@ -231,29 +241,49 @@ func wake(word *uint32) {
 	old := (e - 1) & epochMask
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.cur.h != 0 && o.cur.epoch == old {
-		windows.SetEvent(o.cur.h)
-	} else if h, err := windows.OpenEvent(eventModifyState, false, o.eventName(old)); err == nil {
-		// Not made ahead (a wake before openWaitObjects' epoch, or a
-		// create that failed): the waiters made it.
+	if h, ok := o.ahead[old]; ok && h != 0 {
 		windows.SetEvent(h)
+	} else if h, err := windows.OpenEvent(eventModifyState, false, o.eventName(old)); err == nil {
+		// Not made ahead (a create that failed, or a word that moved
+		// unexpectedly): the waiters made it.
+		windows.SetEvent(h)
+		o.stale = append(o.stale, h)
+	}
+	if h, ok := o.ahead[old]; ok {
+		delete(o.ahead, old)
+		if h != 0 {
+			o.stale = append(o.stale, h)
+		}
+	}
+	// Keep events made ahead for E+1 and E+2 at least, so that waiters
+	// find them and the next wake is a single SetEvent.
+	if (o.top-e)&epochMask < 2 || (o.top-e)&epochMask > 2*batch {
+		o.createAhead(e)
+		o.closeStale(0)
+	}
+}
+
+// createAhead creates the events of the epochs from at to at+batch that do
+// not exist yet.
+func (o *waitObjects) createAhead(at uint32) {
+	if (o.top-at)&epochMask > 2*batch { // top is behind at: start again from at
+		o.top = (at - 1) & epochMask
+	}
+	for (o.top-at)&epochMask < batch {
+		o.top = (o.top + 1) & epochMask
+		o.ahead[o.top] = o.create(o.top, eventAllAccess, eventSecurity())
+	}
+}
+
+// closeStale closes the stale handles if there are more than keep.
+func (o *waitObjects) closeStale(keep int) {
+	if len(o.stale) <= keep {
+		return
+	}
+	for _, h := range o.stale {
 		windows.CloseHandle(h)
 	}
-	// Off the latency path: keep the events of E+1 and E+2 open, so that
-	// waiters find them and the next wake is a single SetEvent.
-	if o.cur.h != 0 {
-		windows.CloseHandle(o.cur.h)
-	}
-	if o.next.h != 0 && o.next.epoch == e {
-		o.cur = o.next
-	} else {
-		if o.next.h != 0 {
-			windows.CloseHandle(o.next.h)
-		}
-		o.cur = epochEvent{e, o.create(e, eventAllAccess, eventSecurity())}
-	}
-	n := (e + 1) & epochMask
-	o.next = epochEvent{n, o.create(n, eventAllAccess, eventSecurity())}
+	o.stale = o.stale[:0]
 }
 
 // wakeLocal wakes this process's goroutines asleep on the word.
@@ -314,40 +344,50 @@ func (o *waitObjects) enter(epoch uint32) (windows.Handle, *sleeper, error) {
 		me.h = h
 	}
 	o.sleepers = append(o.sleepers, me)
-	if o.ev.h != 0 && o.ev.epoch == epoch {
-		o.refs++
-		return o.ev.h, me, nil
+	o.sleeping++
+	if o.evs == nil {
+		o.evs = make(map[uint32]windows.Handle, 2*batch)
 	}
-	h, err := windows.OpenEvent(windows.SYNCHRONIZE, false, o.eventName(epoch))
-	if err != nil {
-		// No writer made it: make it, with this user's default security.
-		h = o.create(epoch, windows.SYNCHRONIZE, nil)
-	}
-	if o.refs == 0 {
-		if o.ev.h != 0 {
-			windows.CloseHandle(o.ev.h)
+	h, ok := o.evs[epoch]
+	if !ok {
+		// The events of earlier epochs are stale now; those of the next
+		// ones are opened with this one, as far as the writer made them.
+		for e, h := range o.evs {
+			if d := (epoch - e) & epochMask; d != 0 && d < 1<<30 {
+				o.stale = append(o.stale, h)
+				delete(o.evs, e)
+			}
 		}
-		o.ev = epochEvent{epoch, h}
+		if o.sleeping == 1 {
+			o.closeStale(batch) // nobody else can be using them
+		}
+		var err error
+		if h, err = windows.OpenEvent(windows.SYNCHRONIZE, false, o.eventName(epoch)); err != nil {
+			// No writer made it: make it, with this user's default
+			// security.
+			h = o.create(epoch, windows.SYNCHRONIZE, nil)
+		}
 		if h != 0 {
-			o.refs = 1
+			o.evs[epoch] = h
+			for e := (epoch + 1) & epochMask; e != (epoch+batch)&epochMask; e = (e + 1) & epochMask {
+				if _, ok := o.evs[e]; ok {
+					continue
+				}
+				n, err := windows.OpenEvent(windows.SYNCHRONIZE, false, o.eventName(e))
+				if err != nil {
+					break
+				}
+				o.evs[e] = n
+			}
 		}
-		return h, me, nil
 	}
-	// Another goroutine sleeps on the cached event of another epoch: use
-	// this one once (leave closes it).
 	return h, me, nil
 }
 
 func (o *waitObjects) leave(ev windows.Handle, me *sleeper) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if ev != 0 {
-		if ev == o.ev.h {
-			o.refs--
-		} else {
-			windows.CloseHandle(ev)
-		}
-	}
+	o.sleeping--
 	for i, s := range o.sleepers {
 		if s == me {
 			o.sleepers = append(o.sleepers[:i], o.sleepers[i+1:]...)

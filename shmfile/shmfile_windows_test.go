@@ -8,7 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/windows"
 )
 
 const parentMessage = "hello from parent"
@@ -52,7 +57,10 @@ func mustCreate(t *testing.T, name string, size int) *Segment {
 	if err != nil {
 		t.Fatalf("Create(%q, %d, nil) = %v, want nil error", name, size, err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		s.Close()
+		Remove(name)
+	})
 	return s
 }
 
@@ -73,17 +81,21 @@ func TestWindowsSegment(t *testing.T) {
 	if got := string(r.Bytes()[:len(parentMessage)]); got != parentMessage {
 		t.Errorf("reader sees %q, want %q", got, parentMessage)
 	}
-	if got := len(r.Bytes()); got < 10000 || got%4096 != 0 {
-		t.Errorf("len(OpenReader(%q).Bytes()) = %d, want 10000 rounded up to whole pages", name, got)
+	if got := len(r.Bytes()); got != 10000 {
+		t.Errorf("len(OpenReader(%q).Bytes()) = %d, want 10000", name, got)
 	}
 	if r.Writable() {
 		t.Errorf("OpenReader(%q).Writable() = true, want false", name)
 	}
 
 	s, err := OpenWriter(name, 0, nil)
-	if !errors.Is(err, ErrBusy) {
+	var busy *BusyError
+	if !errors.Is(err, ErrBusy) || !errors.As(err, &busy) {
 		closeIf(s)
-		t.Fatalf("OpenWriter(%q) while the first writer holds it = %v, want ErrBusy", name, err)
+		t.Fatalf("OpenWriter(%q) while the first writer holds it = %v, want ErrBusy with a *BusyError", name, err)
+	}
+	if err := Remove(name); !errors.Is(err, ErrBusy) {
+		t.Errorf("Remove(%q) while a writer holds it = %v, want ErrBusy", name, err)
 	}
 	if alive, _, err := r.WriterAlive(); !alive || err != nil {
 		t.Errorf("reader WriterAlive() = %v, %v; want true, nil", alive, err)
@@ -91,8 +103,8 @@ func TestWindowsSegment(t *testing.T) {
 	if alive, pid, err := w.WriterAlive(); !alive || pid != os.Getpid() || err != nil {
 		t.Errorf("writer WriterAlive() = %v, %d, %v; want true, %d, nil", alive, pid, err, os.Getpid())
 	}
-	if info, err := Stat(name); err != nil || info.Size < 10000 || info.Name != name {
-		t.Errorf("Stat(%q) = %+v, %v; want size >= 10000", name, info, err)
+	if info, err := Stat(name); err != nil || info.Size != 10000 || info.Name != name || info.Mode != 0o600 || info.UID != -1 {
+		t.Errorf("Stat(%q) = %+v, %v; want size 10000, mode 0600, UID -1", name, info, err)
 	}
 
 	if err := w.Close(); err != nil {
@@ -101,7 +113,6 @@ func TestWindowsSegment(t *testing.T) {
 	if alive, _, err := r.WriterAlive(); alive || err != nil {
 		t.Errorf("reader WriterAlive() after the writer's Close = %v, %v; want false, nil", alive, err)
 	}
-	// The reader's handle keeps the segment; a new writer sees the bytes.
 	w2 := mustOpen(t, name, 0, true)
 	if got := string(w2.Bytes()[:len(parentMessage)]); got != parentMessage {
 		t.Errorf("second writer sees %q, want %q", got, parentMessage)
@@ -112,6 +123,20 @@ func TestWindowsSegment(t *testing.T) {
 	if err := w2.Close(); err != nil {
 		t.Errorf("second Close() = %v, want nil", err)
 	}
+	// The file keeps the value with no handle open anywhere.
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r2 := mustOpen(t, name, 0, false)
+	if got := string(r2.Bytes()[:len(parentMessage)]); got != parentMessage {
+		t.Errorf("reader after every handle closed sees %q, want %q", got, parentMessage)
+	}
+}
+
+// onWine reports whether the tests run under wine, whose ntdll has
+// wine_get_version.
+func onWine() bool {
+	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 }
 
 func closeIf(s *Segment) {
@@ -132,31 +157,196 @@ func TestWindowsErrors(t *testing.T) {
 	if _, err := Stat(name); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat(%q) of a missing segment = %v, want fs.ErrNotExist", name, err)
 	}
+	if err := Remove(name); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Remove(%q) of a missing segment = %v, want fs.ErrNotExist", name, err)
+	}
 
 	w := mustCreate(t, name, 4096)
 	if s, err := OpenReader(name, 8192); !errors.Is(err, ErrTooSmall) {
 		closeIf(s)
 		t.Errorf("OpenReader(%q, 8192) of 4096 bytes = %v, want ErrTooSmall", name, err)
 	}
-	if _, err := w.MapWritableRange(0, 8); !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("MapWritableRange = %v, want errors.ErrUnsupported", err)
+	want := Dir()
+	if d := os.Getenv("SEQSHM_DIR"); d == "" {
+		want = filepath.Join(os.Getenv("LOCALAPPDATA"), "seqshm")
 	}
-	if err := Remove(name); !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("Remove(%q) = %v, want errors.ErrUnsupported", name, err)
+	if got := Dir(); got != want {
+		t.Errorf("Dir() = %q, want %q", got, want)
 	}
-	if _, err := List(); !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("List() = %v, want errors.ErrUnsupported", err)
+	infos, err := List()
+	if err != nil || !slices.ContainsFunc(infos, func(i Info) bool { return i.Name == name && i.Size == 4096 }) {
+		t.Errorf("List() = %+v, %v; want it to hold %q of 4096 bytes", infos, err, name)
 	}
-	if got := Dir(); got != "" {
-		t.Errorf("Dir() = %q, want \"\"", got)
-	}
-
-	// The segment vanishes with its last handle.
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := Stat(name); err != nil {
+		t.Errorf("Stat(%q) after the writer closed = %v, want the file kept", name, err)
+	}
+	if err := Remove(name); err != nil {
+		t.Fatalf("Remove(%q) = %v", name, err)
+	}
 	if _, err := OpenReader(name, 0); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("OpenReader(%q) after the last handle closed = %v, want fs.ErrNotExist", name, err)
+		t.Errorf("OpenReader(%q) after Remove = %v, want fs.ErrNotExist", name, err)
+	}
+	if err := os.Mkdir(filepath.Join(Dir(), name), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(filepath.Join(Dir(), name))
+	if _, err := OpenReader(name, 0); !errors.Is(err, ErrNotSegment) {
+		t.Errorf("OpenReader(%q) of a directory = %v, want ErrNotSegment", name, err)
+	}
+}
+
+// TestWindowsReplaced removes a segment under a reader and creates it anew.
+func TestWindowsReplaced(t *testing.T) {
+	name := segName(t)
+	w := mustCreate(t, name, 4096)
+	r := mustOpen(t, name, 0, false)
+	if rep, err := r.Replaced(); rep || err != nil {
+		t.Errorf("Replaced() = %v, %v; want false, nil", rep, err)
+	}
+	if err := w.Remove(); err != nil {
+		t.Fatalf("Segment.Remove() = %v", err)
+	}
+	if rep, err := r.Replaced(); !rep || err != nil {
+		t.Errorf("Replaced() after Remove = %v, %v; want true, nil", rep, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Without POSIX delete semantics (wine) the name is free only once
+	// every handle is closed.
+	r.Close()
+	w2 := mustCreate(t, name, 4096)
+	r2 := mustOpen(t, name, 0, false)
+	if err := w2.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	r2.Close()
+	w2.Close()
+	w3 := mustCreate(t, name, 4096)
+	if err := w2.Remove(); err == nil {
+		t.Errorf("Remove() of a closed segment = nil, want an error")
+	}
+	if rep, err := w3.Replaced(); rep || err != nil {
+		t.Errorf("new segment's Replaced() = %v, %v; want false, nil", rep, err)
+	}
+}
+
+// TestWindowsMode checks the DACL that Options.Mode maps to, as Stat reads
+// it back, and OpenWriter's trust check.
+func TestWindowsMode(t *testing.T) {
+	for _, mode := range []fs.FileMode{0o600, 0o640, 0o644, 0o660, 0o604, 0o666} {
+		t.Run(fmt.Sprintf("%04o", uint32(mode)), func(t *testing.T) {
+			name := segName(t)
+			s, err := Create(name, 4096, &Options{Mode: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { s.Close(); Remove(name) }()
+			info, err := s.Stat()
+			switch {
+			case err != nil:
+				t.Errorf("Stat() = %v", err)
+			case onWine():
+				// wine keeps no DACL: it turns one into Unix permission
+				// bits (masked by the umask) and derives a DACL back
+				// from them. Only the owner bits are sure to survive.
+				if info.Mode&0o600 != 0o600 || info.Mode&^mode != 0 {
+					t.Errorf("Stat() of a segment created with mode %04o = mode %04o, want the owner bits and no more than asked", mode, info.Mode)
+				}
+			case info.Mode != mode:
+				t.Errorf("Stat() of a segment created with mode %04o = %+v; want that mode", mode, info)
+			}
+			s.Close()
+			if info.Mode != 0o600 {
+				if w, err := OpenWriter(name, 0, nil); !errors.Is(err, ErrNotTrusted) {
+					closeIf(w)
+					t.Errorf("OpenWriter(%q, 0600) of a %04o segment = %v, want ErrNotTrusted", name, info.Mode, err)
+				}
+			}
+			w, err := OpenWriter(name, 0, &Options{Mode: mode})
+			if err != nil {
+				t.Fatalf("OpenWriter(%q, %04o) = %v", name, mode, err)
+			}
+			w.Close()
+		})
+	}
+}
+
+// TestWindowsDACL checks the DACL each mode maps to and the mode derived
+// back from it, in memory (wine does not keep DACLs on files).
+func TestWindowsDACL(t *testing.T) {
+	user, _, err := currentUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mode := fs.FileMode(0); mode <= 0o777; mode++ {
+		sec, err := securityFor(mode | 0o600)
+		if err != nil {
+			t.Fatalf("securityFor(%04o) = %v", mode|0o600, err)
+		}
+		got, err := modeOf(sec.file, user)
+		if want := (mode | 0o600) & 0o666; got != want || err != nil {
+			t.Errorf("modeOf(securityFor(%04o).file) = %04o, %v; want %04o", mode|0o600, got, err, want)
+		}
+	}
+	sec, _ := securityFor(0o604)
+	if got := sec.file.String(); strings.Contains(got, ";;;BU)") || !strings.Contains(got, ";;;WD)") || !strings.Contains(got, "D:P(") {
+		t.Errorf("0604's DACL %s: want a protected DACL granting Everyone and not BUILTIN\\Users", got)
+	}
+	sec, _ = securityFor(0o600)
+	if got := sec.file.String(); strings.Contains(got, ";;;BU)") || strings.Contains(got, ";;;WD)") {
+		t.Errorf("0600's DACL %s grants others something", got)
+	}
+}
+
+// TestWindowsNamedMapping reads a writer's segment the way the classic
+// examples do: OpenFileMapping of Local\seqshm.NAME and MapViewOfFile.
+func TestWindowsNamedMapping(t *testing.T) {
+	name := segName(t)
+	w := mustCreate(t, name, 4096)
+	copy(w.Bytes(), parentMessage)
+	h, err := openFileMapping(windows.FILE_MAP_READ, `Local\seqshm.`+name)
+	if err != nil {
+		t.Fatalf("OpenFileMapping(Local\\seqshm.%s) = %v", name, err)
+	}
+	defer windows.CloseHandle(h)
+	addr, err := windows.MapViewOfFile(h, windows.FILE_MAP_READ, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer windows.UnmapViewOfFile(addr)
+	if got := string(viewBytes(addr, len(parentMessage))); got != parentMessage {
+		t.Errorf("the named mapping holds %q, want %q", got, parentMessage)
+	}
+}
+
+// TestWindowsMapWritableRange maps a window of a reader's segment
+// read-write and stores through it.
+func TestWindowsMapWritableRange(t *testing.T) {
+	name := segName(t)
+	w := mustCreate(t, name, 3*allocationGranularity)
+	r := mustOpen(t, name, 0, false)
+	if _, err := r.MapWritableRange(4096, 8); err == nil {
+		t.Errorf("MapWritableRange(4096, 8) = nil error, want one (not a multiple of 64 KiB)")
+	}
+	b, err := r.MapWritableRange(allocationGranularity, 128)
+	if err != nil {
+		t.Fatalf("MapWritableRange(64 KiB, 128) = %v", err)
+	}
+	copy(b, "waiter")
+	if got := string(w.Bytes()[allocationGranularity : allocationGranularity+6]); got != "waiter" {
+		t.Errorf("the writer sees %q at 64 KiB, want %q", got, "waiter")
+	}
+	wb, err := w.MapWritableRange(2*allocationGranularity, 8)
+	if err != nil {
+		t.Fatalf("writer MapWritableRange = %v", err)
+	}
+	copy(wb, "x")
+	if got := r.Bytes()[2*allocationGranularity]; got != 'x' {
+		t.Errorf("reader sees %q, want 'x'", got)
 	}
 }
 
@@ -202,6 +392,11 @@ func TestWindowsTwoProcesses(t *testing.T) {
 		w := mustOpen(t, name, 4096, true)
 		if got := string(w.Bytes()[:len(childMessage)]); got != childMessage {
 			t.Errorf("new writer sees %q, want %q", got, childMessage)
+		}
+		w.Close()
+		r.Close()
+		if err := Remove(name); err != nil {
+			t.Errorf("Remove(%q) = %v", name, err)
 		}
 	})
 }

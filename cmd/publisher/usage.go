@@ -62,9 +62,8 @@ Flags come before NAME: "publisher NAME -x" publishes the value "-x".
 
 A NAME is 1 to 200 characters of A-Z a-z 0-9 . _ -, not starting with '.'.
 Segments are files in $SEQSHM_DIR if it is set, else /dev/shm on Linux and
-$TMPDIR/seqshm on macOS. On Windows a segment is a named kernel object that
-lives only while some process has it open, so a value does not outlast the
-last publisher and subscriber.
+$TMPDIR/seqshm on macOS and %LOCALAPPDATA%\seqshm on Windows (where a
+running publisher also names its mapping Local\seqshm.NAME).
 
 Exit status: 0 on success or a clean stop by signal, 1 on failure, 2 on a
 usage error.

@@ -64,7 +64,7 @@ Options:
 
 A NAME is 1 to 200 characters of A-Z a-z 0-9 . _ -, not starting with '.'.
 Segments are files in $SEQSHM_DIR if it is set, else /dev/shm on Linux and
-$TMPDIR/seqshm on macOS; -list is not supported on Windows.
+$TMPDIR/seqshm on macOS and %LOCALAPPDATA%\seqshm on Windows.
 
 Exit status: 0 on success or a clean stop by signal, 1 on failure (such as
 no such segment, or no value yet), 2 on a usage error.
