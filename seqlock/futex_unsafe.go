@@ -26,27 +26,21 @@ var (
 	membarrierOK   bool
 )
 
-// writerFlags registers this process for expedited global membarriers, once.
-// When that works (Linux ≥ 4.16) a waiter about to sleep can force a full
-// barrier on this writer's CPU, so the writer's commit store need not be a
-// full fence on amd64. See docs/memory-model.md, "Waking waiters".
-func writerFlags() uint64 {
-	if commitLoadOrdered {
-		return 0
-	}
+// membarrierRegister registers this process for expedited global
+// membarriers, once, and reports whether that worked (Linux ≥ 4.16): then a
+// waiter about to sleep can force a full barrier on this writer's CPU
+// (fence.go).
+func membarrierRegister() bool {
 	membarrierOnce.Do(func() {
 		_, _, e := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdRegisterGlobalExpedited, 0, 0)
 		membarrierOK = e == 0
 	})
-	if membarrierOK {
-		return flagMembarrier
-	}
-	return 0
+	return membarrierOK
 }
 
-// globalBarrier runs a full memory barrier on every CPU running a process
-// registered by writerFlags.
-func globalBarrier() error {
+// membarrierGlobal runs a full memory barrier on every CPU running a
+// process registered by membarrierRegister.
+func membarrierGlobal() error {
 	_, _, e := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdGlobalExpedited, 0, 0)
 	if e != 0 {
 		return e

@@ -72,23 +72,7 @@ const (
 // cleared by the writer when it wakes the sleepers.
 const waiterBit = 1
 
-// Flag bits, stored at offFlags.
-const (
-	// flagMembarrier: the writer does not fence between its commit store and
-	// its load of the waiter word, relying on waiters to issue
-	// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before they sleep.
-	flagMembarrier = 1 << 0
-	// flagFenced: the writer has bit 0 set but, while waiters are asleep,
-	// commits with a full fence anyway, so waiters may skip the
-	// membarrier (docs/memory-model.md, "Who pays for the fence"). Set
-	// with any store, cleared with a full fence (XCHG), and by every writer
-	// that adopts the segment.
-	flagFenced = 1 << 1
-)
-
-// quietWrites is how many writes in a row a fenced writer must see no
-// waiter bit before it goes back to plain commits.
-const quietWrites = 1024
+// The flag bits, stored at offFlags, are in fence.go.
 
 // littleEndian reports whether this machine stores words little-endian, as
 // the layout does.

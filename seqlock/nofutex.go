@@ -9,11 +9,11 @@ import "errors"
 
 const haveFutex = false
 
-func writerFlags() uint64 { return 0 }
+func membarrierRegister() bool { return false }
 
 func wake(word *uint32) {}
 
-func globalBarrier() error { return errors.ErrUnsupported }
+func membarrierGlobal() error { return errors.ErrUnsupported }
 
 func futexSleep(word *uint32, val uint32, d int64) error { return errors.ErrUnsupported }
 

@@ -69,7 +69,7 @@ func TestAssemblyArgumentsDoNotEscape(t *testing.T) {
 		{"reader.go", "func readSlow(", []string{"r", "buf"}},
 		{"writer.go", "func writeSlow(", []string{"w", "p"}},
 		{"writer.go", "func writeWake(", []string{"w"}},
-		{"writer.go", "func writeQuiet(", []string{"w"}},
+		{"fence.go", "func writeQuiet(", []string{"w"}},
 	} {
 		at := "./" + sourceLine(t, fn.file, fn.decl) + ":"
 		for _, param := range fn.params {

@@ -114,9 +114,10 @@ checks:
 	MOVQ	R12, Writer_expect(R13)
 	LEAQ	1(R9), AX
 	MOVQ	AX, Writer_next(R13)
-	CMPB	Writer_fence(R13), $0
+	// Even: write n complete. Plain or fenced: Writer.commit, fence.go.
+	CMPB	(Writer_commitFence+commitFence_fence)(R13), $0
 	JNE	fenced
-	// Even: write n complete. A plain store is a release store under TSO.
+	// A plain store is a release store under TSO.
 	MOVQ	R12, (R8)
 	JMP	waiters
 fenced:
@@ -137,7 +138,8 @@ foreign:
 	TESTL	$const_waiterBit, (AX)
 	JNE	wake
 done:
-	CMPB	Writer_fenced(R13), $0
+	// Writer.noWaiter, fence.go.
+	CMPB	(Writer_commitFence+commitFence_fenced)(R13), $0
 	JNE	quiet
 ok:
 	MOVQ	R9, n+48(FP)
@@ -146,7 +148,7 @@ ok:
 	RET
 quiet:
 	// Fenced because waiters slept recently: one more write without one.
-	DECL	Writer_quiet(R13)
+	DECL	(Writer_commitFence+commitFence_quiet)(R13)
 	JNE	ok
 	JMP	·writeQuiet(SB)
 wake:

@@ -137,18 +137,9 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64, check func() error
 		// "Waking waiters"). The bit is never cleared here: the writer
 		// clears it when it wakes the sleepers.
 		key := atomic.OrUint32(r.waiters, waiterBit) | waiterBit
-		// Flags are re-read: a writer that took over the segment since
-		// NewReader may rely on membarrier where its predecessor did not.
-		// A writer that says it fences (flagFenced) needs no help.
-		if r.h.loadFlags()&(flagMembarrier|flagFenced) == flagMembarrier {
-			// The writer commits with a plain store; force a full
-			// barrier on its CPU so that the commit is visible to the
-			// load below or the writer's later load sees our bit.
-			if globalBarrier() != nil {
-				// Cannot happen on the kernel where the writer
-				// registered; if it does, poll instead.
-				return r.pollWait(ctx, after, check)
-			}
+		// The writer's commit may need our help (fence.go).
+		if !r.writerBarrier() {
+			return r.pollWait(ctx, after, check)
 		}
 		s := atomic.LoadUint64(r.seq)
 		if s/2 > after {

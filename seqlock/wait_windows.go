@@ -83,10 +83,10 @@ import (
 // haveFutex: Wait sleeps on the wake events instead of polling.
 const haveFutex = true
 
-// writerFlags: no membarrier on Windows; every commit is fenced.
-func writerFlags() uint64 { return 0 }
+// membarrierRegister: no membarrier on Windows; every commit is fenced.
+func membarrierRegister() bool { return false }
 
-func globalBarrier() error { return errors.ErrUnsupported }
+func membarrierGlobal() error { return errors.ErrUnsupported }
 
 // batch is how many epochs' events a writer creates at a time, and how
 // many stale handles a process collects before it closes them: the work of

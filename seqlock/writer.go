@@ -62,14 +62,8 @@ type Writer struct {
 	// (with its monotonic clock) and its Unix nanoseconds.
 	clockBase   time.Time
 	clockBaseNs int64
-	// fence: commit with a full fence (XCHG). Always where the waiters
-	// have no membarrier to rely on (see commitLoadOrdered); otherwise
-	// while waiters are asleep (fenced, with flagFenced in the header),
-	// until quiet reaches 0.
-	fence  bool
-	fenced bool
-	quiet  uint32
-	closed bool
+	commitFence // fence.go
+	closed      bool
 }
 
 // NewWriter initialises region for values of up to opts.Capacity bytes, or
@@ -161,8 +155,7 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 	if g.notify != 0 {
 		w.waiters = word32(region, g.notify+offNotifyWaiter)
 	}
-	// Without membarrier to rely on, every commit is fenced.
-	w.fence = !commitLoadOrdered && g.flags&flagMembarrier == 0
+	w.initFence()
 	w.useAsm = slotAsm && g.capacity <= slotAsmMax
 	s := atomic.LoadUint64(w.seq)
 	// A counter at 2n-2 means write n is next; at 2n-1 a writer died during
@@ -258,13 +251,6 @@ func writeWake(w *Writer, _ []byte, _ int64, _ bool) (uint64, error) {
 	return w.next - 1, nil
 }
 
-// writeQuiet ends a fenced write done by the assembly that found no waiter
-// bit for quietWrites writes in a row.
-func writeQuiet(w *Writer, _ []byte, _ int64, _ bool) (uint64, error) {
-	w.unfence()
-	return w.next - 1, nil
-}
-
 // write performs a write in Go.
 func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	seq := w.seq
@@ -287,21 +273,13 @@ func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	storeMeta(&h.num, n)
 	copyIn(payload, p)
 	// Even: write n is complete. Release: the stores above are visible to
-	// any reader that loads this value.
-	if w.fence {
-		// The waiter check below must not be performed before this store
-		// is visible (store buffering), and no membarrier covers it.
-		atomic.StoreUint64(seq, 2*n)
-	} else {
-		commitWrite(seq, 2*n)
-	}
+	// any reader that loads this value; fenced or not, see fence.go.
+	w.commit(seq, 2*n)
 	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 ||
 		w.foreign != nil && atomic.LoadUint32(w.foreign)&waiterBit != 0 {
 		w.wakeWaiters()
-	} else if w.fenced {
-		if w.quiet--; w.quiet == 0 {
-			w.unfence()
-		}
+	} else {
+		w.noWaiter()
 	}
 	return n, nil
 }
@@ -360,17 +338,7 @@ func (w *Writer) wakeWaiters() {
 	if !woke {
 		return
 	}
-	// Waiters are going to sleep on this segment: commit with a full
-	// fence from now on and say so, so that they need not pay a
-	// membarrier, which interrupts every CPU running a writer (about
-	// 18 µs a call in a VM here, and an interrupt of this writer).
-	if !w.fence && !w.closed && w.g.flags&flagMembarrier != 0 {
-		w.h.storeFlags(w.g.flags | flagFenced)
-		w.fence, w.fenced = true, true
-	}
-	if w.fenced {
-		w.quiet = quietWrites
-	}
+	w.woke()
 }
 
 // wakeTries bounds the compare-and-swaps of wakeWord on a word that others
@@ -397,15 +365,6 @@ func wakeWord(word *uint32) bool {
 	// counter and sleeps again if nothing is new.
 	wake(word)
 	return true
-}
-
-// unfence goes back to plain commits after quietWrites writes without a
-// waiter. The flag is cleared with a full fence (atomic.StoreUint64 is
-// XCHG on amd64): a waiter that still saw it set had set its bit before,
-// so every load of the waiter word after this one sees that bit.
-func (w *Writer) unfence() {
-	w.h.storeFlags(w.g.flags)
-	w.fence, w.fenced = false, false
 }
 
 // zeroCheck is how much of a region with a zero magic NewWriter checks to
