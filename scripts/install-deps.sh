@@ -5,11 +5,13 @@
 # Usage: scripts/install-deps.sh [apt] [staticcheck]    (default: both)
 #
 #   apt          Debian packages (apt-get, run as root or via sudo):
-#                  wine wine64           wine launcher + 64-bit loader (scripts/wine-test.sh)
-#                  qemu-user             qemu-aarch64 (scripts/qemu-arm64-test.sh)
+#                  wine wine64           wine launcher + 64-bit loader (scripts/wine/exec.sh)
+#                  qemu-user             qemu-aarch64 (scripts/qemu-exec.sh)
 #                  gcc-mingw-w64-x86-64  builds the bcryptprimitives.dll shim
 #                  gcc-aarch64-linux-gnu, libc6-dev-arm64-cross
 #                                        the C reader's AArch64 build (clients/test.sh)
+#                  prometheus            the server that scrapes the exporter in its test
+#                  nats-server           a separate NATS server for the bridge's docs and tests
 #                Note: on Debian 12 `wine64` alone has no `wine`/`wineboot`
 #                commands (only /usr/lib/wine/wine64); they come from `wine`,
 #                which wine64 merely Recommends, so it is listed explicitly.
@@ -61,8 +63,14 @@ if ((want_apt)); then
     if ! have aarch64-linux-gnu-gcc; then
         pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) # clients/test.sh: the C reader's AArch64 build
     fi
+    if ! have prometheus; then
+        pkgs+=(prometheus)
+    fi
+    if ! have nats-server; then
+        pkgs+=(nats-server)
+    fi
     if ((${#pkgs[@]} == 0)); then
-        log "apt: wine, wineboot, wine64, qemu-aarch64, x86_64-w64-mingw32-gcc already present; skipping"
+        log "apt: wine, wineboot, wine64, qemu-aarch64, mingw, prometheus, nats-server already present; skipping"
     else
         have apt-get || die "apt-get not found; install manually: ${pkgs[*]}"
         SUDO=()
@@ -80,7 +88,7 @@ if ((want_apt)); then
             --no-install-recommends install "${pkgs[@]}" </dev/null
         log "apt: done in $(elapsed "$t")"
     fi
-    for tool in wine wineboot wineserver x86_64-w64-mingw32-gcc; do
+    for tool in wine wineboot wineserver x86_64-w64-mingw32-gcc prometheus nats-server; do
         have "$tool" || die "$tool still missing after apt install"
     done
     have qemu-aarch64 || have qemu-aarch64-static || die "qemu-aarch64 still missing after apt install"

@@ -13,8 +13,6 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
-# shellcheck source=scripts/lib/gotest-common.sh
-source "$SCRIPT_DIR/lib/gotest-common.sh"
 # shellcheck source=scripts/wine/prefix.sh
 source "$SCRIPT_DIR/wine/prefix.sh"
 ROUNDS=${1:-3}

@@ -1,12 +1,17 @@
 # shellcheck shell=bash
-# The wine prefix of scripts/wine-test.sh and scripts/wine/tools.sh: created
+# The wine prefix of scripts/wine/exec.sh and scripts/wine/tools.sh: created
 # once (headless, 64-bit) and reused, with the bcryptprimitives.dll shim that
 # Go >= 1.22 binaries need on wine 8 (scripts/wine/processprng.c). Source it,
-# then call wine_prefix_setup. Needs log, die, now_ms and elapsed
-# (scripts/lib/gotest-common.sh) and SCRIPT_DIR (the scripts directory).
+# then call wine_prefix_setup. Needs SCRIPT_DIR (the scripts directory);
+# defines log, die, now_ms and elapsed for its users.
 #
 # Environment: WINE_TEST_PREFIX (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/seqshm/wine-prefix).
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 2; }
+now_ms() { date +%s%3N; }
+elapsed() { local s=$1 e; e=$(now_ms); printf '%d.%03ds' $(((e - s) / 1000)) $(((e - s) % 1000)); }
 
 unset DISPLAY WAYLAND_DISPLAY
 export WINEDEBUG=-all

@@ -19,8 +19,6 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
-# shellcheck source=scripts/lib/gotest-common.sh
-source "$SCRIPT_DIR/lib/gotest-common.sh"
 # shellcheck source=scripts/wine/prefix.sh
 source "$SCRIPT_DIR/wine/prefix.sh"
 
@@ -43,7 +41,7 @@ log "building publisher.exe, subscriber.exe (windows/amd64) and blogread.exe"
 x86_64-w64-mingw32-gcc -O2 -Wall -o "$TMP/blogread.exe" "$SCRIPT_DIR/wine/blogread.c"
 
 wine_prefix_setup
-# Segments go to a fresh directory (see scripts/wine-test.sh for umask).
+# Segments go to a fresh directory (see scripts/wine/exec.sh for umask).
 umask 077
 mkdir -p "$TMP/seqshm"
 export SEQSHM_DIR="Z:${TMP//\//\\}\\seqshm"
