@@ -77,7 +77,7 @@ func attachOwn(id, perm int) ([]byte, error) {
 	}
 	euid := uint32(os.Geteuid())
 	if desc.Perm.Uid != euid || desc.Perm.Cuid != euid || int(desc.Perm.Mode&0o777) != perm || desc.Segsz < notifySize {
-		return nil, fmt.Errorf("System V segment %d is not a waiter area of ours", id)
+		return nil, fmt.Errorf("the System V segment %d is not a waiter area of ours", id)
 	}
 	return unix.SysvShmAttach(id, 0, 0)
 }
@@ -98,7 +98,7 @@ func attachForeignArea(region []byte, g geometry, owner int) ([]byte, error) {
 		return nil, os.NewSyscallError("shmctl", err)
 	}
 	if int(desc.Perm.Uid) != owner || int(desc.Perm.Cuid) != owner || desc.Segsz < notifySize {
-		return nil, fmt.Errorf("System V segment %d does not belong to the segment's owner", id-1)
+		return nil, fmt.Errorf("the System V segment %d does not belong to the segment's owner", id-1)
 	}
 	area, err := unix.SysvShmAttach(int(id-1), 0, 0)
 	if err != nil {

@@ -38,7 +38,6 @@ type header struct {
 // Accessors for the words read in more than one place.
 
 func (h *header) loadMagic() uint64       { return atomic.LoadUint64(&h.magic) }
-func (h *header) loadSeq() uint64         { return atomic.LoadUint64(&h.seq) }
 func (h *header) loadFlags() uint64       { return atomic.LoadUint64(&h.flags) }
 func (h *header) storeFlags(f uint64)     { atomic.StoreUint64(&h.flags, f) }
 func (h *header) storeState(state uint64) { atomic.StoreUint64(&h.writerState, state) }

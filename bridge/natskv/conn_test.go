@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -38,16 +37,6 @@ func TestJetStreamDenied(t *testing.T) {
 	}
 }
 
-// freePort returns a port nothing listens on (for a moment).
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestConnectWaitsForServer: with no server at start, Connect says so
 // once and keeps trying; it connects when the server comes.
 func TestConnectWaitsForServer(t *testing.T) {
@@ -56,9 +45,6 @@ func TestConnectWaitsForServer(t *testing.T) {
 	url := srv.URL()
 	srv.Shutdown()
 	log := &logRecorder{t: t}
-	type result struct {
-		err error
-	}
 	done := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
