@@ -84,11 +84,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // opError wraps err as an *Error for op on the segment name, unless it is
 // already one of this package's or shmfile's, which name their segment.
 func opError(op, name string, err error) error {
+	if err == nil {
+		return nil // before the variables below, which escape to the heap
+	}
 	var (
 		se *Error
 		fe *shmfile.Error
 	)
-	if err == nil || errors.As(err, &se) || errors.As(err, &fe) {
+	if errors.As(err, &se) || errors.As(err, &fe) {
 		return err
 	}
 	return &Error{Op: op, Name: name, Err: err}

@@ -1,0 +1,50 @@
+// Command seqshm-exporter serves the segments of this machine to
+// Prometheus: per segment its writes, value age, size and publisher state,
+// and the numbers in its value, at /metrics.
+//
+// Run "seqshm-exporter -h" for the manual.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/seqshm/seqshm/internal/cli"
+)
+
+const tool = "seqshm-exporter"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.ExitCode(err))
+}
+
+// run is seqshm-exporter with its arguments (without the program name) and
+// standard files. It reports a failure on stderr and returns it; the exit
+// code is cli.ExitCode of the result. It returns nil when ctx ends (a
+// signal): that is a clean stop.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := exporterMain(ctx, args, stdout, stderr)
+	cli.Report(stderr, tool, err)
+	return err
+}
+
+func exporterMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, stderr)
+}

@@ -1,0 +1,194 @@
+package exporter
+
+import (
+	"errors"
+	"io/fs"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/seqshm/seqshm/schema"
+	"github.com/seqshm/seqshm/seqlock"
+	"github.com/seqshm/seqshm/shmfile"
+)
+
+// A segment is what the Collector keeps of one matching segment between
+// scrapes: the open Subscriber, the value buffer, the label sets.
+type segment struct {
+	name string
+	gen  uint64 // the last scrape that listed it
+
+	sub  *seqlock.Subscriber // nil until opened, and after a failure
+	sch  *schema.Schema      // sub's schema, for which fields holds labels
+	buf  []byte              // the value buffer, reused
+	skip *shmfile.Info       // a file that is no segment of ours, as listed when found out
+
+	readErrors float64
+	failing    string // the error of the last scrape, "" if it went well
+
+	lSegment []*dto.LabelPair    // segment="NAME"
+	lState   [4][]*dto.LabelPair // segment="NAME", state="..."
+	fields   fieldLabels
+}
+
+func newSegment(name string) *segment {
+	s := &segment{name: name}
+	seg := labelPair(&lnSegment, name)
+	s.lSegment = []*dto.LabelPair{seg}
+	for i, st := range writerStates {
+		s.lState[i] = []*dto.LabelPair{seg, labelPair(&lnState, st)}
+	}
+	s.fields.init(s.name, seg)
+	return s
+}
+
+// collect reads the segment once and sends its metrics to ch. It returns
+// false if the file is no segment to export (not a seqshm segment,
+// unreadable by this user, not of Options.Owner), which it then skips
+// without opening it again until the file changes.
+func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<- prometheus.Metric) bool {
+	if s.skip != nil {
+		if s.skip.Size == info.Size && s.skip.ModTime.Equal(info.ModTime) && s.skip.UID == info.UID && s.skip.Mode == info.Mode {
+			return false
+		}
+		s.skip = nil
+	}
+	if s.sub != nil {
+		if replaced, err := s.sub.Replaced(); err != nil || replaced {
+			s.closeSub()
+		}
+	}
+	if s.sub == nil {
+		sub, err := seqlock.Open(s.name, &seqlock.OpenOptions{Owner: o.Owner, MaxValue: o.MaxValue})
+		if notOurs(err) {
+			skip := info
+			s.skip = &skip
+			return false
+		}
+		if err != nil {
+			s.fail(o, err, out, ch)
+			return true
+		}
+		s.sub = sub
+		if sch := sub.Schema(); !sch.Equal(s.sch) {
+			s.sch = sch
+			s.fields.reset(sch)
+		}
+	}
+
+	kind := s.sch.Kind()
+	decode := kind != schema.Bytes || o.BytesAsText
+	var (
+		value []byte
+		m     seqlock.Meta
+		err   error
+	)
+	for try := 0; try < 2; try++ { // a lapped reader may simply read again
+		if decode {
+			value, m, err = s.sub.ReadValue(s.buf[:0])
+			if err == nil {
+				s.buf = value[:0]
+			}
+		} else if m, err = s.sub.Read(nil); errors.Is(err, seqlock.ErrShortBuffer) {
+			err = nil
+		}
+		if !errors.Is(err, seqlock.ErrLapped) {
+			break
+		}
+	}
+	hasValue := true
+	switch {
+	case errors.Is(err, seqlock.ErrNoValue):
+		hasValue, err = false, nil
+	case errors.Is(err, seqlock.ErrLimit):
+		// The facts are there; the value is too large to decode.
+	case err != nil:
+		s.closeSub() // reopen at the next scrape: truncated, corrupt, ...
+		s.fail(o, err, out, ch)
+		return true
+	}
+	st, serr := s.sub.Stat()
+	if serr != nil {
+		s.closeSub()
+		s.fail(o, serr, out, ch)
+		return true
+	}
+
+	now := time.Now()
+	if err == nil && hasValue && decode {
+		err = s.fields.decode(s.sch, o, value, out, ch)
+	}
+	s.report(o, err, out, ch)
+	s.emit(out, ch, descWrites, s.lSegment, float64(m.Seq), true)
+	if hasValue {
+		s.emit(out, ch, descValueBytes, s.lSegment, float64(m.Len), false)
+		if m.UnixNano != 0 {
+			t := m.Time()
+			s.emit(out, ch, descTimestamp, s.lSegment, float64(m.UnixNano)/1e9, false)
+			s.emit(out, ch, descAge, s.lSegment, now.Sub(t).Seconds(), false)
+		}
+	}
+	s.emit(out, ch, descCapacity, s.lSegment, float64(st.Capacity), false)
+	for i := range s.lState {
+		v := 0.0
+		if int(st.Writer) == i {
+			v = 1
+		}
+		s.emit(out, ch, descWriterState, s.lState[i], v, false)
+	}
+	return true
+}
+
+// notOurs reports whether err from Open means the file is not a segment
+// this exporter should show: as seqlock.List, it skips other programs'
+// files and other users' private segments, and also segments not of
+// Options.Owner.
+func notOurs(err error) bool {
+	return errors.Is(err, seqlock.ErrNotSeqshm) || errors.Is(err, shmfile.ErrTooSmall) ||
+		errors.Is(err, shmfile.ErrNotSegment) || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, fs.ErrPermission) || errors.Is(err, seqlock.ErrNotTrusted)
+}
+
+// fail reports a segment that could not be read at all: seqshm_up 0 and
+// its error count.
+func (s *segment) fail(o *Options, err error, out *samples, ch chan<- prometheus.Metric) {
+	s.report(o, err, out, ch)
+}
+
+// report sends seqshm_up and seqshm_read_errors_total for the outcome err
+// of this scrape, and logs a change.
+func (s *segment) report(o *Options, err error, out *samples, ch chan<- prometheus.Metric) {
+	up := 1.0
+	if err != nil {
+		up = 0
+		s.readErrors++
+		if msg := err.Error(); msg != s.failing {
+			s.failing = msg
+			if o.Log != nil {
+				o.Log(s.name, err)
+			}
+		}
+	} else if s.failing != "" {
+		s.failing = ""
+		if o.Log != nil {
+			o.Log(s.name, nil)
+		}
+	}
+	s.emit(out, ch, descUp, s.lSegment, up, false)
+	s.emit(out, ch, descReadErrors, s.lSegment, s.readErrors, true)
+}
+
+func (s *segment) emit(out *samples, ch chan<- prometheus.Metric, d *prometheus.Desc, labels []*dto.LabelPair, v float64, counter bool) {
+	m := out.next()
+	*m = sample{desc: d, labels: labels, value: v, counter: counter}
+	ch <- m
+}
+
+func (s *segment) closeSub() {
+	if s.sub != nil {
+		s.sub.Close()
+		s.sub = nil
+	}
+}
+
+func (s *segment) close() { s.closeSub() }
