@@ -43,9 +43,11 @@
 // number with its own value.
 //
 // Readers never store to the values' pages, so a Subscriber maps them
-// read-only. Subscriber.Wait sleeps on a futex in the waiter area (Linux) when
-// it may write the segment's small waiter area, and polls otherwise; a
-// Publish with nobody waiting makes no system call.
+// read-only. Subscriber.Wait sleeps when it may write the segment's small
+// waiter area (on Linux a futex on the waiter word, on Windows a named
+// event per wake epoch), on Linux also when it may only read the segment
+// (the foreign waiter area), and polls otherwise; a Publish with nobody
+// waiting makes no system call.
 //
 // # Caveats
 //
@@ -61,10 +63,10 @@
 // back-to-back while the reader is descheduled again and again) gets
 // ErrLapped; reading again is always correct.
 //
-// A Publish after which a subscriber went to sleep makes one futex wake
-// system call (a microsecond or so); Publishes while every subscriber is
-// busy, or after the sleepers were woken, make none. A waiter killed while
-// asleep costs its publisher one needless wake, once.
+// A Publish after which a subscriber went to sleep makes one wake system
+// call (FUTEX_WAKE, or SetEvent on Windows); Publishes while every
+// subscriber is busy, or after the sleepers were woken, make none. A waiter
+// killed while asleep costs its publisher one needless wake, once.
 //
 // The publish time is the writer's wall clock: a publish-to-read latency
 // computed from it is as accurate as the two processes' clocks agree, which

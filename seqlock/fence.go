@@ -15,9 +15,10 @@ import "sync/atomic"
 // waiters are sleeping the writer commits with XCHG instead and sets
 // flagFenced, so that they skip it, until quietWrites writes in a row find
 // no waiter. Always committing with XCHG would be simpler, and costs
-// nothing in a loop of bare 64-byte writes, but 3 ns per stamped write and
-// up to 5 ns per write for a writer that loads a little state before each
-// write (docs/design-decisions.md, "Waiting").
+// nothing in a loop of bare 64-byte writes, but a few nanoseconds per
+// stamped write and per write of a writer that loads a little state before
+// each write (measured in docs/design-decisions.md, "Waiting: a waiter
+// page, and membarrier instead of a fence per write").
 
 // Flag bits, stored at offFlags.
 const (
@@ -87,8 +88,8 @@ func (w *Writer) noWaiter() {
 
 // woke follows a wake: waiters are going to sleep on this segment, so
 // commit with a full fence from now on and say so, so that they need not
-// pay a membarrier, which interrupts every CPU running a writer (about
-// 18 µs a call in a VM here, and an interrupt of this writer).
+// pay a membarrier, which interrupts every CPU running a writer, this one
+// included (its cost: docs/benchmarks.md, "What costs what").
 func (w *Writer) woke() {
 	if !w.fence && !w.closed && w.g.flags&flagMembarrier != 0 {
 		w.h.storeFlags(w.g.flags | flagFenced)

@@ -12,7 +12,7 @@ import (
 // BenchmarkWriteAfterLoads: a 64-byte write after summing eight words of
 // the writer's own state, as a writer that computes its next value does.
 // A fenced commit (XCHG) makes those loads wait for the write's stores to
-// drain; a plain one lets them overlap (fence.go, issue 17).
+// drain; a plain one lets them overlap (fence.go).
 func BenchmarkWriteAfterLoads(b *testing.B) {
 	w, err := NewWriter(MakeRegion(64), &WriterOptions{Capacity: 64, NoTimestamp: true})
 	if err != nil {

@@ -67,7 +67,7 @@ func futexSleep(word *uint32, val uint32, d int64) error {
 	return e
 }
 
-// haveFutex: Wait sleeps on the counter instead of polling.
+// haveFutex: Wait sleeps on the waiter word instead of polling.
 const haveFutex = true
 
 // openWaitObjects: a futex needs nothing but the word.

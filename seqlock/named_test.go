@@ -71,8 +71,8 @@ func childWait(name string) int {
 }
 
 // segDir points the segment directory at a fresh temporary directory. On
-// Windows segments are kernel objects, not files, and nothing is set (and
-// t.TempDir's cleanup fails under wine 8).
+// Windows the directory is made with os.MkdirTemp and emptied by hand:
+// t.TempDir's cleanup fails under wine 8 while a file is mapped.
 func segDir(t *testing.T) string {
 	t.Helper()
 	if runtime.GOOS != "windows" {

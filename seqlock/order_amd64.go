@@ -13,7 +13,8 @@ package seqlock
 // removed even though the commit store overwrites it.
 // TestCompiledWriteOrder checks this on the compiled Writer.write; see
 // docs/memory-model.md. (An assembly function per store, as gVisor uses for
-// its read fence, costs about 2 ns per call here: half of a 64-byte write.)
+// its read fence, cost a large part of a 64-byte write: docs/benchmarks.md,
+// "What costs what".)
 
 // beginWrite stores the odd counter value that opens a write.
 func beginWrite(p *uint64, v uint64) { *p = v }

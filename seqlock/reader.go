@@ -22,7 +22,8 @@ const maxLaps = 1000
 // 64 000 times, a few milliseconds. The reader never sleeps or yields in
 // Read: a goroutine locked to its thread would hand its P over through
 // futex sleeps at each yield, and async preemption already keeps a long
-// Read from holding the P (issue 18).
+// Read from holding the P (docs/design-decisions.md, "A lapped reader
+// backs off; it never yields").
 const readBackoff = 64
 
 // Meta describes a value returned by Read.

@@ -213,11 +213,13 @@ func (s *Subscriber) Reader() *Reader { return s.r }
 
 // Wait blocks until a value newer than write number after is published or
 // ctx ends, without spinning; see Reader.Wait. A subscriber with write
-// permission on the segment sleeps on a futex in its waiter area (Linux);
-// one with read permission only sleeps on a futex in the publisher's
-// foreign waiter area, a page of System V shared memory it may write, and
-// polls (with a backoff of up to 5 ms) where there is none: elsewhere than
-// Linux, in another IPC namespace, or with a publisher that predates it. If the segment is
+// permission on the segment sleeps on the waiter word in its waiter area (a
+// futex on Linux; on Windows the named event of the word's wake epoch). One
+// with read permission only sleeps on a futex in the publisher's foreign
+// waiter area, a page of System V shared memory it may write, and polls
+// (with a backoff of up to 5 ms) where there is none: elsewhere than Linux,
+// in another IPC namespace, or with a publisher that predates it. On macOS
+// every subscriber polls. If the segment is
 // removed or replaced while Wait waits, Wait returns an error wrapping
 // ErrRemoved within about RemovedCheckInterval of its last publish: reopen
 // it to follow the new one.
@@ -272,8 +274,9 @@ func (s *Subscriber) checkRemoved() error {
 
 // Replaced reports whether the segment was removed, or removed and created
 // anew, since Open: this Subscriber still reads the old object, which no
-// publisher will write again. Reopen to follow the new one. Always false on
-// Windows.
+// publisher will write again. Reopen to follow the new one. On Windows the
+// name is compared by file identity (volume serial number and file index);
+// a segment opened by its mapping name alone is never Replaced.
 func (s *Subscriber) Replaced() (bool, error) { return s.seg.Replaced() }
 
 // Close unmaps the segment. Values read before stay valid; the Subscriber

@@ -58,10 +58,10 @@ func (r *Reader) stopSleeping() {
 
 // Wait blocks until a value with a write number greater than after is
 // published, or ctx ends, and returns the newest write number. It does not
-// consume CPU while it waits: a Subscriber's Reader on Linux, whose waiter
-// area the Subscriber maps writable, sleeps on a futex on the waiter word;
-// any other Reader polls with a backoff of up to 5 ms. Wait(ctx, 0) waits for
-// the first value.
+// consume CPU while it waits: a Subscriber's Reader whose waiter word the
+// Subscriber could map writable sleeps (on Linux a futex on that word, on
+// Windows the named event of its wake epoch); any other Reader polls with a
+// backoff of up to 5 ms. Wait(ctx, 0) waits for the first value.
 //
 // The value itself is read with Read, which may return an even newer one:
 // values published faster than a reader takes them coalesce.
@@ -112,7 +112,8 @@ func (r *Reader) pollWait(ctx context.Context, after uint64, check func() error)
 }
 
 func (r *Reader) sleepWait(ctx context.Context, after uint64, check func() error) (uint64, error) {
-	// A cancelled context wakes the sleepers on the counter; the others
+	// A cancelled context wakes the sleepers on the waiter word (on
+	// Windows, this process's only); those whose context is not cancelled
 	// find nothing new and sleep again. A context that cannot be cancelled
 	// needs no such hook (and Wait then does not allocate).
 	if ctx.Done() != nil {
@@ -185,7 +186,7 @@ func (r *Reader) wakeAll() { wake(r.waiters) }
 // A waitHook keeps one cancel hook (context.AfterFunc) registered across
 // the Waits of a Subscriber, for as long as they use contexts with the same
 // Done channel, instead of registering and removing one per sleeping Wait:
-// that pair cost about a tenth of a wake-up (a 40 µs futex ping-pong here).
+// that pair cost about a tenth of a wake-up (docs/benchmarks.md).
 // A Wait that finds the hook watching another context while other Waits
 // use it registers its own, as without a waitHook. The nil *waitHook (a
 // Reader that is not a Subscriber's, which has no Close to remove a kept

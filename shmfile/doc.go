@@ -22,17 +22,24 @@
 // /dev/shm). On macOS a segment is a file-backed shared mapping of a file
 // in a private per-user directory (os.TempDir()/seqshm, mode 0700) or
 // $SEQSHM_DIR; x/sys has no shm_open there, and the raw call is variadic.
-// On Windows a segment is a named, page-file-backed file mapping
-// Local\seqshm.NAME in the session namespace.
+// On Windows a segment is the file Dir()\NAME, by default in
+// %LOCALAPPDATA%\seqshm (created, readable and writable by this user and
+// SYSTEM only, when first needed), created with FILE_ATTRIBUTE_TEMPORARY
+// and mapped through a file mapping; a writer names its mapping
+// Local\seqshm.NAME, so that a program that opens that name with
+// OpenFileMappingW reads the segment while a writer runs. On every system
+// the file, and so the last value, stays until it is removed.
 //
-// Segment files are opened with O_NOFOLLOW|O_CLOEXEC (and O_NONBLOCK, so a
-// FIFO planted at the path cannot block an open), created with O_EXCL and
-// mode 0600 unless Options.Mode says otherwise, and checked with fstat to
-// be a regular file of the expected size before they are mapped. Anything
-// else at a segment's path (a symbolic link, a directory, a FIFO, a device)
-// is ErrNotSegment. On Linux Create reserves the pages with fallocate, so a
-// full tmpfs is an error at Create (wrapping ErrNoSpace and ENOSPC) rather
-// than a SIGBUS on first touch.
+// On Unix, segment files are opened with O_NOFOLLOW|O_CLOEXEC (and
+// O_NONBLOCK, so a FIFO planted at the path cannot block an open), created
+// with O_EXCL and mode 0600 unless Options.Mode says otherwise, and checked
+// with fstat to be a regular file of the expected size before they are
+// mapped. On Windows they are created with CREATE_NEW, opened sharing read,
+// write and delete (a reader never blocks a writer or a Remove), and
+// checked the same way. Anything else at a segment's path (a symbolic
+// link, a directory, a FIFO, a device) is ErrNotSegment. On Linux Create
+// reserves the pages with fallocate, so a full tmpfs is an error at Create
+// (wrapping ErrNoSpace and ENOSPC) rather than a SIGBUS on first touch.
 //
 // # The writer lock
 //
@@ -44,8 +51,8 @@
 // disturbing it.
 //
 // On Linux the lock is an open-file-description lock (fcntl F_OFD_SETLK,
-// F_WRLCK) on a byte range far past the end of the data, not the flock of
-// the design notes. The reason is the probe: a reader can ask whether the
+// F_WRLCK) on a byte range far past the end of the data, not flock. The
+// reason is the probe: a reader can ask whether the
 // lock is held with F_OFD_GETLK, which takes nothing (and works on a
 // read-only descriptor). flock has no query; a reader would have to take a
 // shared lock for an instant, and a writer starting at that instant would
@@ -67,7 +74,15 @@
 // counts as taken. A Windows mutex belongs to a thread, so a goroutine
 // locked to its own OS thread holds it for the writer's lifetime. Probes
 // take it for an instant, so writers retry as on macOS. The holder's pid
-// is not known (0).
+// is not known (0). SEQSHM_NAMESPACE=Global puts the mapping and mutex
+// names in Global\ instead, for services and readers in other sessions;
+// creating objects there needs SeCreateGlobalPrivilege.
+//
+// On Windows, Options.Mode becomes the DACL of the file, the mapping and
+// the mutex: this user and SYSTEM always have full access; the group bits
+// grant read or write to BUILTIN\Users, the other bits to Everyone (see
+// security_windows.go for the access masks). Info.Mode is derived back from
+// the file's DACL, and Info.UID is -1 (owners are SIDs).
 //
 // # Concurrency
 //
@@ -82,15 +97,23 @@
 //   - Removing a segment (Remove, or rm of its file) does not affect
 //     processes that have it mapped: they keep using the old object, while a
 //     new Create with the same name makes a new, different one. Readers that
-//     must notice this compare identities, for example by reopening.
-//   - On Windows a segment exists only while some process has a handle to
-//     it: when the last Segment naming it is closed, or its last process
-//     exits, the memory and its contents are gone. Remove and List are not
-//     supported there (errors wrapping errors.ErrUnsupported), Options.Mode
-//     is ignored (the mapping has the creator's default security), and the
-//     size of an opened segment is that of its view, rounded up to whole
-//     pages. Stat maps the segment to learn its size.
-//   - MapWritableRange is supported on Linux only.
+//     must notice this call Segment.Replaced.
+//   - Windows refuses to delete a file that any process has mapped. Remove
+//     then renames it to .removed-NAME-PID-N in the same directory, which
+//     frees the name at once (names starting with '.' are not segment
+//     names, so List skips it); the next Create, Remove or writer Close
+//     that finds it unmapped deletes it.
+//   - On Windows, a reader that finds no file at the name opens the named
+//     mapping Local\seqshm.NAME instead (a writer of another user, or with
+//     another SEQSHM_DIR, in this session). Such a segment's size is that of
+//     its view, rounded up to whole pages, and it is never Replaced.
+//   - On Windows, FILE_ATTRIBUTE_TEMPORARY asks the cache manager to keep
+//     the pages in memory, but the memory manager still writes dirty pages
+//     of a mapped file back when memory is short, on a flush and after the
+//     last view and handle are gone, and hibernation and crash dumps hold
+//     what is in memory: a segment is not a place for secrets.
+//   - MapWritableRange is supported on Linux and Windows (where the offset
+//     must be a multiple of the 64 KiB allocation granularity).
 //   - On macOS, F_PREALLOCATE reserves the blocks where the file system
 //     supports it; where it does not, a full disk can surface as SIGBUS when
 //     a page is first written.

@@ -45,9 +45,10 @@ func CheckName(name string) error {
 
 // Dir returns the directory that holds segments: $SEQSHM_DIR if it is set,
 // else /dev/shm on Linux (where POSIX shm_open and boost.interprocess keep
-// their objects) and a per-user directory on macOS (os.TempDir()/seqshm,
-// created with mode 0700 when first needed). On Windows, where segments are
-// named kernel objects and not files, Dir returns "".
+// their objects), a per-user directory on macOS (os.TempDir()/seqshm,
+// created with mode 0700 when first needed) and %LOCALAPPDATA%\seqshm on
+// Windows (created, for this user and SYSTEM only, when first needed). On
+// systems without segment support it returns "".
 func Dir() string {
 	if !segmentsAreFiles {
 		return ""
@@ -65,8 +66,10 @@ type Options struct {
 	// fchmod after creation, so the process umask does not narrow it.
 	// Zero means 0600. Only permission bits are allowed. OpenWriter
 	// refuses (ErrNotTrusted) a segment whose mode grants more than Mode.
-	// Ignored on Windows, where a mapping gets the default security of the
-	// creating process.
+	// On Windows Mode becomes a protected DACL of the file, the mapping and
+	// the writer mutex: this user and SYSTEM always have full access, the
+	// group read and write bits grant read and write to BUILTIN\Users, the
+	// other bits to Everyone; execute bits are ignored.
 	Mode fs.FileMode
 	// Foreign lets OpenWriter open a segment that another user owns or
 	// whose mode grants more than Mode. It is for removing such a segment
@@ -88,11 +91,18 @@ func (o *Options) mode(op, name string) (fs.FileMode, error) {
 
 // Info describes a segment. The zero value describes nothing; fields the
 // operating system does not report are zero (UID is -1).
+//
+// On Windows Mode is derived from the file's DACL (read and write bits of
+// allow ACEs: this user or OWNER RIGHTS give owner bits, Everyone other
+// bits, SYSTEM and Administrators none, any other SID group bits; a NULL
+// DACL is 0666), and UID is always -1. A segment opened by its mapping name
+// alone (no file at the name, see OpenReader) has only Name and Size, the
+// size of its view rounded up to whole pages.
 type Info struct {
 	Name    string      // segment name
-	Size    int64       // size in bytes (on Windows, rounded up to whole pages when opened)
-	Mode    fs.FileMode // permission bits; 0 on Windows
-	ModTime time.Time   // last modification; zero on Windows
+	Size    int64       // size in bytes
+	Mode    fs.FileMode // permission bits
+	ModTime time.Time   // last modification
 	UID     int         // owner's user id; -1 where unknown (Windows)
 }
 
@@ -171,7 +181,10 @@ type access struct {
 // of corrupting the segment. It takes no lock. The segment must be a regular
 // file (else ErrNotSegment) of at least minSize bytes (else ErrTooSmall). A
 // missing segment is an error wrapping fs.ErrNotExist, with the message
-// `shmfile: open "NAME": no such segment`.
+// `shmfile: open "NAME": no such segment`. On Windows, where there is no
+// file at the name, OpenReader opens the writer's named mapping
+// Local\seqshm.NAME if one exists (a writer of another user, or with
+// another SEQSHM_DIR, in this session).
 func OpenReader(name string, minSize int) (*Segment, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
@@ -184,9 +197,11 @@ func OpenReader(name string, minSize int) (*Segment, error) {
 // their mappings; a later Create with the same name makes a new, different
 // segment. A missing segment is an error wrapping fs.ErrNotExist; something
 // other than a regular file at the segment's path is left alone and is an
-// error wrapping ErrNotSegment. On Windows, where a segment lives exactly as
-// long as a handle to it is open, Remove returns an error wrapping
-// errors.ErrUnsupported.
+// error wrapping ErrNotSegment. On Windows Remove refuses while a writer
+// holds the segment's lock (an error wrapping ErrBusy), and renames a file
+// that some process still maps to .removed-NAME-PID-N in the same directory
+// (Windows refuses to delete a mapped file); the next Create, Remove or
+// writer Close that finds such a file unmapped deletes it.
 func Remove(name string) error {
 	if err := CheckName(name); err != nil {
 		return err
@@ -195,9 +210,8 @@ func Remove(name string) error {
 }
 
 // List describes the segments in Dir(), sorted by name. Entries that are not
-// regular files or whose names are not valid segment names are skipped
-// silently. On Windows, where named mappings cannot be enumerated, List
-// returns an error wrapping errors.ErrUnsupported.
+// regular files or whose names are not valid segment names (such as the
+// .removed- files of Windows) are skipped silently.
 func List() ([]Info, error) {
 	return listSegments()
 }
@@ -257,10 +271,11 @@ func (s *Segment) WriterAlive() (alive bool, pid int, err error) {
 }
 
 // Replaced reports whether the segment's name no longer refers to the open
-// object: it was removed, or removed and created anew (on Unix, the path
-// now names another file or nothing). A subscriber that follows a segment
-// uses it to notice that it should reopen. On Windows, where a name refers
-// to the mapping as long as any handle is open, it is always false.
+// object: it was removed, or removed and created anew (the path now names
+// another file or nothing: on Unix compared by device and inode, on Windows
+// by volume serial number and file index). A subscriber that follows a
+// segment uses it to notice that it should reopen. A Windows segment opened
+// by its mapping name alone (see OpenReader) is never Replaced.
 func (s *Segment) Replaced() (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -274,12 +289,14 @@ func (s *Segment) Replaced() (bool, error) {
 // read-write, even from a reader Segment, and returns it. It exists for
 // readers that must store into a small notification area (a futex word)
 // while their mapping of the data stays read-only. off must be a multiple
-// of os.Getpagesize() and the window must lie within the segment. The
+// of os.Getpagesize(), on Windows of the 64 KiB allocation granularity, and
+// the window must lie within the segment. For a reader Segment the
 // segment is reopened read-write by name and checked to be the same object
 // as the open one (a segment removed or replaced meanwhile is an error);
-// without write permission on it the error wraps fs.ErrPermission. The
-// window is unmapped by Close. Supported on Linux only: elsewhere the error
-// wraps errors.ErrUnsupported.
+// without write permission on it the error wraps fs.ErrPermission. A writer
+// Segment maps through its own handle. The window is unmapped by Close.
+// Supported on Linux and Windows: elsewhere the error wraps
+// errors.ErrUnsupported.
 func (s *Segment) MapWritableRange(off, length int) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

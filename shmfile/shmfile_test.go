@@ -115,10 +115,10 @@ func TestCreateBadArguments(t *testing.T) {
 	}
 }
 
-// isolateDir points SEQSHM_DIR at a fresh directory where segments are
-// files. On Windows segments are kernel objects, no directory is involved,
-// and t.TempDir's cleanup fails under wine 8 (unimplemented file deletion
-// call), so nothing is set there.
+// isolateDir points SEQSHM_DIR at a fresh directory. On Windows it sets
+// nothing: t.TempDir's cleanup fails under wine 8 (unimplemented file
+// deletion call), and scripts/wine/exec.sh gives each test run a fresh
+// SEQSHM_DIR.
 func isolateDir(t *testing.T) {
 	t.Helper()
 	if runtime.GOOS != "windows" {

@@ -17,11 +17,16 @@ package shmfile
 //     hibernation and crash dumps hold whatever is in memory. A segment is
 //     not a secret store.
 //   - Every handle shares FILE_SHARE_READ|WRITE|DELETE: readers never block
-//     a writer or a Remove. Remove deletes with POSIX semantics where the
-//     file system has them (Windows 10 1709+, NTFS): the name goes at once,
-//     open handles keep the old file. Elsewhere (FAT, older Windows, wine)
-//     the file is only marked for deletion: its name stays, and cannot be
-//     created anew, until the last handle to it closes.
+//     a writer or a Remove. Windows refuses to delete a file that any
+//     process has mapped (STATUS_CANNOT_DELETE, with POSIX semantics or
+//     not), so Remove renames such a file to .removed-NAME-PID-N in the
+//     same directory (removeFile): the name is free at once, mappings keep
+//     the old bytes, and the next sweep that finds it unmapped deletes it.
+//     A file nobody maps is deleted with POSIX semantics where the file
+//     system has them (Windows 10 1709+, NTFS: the name goes at once);
+//     elsewhere (FAT, older Windows, wine) it is marked for deletion, and
+//     its name stays, and cannot be created anew, until the last handle to
+//     it closes.
 //   - Files and mappings get a DACL from Options.Mode (securityFor): the
 //     owner (this user) and SYSTEM full access; group read/write bits a
 //     read/write ACE for BUILTIN\Users, other bits for Everyone. Info.Mode is
