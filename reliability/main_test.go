@@ -18,11 +18,8 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/internal/cli/clitest"
+	"github.com/seqshm/seqshm/internal/testproc"
 )
-
-// childEnv selects the helper role of a re-executed test binary: with it
-// set, TestMain runs the role named by os.Args[1] instead of the tests.
-const childEnv = "SEQSHM_RELIABILITY_CHILD"
 
 // roles are the helper processes, by name; each gets the remaining
 // arguments. They write their results on stdout as "key=value" lines.
@@ -39,9 +36,15 @@ var roles = map[string]func(args []string) error{
 
 var binDir string // where the publisher and subscriber binaries are built
 
+// TestMain runs the tests, or a role in a helper process started by
+// startChild (internal/testproc).
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(runChild(os.Args[1:]))
+	helpers := map[string]testproc.Role{}
+	for name, role := range roles {
+		helpers[name] = func(args []string) int { return runRole(name, role, args) }
+	}
+	if os.Getenv("SEQSHM_TEST_ROLE") != "" {
+		os.Exit(testproc.Main(m, helpers))
 	}
 	d, err := os.MkdirTemp("", "seqshm-reliability-bin-")
 	if err != nil {
@@ -54,13 +57,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func runChild(args []string) int {
-	if len(args) == 0 || roles[args[0]] == nil {
-		fmt.Fprintf(os.Stderr, "reliability child: unknown role %q\n", args)
-		return 2
-	}
-	if err := roles[args[0]](args[1:]); err != nil {
-		fmt.Fprintf(os.Stderr, "reliability child %s: %v\n", args[0], err)
+// runRole runs a helper role and turns its error into exit status 1.
+func runRole(name string, role func([]string) error, args []string) int {
+	if err := role(args); err != nil {
+		fmt.Fprintf(os.Stderr, "reliability child %s: %v\n", name, err)
 		return 1
 	}
 	return 0
@@ -71,26 +71,10 @@ func long() bool { return os.Getenv("SEQSHM_LONG") == "1" }
 
 // segDir points the segment directory at a fresh temporary directory, for
 // this process and the children it starts.
-func segDir(t testing.TB) string {
-	t.Helper()
-	d := t.TempDir()
-	t.Setenv("SEQSHM_DIR", d)
-	return d
-}
-
-var nameCount atomic.Int64
+func segDir(t testing.TB) string { return testproc.SegDir(t) }
 
 // uniqueName returns a segment name no other test of this run uses.
-func uniqueName(t testing.TB) string {
-	n := strings.Map(func(r rune) rune {
-		switch {
-		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', r == '-', r == '_':
-			return r
-		}
-		return '-'
-	}, t.Name())
-	return fmt.Sprintf("rel-%s-%d-%d", n, os.Getpid(), nameCount.Add(1))
-}
+func uniqueName(t testing.TB) string { return testproc.Name(t) }
 
 // A child is a helper process: the test binary re-executed in a role.
 type child struct {
@@ -110,8 +94,7 @@ type child struct {
 // killed when the test ends, if it is still running.
 func startChild(t testing.TB, role string, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{role}, args...)...)
-	cmd.Env = append(os.Environ(), childEnv+"=1", "SEQSHM_DIR="+os.Getenv("SEQSHM_DIR"))
+	cmd := testproc.Command(role, args...)
 	return startCmd(t, cmd)
 }
 

@@ -5,13 +5,13 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/seqshm/seqshm/internal/testproc"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
@@ -49,8 +49,8 @@ func TestWaitReadOnlyPermission(t *testing.T) {
 	}
 	defer pub.Close()
 
-	cmd := exec.Command(bin, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SEQLOCK_TEST_CHILD=wait shared")
+	cmd := testproc.Command("wait", "shared")
+	cmd.Path, cmd.Args[0] = bin, bin // the copy the other user may run
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	pipe, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -17,31 +17,27 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/seqlock"
+	"github.com/seqshm/seqshm/internal/testproc"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
-// TestMain doubles as a helper process: with SEQLOCK_TEST_CHILD set, the
-// test binary publishes into a segment and waits to be killed.
+// TestMain doubles as a helper process (internal/testproc): "publish NAME
+// VALUE" publishes VALUE, says "ready" and sleeps; "wait NAME" opens NAME,
+// says "ready", waits for a first value and prints it.
 func TestMain(m *testing.M) {
-	if spec := os.Getenv("SEQLOCK_TEST_CHILD"); spec != "" {
-		os.Exit(child(spec))
-	}
-	os.Exit(m.Run())
+	os.Exit(testproc.Main(m, map[string]testproc.Role{
+		"publish": func(args []string) int { return childPublish(args[0], args[1]) },
+		"wait":    func(args []string) int { return childWait(args[0]) },
+	}))
 }
 
-// child runs "publish NAME VALUE": publish VALUE, say "ready", then sleep;
-// or "wait NAME": open NAME, say "ready", wait for a first value, print it.
-func child(spec string) int {
-	f := strings.SplitN(spec, " ", 3)
-	if f[0] == "wait" {
-		return childWait(f[1])
-	}
-	p, err := seqlock.Create(f[1], nil)
+func childPublish(name, value string) int {
+	p, err := seqlock.Create(name, nil)
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1
 	}
-	p.Publish([]byte(f[2]))
+	p.Publish([]byte(value))
 	fmt.Println("ready")
 	time.Sleep(time.Hour)
 	return 0
@@ -70,39 +66,14 @@ func childWait(name string) int {
 	return 0
 }
 
-// segDir points the segment directory at a fresh temporary directory. On
-// Windows the directory is made with os.MkdirTemp and emptied by hand:
-// t.TempDir's cleanup fails under wine 8 while a file is mapped.
-func segDir(t *testing.T) string {
-	t.Helper()
-	if runtime.GOOS != "windows" {
-		d := t.TempDir()
-		t.Setenv("SEQSHM_DIR", d)
-		return d
-	}
-	// t.TempDir's RemoveAll fails under wine while a file is mapped: make
-	// the directory here and remove what can be removed.
-	d, err := os.MkdirTemp("", "seqshm-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SEQSHM_DIR", d)
-	t.Cleanup(func() {
-		entries, _ := os.ReadDir(d)
-		for _, e := range entries {
-			os.Remove(filepath.Join(d, e.Name()))
-		}
-		os.Remove(d)
-	})
-	return d
-}
+// segDir points the segment directory at a fresh temporary directory.
+func segDir(t *testing.T) string { return testproc.SegDir(t) }
 
 // startChild starts a helper process that publishes value into name, and
 // waits for it to be ready.
 func startChild(t *testing.T, name, value string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SEQLOCK_TEST_CHILD=publish "+name+" "+value)
+	cmd := testproc.Command("publish", name, value)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

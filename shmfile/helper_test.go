@@ -8,16 +8,18 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
+
+	"github.com/seqshm/seqshm/internal/testproc"
 )
 
-// The test binary doubles as a helper process: with $SHMFILE_HELPER set it
-// runs runHelper (one per OS) instead of the tests.
+// The test binary doubles as a helper process (internal/testproc): the role
+// "shmfile MODE NAME" runs runHelper (one per OS).
 func TestMain(m *testing.M) {
-	if mode := os.Getenv("SHMFILE_HELPER"); mode != "" {
-		os.Exit(runHelper(mode, os.Getenv("SHMFILE_HELPER_NAME")))
-	}
-	os.Exit(m.Run())
+	os.Exit(testproc.Main(m, map[string]testproc.Role{
+		"shmfile": func(args []string) int { return runHelper(args[0], args[1]) },
+	}))
 }
 
 const childMessage = "hello from child"
@@ -41,11 +43,13 @@ func holdSegment(name string) int {
 	return 0
 }
 
-// startHelper starts cmd (the test binary) as a helper process in mode on
-// segment name, with its stdin and stdout piped; the test's end kills it.
-func startHelper(t *testing.T, cmd *exec.Cmd, mode, name string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
+// startHelper starts bin (the test binary, or a copy of it) as a helper
+// process in mode on segment name, with its stdin and stdout piped and
+// attributes sys (nil: none); the test's end kills it.
+func startHelper(t *testing.T, bin string, sys *syscall.SysProcAttr, mode, name string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
 	t.Helper()
-	cmd.Env = append(os.Environ(), "SHMFILE_HELPER="+mode, "SHMFILE_HELPER_NAME="+name)
+	cmd := testproc.Command("shmfile", mode, name)
+	cmd.Path, cmd.Args[0], cmd.SysProcAttr = bin, bin, sys
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -2,32 +2,16 @@ package shmfile
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/seqshm/seqshm/internal/testproc"
 )
 
 // segName returns a segment name unique to the test and this process.
-func segName(t *testing.T) string {
-	t.Helper()
-	var b strings.Builder
-	for _, c := range t.Name() {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-			b.WriteRune(c)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	name := fmt.Sprintf("shmfile-test-%s-%d", b.String(), os.Getpid())
-	if len(name) > MaxNameLen {
-		name = name[len(name)-MaxNameLen:]
-	}
-	return name
-}
+func segName(t *testing.T) string { return testproc.Name(t) }
 
 var invalidNames = []struct {
 	name string
@@ -119,9 +103,4 @@ func TestCreateBadArguments(t *testing.T) {
 // nothing: t.TempDir's cleanup fails under wine 8 (unimplemented file
 // deletion call), and scripts/wine/exec.sh gives each test run a fresh
 // SEQSHM_DIR.
-func isolateDir(t *testing.T) {
-	t.Helper()
-	if runtime.GOOS != "windows" {
-		t.Setenv("SEQSHM_DIR", t.TempDir())
-	}
-}
+func isolateDir(t *testing.T) { testproc.SegDir(t) }

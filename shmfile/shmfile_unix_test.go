@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sys/unix"
+
+	"github.com/seqshm/seqshm/internal/testproc"
 )
 
 // runHelper is the helper process's main. "hold" creates the segment, writes
@@ -56,20 +58,15 @@ func helper(t *testing.T, mode, name string, cred *syscall.Credential) (*exec.Cm
 
 func helperBinary(t *testing.T, bin, mode, name string, cred *syscall.Credential) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
 	t.Helper()
-	cmd := exec.Command(bin, "-test.run=^$")
+	var sys *syscall.SysProcAttr
 	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		sys = &syscall.SysProcAttr{Credential: cred}
 	}
-	return startHelper(t, cmd, mode, name)
+	return startHelper(t, bin, sys, mode, name)
 }
 
 // segDir points SEQSHM_DIR at a new temporary directory and returns it.
-func segDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("SEQSHM_DIR", dir)
-	return dir
-}
+func segDir(t *testing.T) string { return testproc.SegDir(t) }
 
 // mustCreate creates a segment and closes and removes it when the test ends.
 func mustCreate(t *testing.T, name string, size int, opts *Options) *Segment {

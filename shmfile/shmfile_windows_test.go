@@ -48,7 +48,7 @@ func runHelper(mode, name string) int {
 
 func helper(t *testing.T, mode, name string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
 	t.Helper()
-	return startHelper(t, exec.Command(os.Args[0], "-test.run=^$"), mode, name)
+	return startHelper(t, os.Args[0], nil, mode, name)
 }
 
 func mustCreate(t *testing.T, name string, size int) *Segment {

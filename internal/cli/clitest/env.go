@@ -7,10 +7,11 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seqshm/seqshm/internal/testproc"
 )
 
 // Timeout bounds every process a test runs or waits for: a guard against
@@ -31,7 +32,7 @@ func New(t *testing.T, bins Binaries) *Env {
 
 // Name returns a segment name unique to t (within the process).
 func Name(t *testing.T) string {
-	return strings.Trim(regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(t.Name(), "_"), "._")
+	return strings.Trim(testproc.Sanitize(t.Name()), "._")
 }
 
 func (e *Env) command(ctx context.Context, tool string, args []string) *exec.Cmd {
