@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/internal/testproc"
+	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
