@@ -481,3 +481,51 @@ func inFutexWait(pid int, nr string, lo, hi uint64) bool {
 	}
 	return false
 }
+
+// TestPermissionMessages: permission errors name the real cause: another
+// user's segment, a directory this user may not write; and -list by a user
+// who may not read a file leaves it out instead of showing it as broken.
+func TestPermissionMessages(t *testing.T) {
+	b := otherUser(t)
+	dir := sharedDir(t)
+	name := uniqueName(t)
+	want(t, "root: publisher (0600)", runTool(t, nil, dir, "publisher", name, "secret"), 0)
+	want(t, "B: subscriber of root's 0600 segment", runTool(t, b, dir, "subscriber", name), 1,
+		"permission denied: segment belongs to root (uid 0), mode 0600", "hint: ", "-mode 0644")
+
+	closed := filepath.Join(dir, "closed")
+	if err := os.Mkdir(closed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "B: publisher in root's 0755 directory", runTool(t, b, closed, "publisher", "x", "v"), 1,
+		"permission denied: cannot create segments in "+closed, "hint: ")
+
+	if err := os.WriteFile(filepath.Join(dir, "other-program"), []byte("not ours"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runTool(t, b, dir, "subscriber", "-list")
+	if r.Code != 0 || strings.Contains(r.Stdout, name) || strings.Contains(r.Stdout, "other-program") {
+		t.Errorf("B: subscriber -list = exit %d:\n%s%s\nwant root's private files left out", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestOutOfInodes: a segment directory out of inodes (ENOSPC on create with
+// space left) is an error with a hint, not a misleading one.
+func TestOutOfInodes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m,nr_inodes=3,mode=1777", "seqshm-test", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	var last clitest.Result
+	for i := range 5 {
+		last = runTool(t, nil, dir, "publisher", fmt.Sprintf("s%d", i), "v")
+		if last.Code != 0 {
+			break
+		}
+	}
+	want(t, "publisher with no inodes left", last, 1, "no space left in "+dir+" for a new file (out of inodes?)", "hint: ")
+}
