@@ -101,8 +101,9 @@
 //   - Windows refuses to delete a file that any process has mapped. Remove
 //     then renames it to .removed-NAME-PID-N in the same directory, which
 //     frees the name at once (names starting with '.' are not segment
-//     names, so List skips it); the next Create, Remove or writer Close
-//     that finds it unmapped deletes it.
+//     names, so List skips it); it is deleted, once nobody maps it, by the
+//     next Create or Remove in the directory or by the Close of the writer
+//     whose file it was.
 //   - On Windows, a reader that finds no file at the name opens the named
 //     mapping Local\seqshm.NAME instead (a writer of another user, or with
 //     another SEQSHM_DIR, in this session). Such a segment's size is that of

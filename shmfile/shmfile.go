@@ -200,8 +200,9 @@ func OpenReader(name string, minSize int) (*Segment, error) {
 // error wrapping ErrNotSegment. On Windows Remove refuses while a writer
 // holds the segment's lock (an error wrapping ErrBusy), and renames a file
 // that some process still maps to .removed-NAME-PID-N in the same directory
-// (Windows refuses to delete a mapped file); the next Create, Remove or
-// writer Close that finds such a file unmapped deletes it.
+// (Windows refuses to delete a mapped file); such a file is deleted, once
+// nobody maps it, by the next Create or Remove in the directory or by the
+// Close of the writer whose file it was.
 func Remove(name string) error {
 	if err := CheckName(name); err != nil {
 		return err

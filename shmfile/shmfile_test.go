@@ -99,8 +99,5 @@ func TestCreateBadArguments(t *testing.T) {
 	}
 }
 
-// isolateDir points SEQSHM_DIR at a fresh directory. On Windows it sets
-// nothing: t.TempDir's cleanup fails under wine 8 (unimplemented file
-// deletion call), and scripts/wine/exec.sh gives each test run a fresh
-// SEQSHM_DIR.
+// isolateDir points SEQSHM_DIR at a fresh directory (testproc.SegDir).
 func isolateDir(t *testing.T) { testproc.SegDir(t) }

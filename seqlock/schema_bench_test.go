@@ -1,0 +1,85 @@
+package seqlock_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/seqshm/seqshm/schema"
+	"github.com/seqshm/seqshm/seqlock"
+)
+
+// BenchmarkSchemaRead compares reading a struct segment made with
+// Options.Schema (a schema.Parse'd description, read as bytes) with the
+// typed Read of a segment made with CreateTyped of the same Go struct
+// (imuSample, 56 bytes): through the Subscriber (fault-protected) and
+// through its Reader (the hot-loop path). docs/benchmarks.md has the
+// numbers.
+func BenchmarkSchemaRead(b *testing.B) {
+	sc, err := schema.For[imuSample]()
+	if err != nil {
+		b.Fatal(err)
+	}
+	parsed, err := schema.Parse(sc.String())
+	if err != nil || !parsed.Equal(sc) {
+		b.Fatalf("schema.Parse(%q) = %v, %v; want the struct's schema", sc.String(), parsed, err)
+	}
+	prefix := fmt.Sprintf("bench-schema-%d", os.Getpid())
+	pub, err := seqlock.Create(prefix+"-parsed", &seqlock.Options{Schema: parsed, NoTimestamp: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seqlock.Remove(prefix + "-parsed")
+	defer pub.Close()
+	tpub, err := seqlock.CreateTyped[imuSample](prefix+"-typed", &seqlock.Options{NoTimestamp: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seqlock.Remove(prefix + "-typed")
+	defer tpub.Close()
+	v := imuSample{Accel: [3]float64{0.01, -0.02, 9.81}, Temp: 21.5, Status: 3}
+	if _, err := tpub.Publish(v); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pub.Publish(make([]byte, sc.Size())); err != nil {
+		b.Fatal(err)
+	}
+	sub, err := seqlock.Open(prefix+"-parsed", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Close()
+	tsub, err := seqlock.OpenTyped[imuSample](prefix+"-typed", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tsub.Close()
+	buf := make([]byte, sc.Size())
+	var sink imuSample
+	b.Run("Subscriber/schema", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sub.Read(buf)
+		}
+	})
+	b.Run("Subscriber/typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink, _, _ = tsub.Read()
+		}
+	})
+	r, tr := sub.Reader(), tsub.Reader()
+	b.Run("Reader/schema", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Read(buf)
+		}
+	})
+	b.Run("Reader/typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink, _, _ = tr.Read()
+		}
+	})
+	_ = sink
+}
