@@ -106,7 +106,7 @@ func (ss *sysSegment) mapRange(s *Segment, off, length int) ([]byte, error) {
 		nfd, err := openat(ss.dirfd, ss.path, s.name, unix.O_RDWR|openFlags, 0)
 		if err != nil {
 			if os.IsNotExist(err) {
-				return nil, newError("map range", s.name, "segment was removed since it was opened", err)
+				return nil, newError("map range", s.name, "segment was removed since it was opened", ErrRemoved, err)
 			}
 			return nil, openError("map range", s.name, ss.path, err)
 		}
@@ -116,7 +116,7 @@ func (ss *sysSegment) mapRange(s *Segment, off, length int) ([]byte, error) {
 			return nil, sysError("map range", s.name, &fs.PathError{Op: "fstat", Path: ss.path, Err: err})
 		}
 		if uint64(st.Dev) != ss.dev || st.Ino != ss.ino {
-			return nil, newError("map range", s.name, ss.path+" now names a different object than the open segment")
+			return nil, newError("map range", s.name, ss.path+" now names a different object than the open segment", ErrRemoved)
 		}
 		fd = nfd
 	}

@@ -50,9 +50,10 @@ func viewBytes(addr uintptr, size int) []byte {
 	return unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), size)
 }
 
-// regionSize returns the size of the view mapped at addr: page-file-backed
-// sections are committed whole, so the region of pages sharing the view's
-// attributes is the view.
+// regionSize returns the size of the view mapped at addr, rounded up to
+// whole pages: a view of a whole section (file-backed, or the named
+// mapping of another process) is one region of pages with the same
+// attributes.
 func regionSize(addr uintptr) (int, error) {
 	var mbi windows.MemoryBasicInformation
 	// VirtualQuery fills at most the length it is given, which is the

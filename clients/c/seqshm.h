@@ -1255,21 +1255,53 @@ static inline void seqshm_close(seqshm *h) {
 
 #else /* SEQSHM_WINDOWS */
 
-/* seqshm_open opens the segment NAME, the named file mapping
- * Local\seqshm.NAME, read-only (FILE_MAP_READ) and validates its header and
- * schema area. The size of the mapping is that of its view, rounded up to
- * whole pages (VirtualQuery). */
+/* seqshm__win_file_mapping opens the segment file NAME in the segment
+ * directory ($SEQSHM_DIR, else %LOCALAPPDATA%\seqshm) read-only and returns
+ * an unnamed read-only mapping of it, or NULL if there is no such file. The
+ * file is opened sharing read, write and delete, as the Go publisher's, and
+ * without following a reparse point (a link is not a segment). */
+static inline HANDLE seqshm__win_file_mapping(const char *name, char *path, size_t path_len) {
+    const char *dir = getenv("SEQSHM_DIR");
+    char def[MAX_PATH];
+    if (dir == NULL || dir[0] == 0) {
+        const char *local = getenv("LOCALAPPDATA");
+        if (local == NULL || local[0] == 0)
+            return NULL;
+        snprintf(def, sizeof def, "%s\\seqshm", local);
+        dir = def;
+    }
+    int n = snprintf(path, path_len, "%s\\%s", dir, name);
+    if (n < 0 || (size_t)n >= path_len)
+        return NULL;
+    HANDLE f = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (f == INVALID_HANDLE_VALUE)
+        return NULL;
+    HANDLE m = CreateFileMappingW(f, NULL, PAGE_READONLY, 0, 0, NULL);
+    CloseHandle(f); /* the mapping keeps the file open */
+    return m;
+}
+
+/* seqshm_open opens the segment NAME read-only and validates its header and
+ * schema area: the file NAME in the segment directory (values are kept
+ * there after every publisher exits), else the named file mapping
+ * Local\seqshm.NAME of a running publisher (FILE_MAP_READ), as a program
+ * written like the classic example opens it. The size of the mapping is
+ * that of its view, rounded up to whole pages (VirtualQuery). */
 static inline int seqshm_open(seqshm *h, const char *name) {
     seqshm__init(h);
     if (!seqshm_valid_name(name))
         return seqshm__fail(h, SEQSHM_E_NAME, "segment names are 1-200 characters of [A-Za-z0-9._-], not starting with '.'");
-    snprintf(h->path, sizeof h->path, "%s%s", seqshm_dir(), name);
-    wchar_t wname[sizeof "Local\\seqshm." + SEQSHM_MAX_NAME];
-    size_t i = 0;
-    for (const char *p = h->path; *p; p++) /* valid names are ASCII */
-        wname[i++] = (wchar_t)(unsigned char)*p;
-    wname[i] = 0;
-    HANDLE m = OpenFileMappingW(FILE_MAP_READ, FALSE, wname);
+    HANDLE m = seqshm__win_file_mapping(name, h->path, sizeof h->path);
+    if (m == NULL) {
+        snprintf(h->path, sizeof h->path, "%s%s", seqshm_dir(), name);
+        wchar_t wname[sizeof "Local\\seqshm." + SEQSHM_MAX_NAME];
+        size_t i = 0;
+        for (const char *p = h->path; *p; p++) /* valid names are ASCII */
+            wname[i++] = (wchar_t)(unsigned char)*p;
+        wname[i] = 0;
+        m = OpenFileMappingW(FILE_MAP_READ, FALSE, wname);
+    }
     if (m == NULL) {
         if (GetLastError() == ERROR_FILE_NOT_FOUND)
             return seqshm__fail(h, SEQSHM_E_NOENT, NULL);

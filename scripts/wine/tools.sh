@@ -39,6 +39,7 @@ trap cleanup EXIT
 log "building publisher.exe, subscriber.exe (windows/amd64) and blogread.exe"
 (cd "$ROOT" && GOOS=windows GOARCH=amd64 go build -o "$TMP/" ./cmd/publisher ./cmd/subscriber)
 x86_64-w64-mingw32-gcc -O2 -Wall -o "$TMP/blogread.exe" "$SCRIPT_DIR/wine/blogread.c"
+x86_64-w64-mingw32-gcc -O2 -Wall -o "$TMP/seqshm-cat.exe" "$ROOT/clients/c/seqshm-cat.c"
 
 wine_prefix_setup
 # Segments go to a fresh directory (see scripts/wine/exec.sh for umask).
@@ -71,6 +72,8 @@ run publisher imu "$VALUE"
 expect "publisher imu VALUE exits 0" 0 '^$'
 run subscriber imu
 expect "subscriber imu prints the retained value" 0 "^$VALUE\$"
+run seqshm-cat imu
+expect "seqshm-cat.exe (clients/c) reads the retained value from the file" 0 "$VALUE"
 run subscriber -list
 expect "subscriber -list shows imu" 0 '^imu +'
 run publisher -rm imu
