@@ -25,8 +25,13 @@
 // Each value travels in an envelope with the exporter's owner id, the
 // value's local write number and its publish time: a JSON object by default
 // (FormatJSON, readable with nats kv get), or a 32-byte binary header
-// before the value (FormatBinary). Decode reads both. The importer publishes
-// the value with that publish time (seqlock.Publisher.PublishAt).
+// before the value (FormatBinary). Decode reads both. The envelope also
+// carries the segment's kind and schema (Envelope.Schema): the JSON one as
+// "kind", "schema" (a struct's text form) and the value by kind ("value"
+// for text, "json" embedded, "fields" and "base64" for a struct), the
+// binary one in its header when the schema fits (BinaryCarries). The
+// importer creates its segment with that kind and schema, and publishes
+// each value with its publish time (seqlock.Publisher.PublishAt).
 //
 // # Ownership
 //

@@ -3,6 +3,8 @@ package natskv
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/seqshm/seqshm/schema"
 )
 
 // The binary envelope (FormatBinary; the JSON one is in envelope_json.go):
@@ -14,12 +16,19 @@ import (
 //	     4    1 version, 1
 //	     5    1 header size in bytes, 32 (a reader skips this many bytes)
 //	     6    2 flags: bit 0 "released" (the exporter stopped cleanly);
+//	            bit 1 "schema" (the header holds the value's schema);
 //	            the other bits are reserved (written 0, ignored when read)
 //	     8    8 owner: the exporter's random id, never 0
 //	    16    8 local seq: the value's write number in the exporter's
 //	            segment; 0 means "no value yet" (a claim only)
 //	    24    8 publish time, Unix nanoseconds (int64); 0 = not stamped
-//	    32    - the value, to the end
+//	    32    L with flag bit 1 only: the schema (package schema's binary
+//	            encoding, which gives its own length L), inside the header:
+//	            the header size is then 32 + L, at most 255
+//	     n    - the value, from the header size n to the end
+//
+// A reader that predates flag bit 1 skips the longer header as it skips
+// any, and reads the value as bytes.
 const (
 	// HeaderSize is the size of the envelope header written by this
 	// version; the value starts right after it.
@@ -31,8 +40,15 @@ const (
 var magic = [4]byte{'s', 'q', 'b', 'r'}
 
 // flagReleased marks a release: the exporter stopped cleanly, and the key
-// may be taken over at once.
-const flagReleased = 1
+// may be taken over at once. flagSchema marks a header that holds the
+// value's schema after its first 32 bytes.
+const (
+	flagReleased = 1
+	flagSchema   = 2
+)
+
+// maxHeaderSize is the largest header size byte 5 can give.
+const maxHeaderSize = 255
 
 // An Envelope is a decoded key value.
 type Envelope struct {
@@ -43,19 +59,41 @@ type Envelope struct {
 	// Released says the exporter stopped cleanly: the key is free. The
 	// value is its last one, written again.
 	Released bool
+	// Schema is what the value is: its kind (bytes, text, json, struct)
+	// and, for a struct, its fields, as the exporter's segment records
+	// them (seqlock.Subscriber.Schema). It is nil for an envelope that
+	// carries none: one written by an exporter that predates schemas, or
+	// a binary envelope whose schema did not fit its header (see
+	// BinaryCarries). An importer treats such a value as bytes, as before.
+	Schema *schema.Schema
 }
 
-// putHeader writes the header for e into b[:HeaderSize]. The value is
-// expected at b[HeaderSize:] already, so that a segment can be read
-// straight into a send buffer.
-func (e *Envelope) putHeader(b []byte) {
+// BinaryCarries reports whether the binary envelope (FormatBinary) can
+// carry schema s: its encoding must fit the header, whose size is one
+// byte (at most 255 bytes, so about 220 bytes of schema: bytes, text and
+// json always; structs of a handful of fields). The JSON envelope carries
+// every schema.
+func BinaryCarries(s *schema.Schema) bool {
+	if s == nil {
+		return true
+	}
+	b, err := s.MarshalBinary()
+	return err == nil && HeaderSize+len(b) <= maxHeaderSize
+}
+
+// putHeader writes the first HeaderSize bytes of the header for e into
+// b[:HeaderSize]; schemaLen bytes of schema follow it (0: none).
+func (e *Envelope) putHeader(b []byte, schemaLen int) {
 	_ = b[HeaderSize-1]
 	copy(b[0:4], magic[:])
 	b[4] = Version
-	b[5] = HeaderSize
+	b[5] = byte(HeaderSize + schemaLen)
 	var flags uint16
 	if e.Released {
 		flags |= flagReleased
+	}
+	if schemaLen > 0 {
+		flags |= flagSchema
 	}
 	binary.LittleEndian.PutUint16(b[6:8], flags)
 	binary.LittleEndian.PutUint64(b[8:16], e.Owner)
@@ -67,14 +105,23 @@ func (e *Envelope) putHeader(b []byte) {
 func (e Envelope) Encode() []byte { return e.Append(nil, FormatBinary) }
 
 // Append appends the envelope of e in format f to dst and returns the
-// extended slice.
+// extended slice. The binary format leaves out a schema that does not fit
+// its header (BinaryCarries).
 func (e Envelope) Append(dst []byte, f Format) []byte {
 	if f == FormatJSON {
 		return e.appendJSON(dst)
 	}
 	n := len(dst)
 	dst = append(dst, make([]byte, HeaderSize)...)
-	e.putHeader(dst[n:])
+	schemaLen := 0
+	if e.Schema != nil {
+		if b, err := e.Schema.AppendBinary(dst); err == nil && len(b)-n <= maxHeaderSize {
+			dst, schemaLen = b, len(b)-n-HeaderSize
+		} else {
+			dst = b[:n+HeaderSize]
+		}
+	}
+	e.putHeader(dst[n:], schemaLen)
 	return append(dst, e.Value...)
 }
 
@@ -99,11 +146,38 @@ func Decode(b []byte) (Envelope, error) {
 	if n < HeaderSize || n > len(b) {
 		return Envelope{}, fmt.Errorf("%w: header size %d in %d bytes", ErrEnvelope, n, len(b))
 	}
-	return Envelope{
+	flags := binary.LittleEndian.Uint16(b[6:8])
+	e := Envelope{
 		Owner:    binary.LittleEndian.Uint64(b[8:16]),
 		Seq:      binary.LittleEndian.Uint64(b[16:24]),
 		UnixNano: int64(binary.LittleEndian.Uint64(b[24:32])),
 		Value:    b[n:],
-		Released: binary.LittleEndian.Uint16(b[6:8])&flagReleased != 0,
-	}, nil
+		Released: flags&flagReleased != 0,
+	}
+	if flags&flagSchema != 0 {
+		area := b[HeaderSize:n]
+		l, err := schema.BinarySize(area)
+		if err == nil {
+			e.Schema, err = schema.UnmarshalBinary(area[:l])
+		}
+		if err != nil {
+			return Envelope{}, fmt.Errorf("%w: schema: %v", ErrEnvelope, err)
+		}
+		if err := checkValue(e); err != nil {
+			return Envelope{}, err
+		}
+	}
+	return e, nil
+}
+
+// checkValue checks that a struct value has its schema's size (a claim,
+// seq 0, may have no value).
+func checkValue(e Envelope) error {
+	if e.Schema == nil || e.Schema.Kind() != schema.Struct || e.Seq == 0 && len(e.Value) == 0 {
+		return nil
+	}
+	if len(e.Value) != e.Schema.Size() {
+		return fmt.Errorf("%w: struct value of %d bytes, its schema's size is %d", ErrEnvelope, len(e.Value), e.Schema.Size())
+	}
+	return nil
 }

@@ -1,7 +1,10 @@
 package natskv
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -75,11 +78,75 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+// TestEnvelopeSchemaBinary: the binary envelope carries the schema in its
+// header (flag bit 1), which a reader that predates it skips.
+func TestEnvelopeSchemaBinary(t *testing.T) {
+	text := mustSchema(t, "text")
+	b := Envelope{Owner: 0x1122334455667788, Seq: 2, UnixNano: 3, Value: []byte("v"), Schema: text}.Encode()
+	want := []byte{
+		's', 'q', 'b', 'r', 1, 48, 2, 0,
+		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+		2, 0, 0, 0, 0, 0, 0, 0,
+		3, 0, 0, 0, 0, 0, 0, 0,
+		'S', 'Q', 'S', 'C', 1, 1, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0,
+		'v',
+	}
+	if diff := cmp.Diff(want, b); diff != "" {
+		t.Errorf("Encode bytes mismatch (-want +got):\n%s", diff)
+	}
+	pose := mustSchema(t, "float64 x; int32 n; bool ok; float32[3] v; char[8] name")
+	value := make([]byte, pose.Size())
+	value[0] = 7
+	for _, e := range []Envelope{
+		{Owner: 1, Seq: 2, Value: []byte("v"), Schema: text},
+		{Owner: 1, Seq: 3, Value: value, Schema: pose, Released: true},
+		{Owner: 1, Schema: pose},
+	} {
+		b := e.Encode()
+		got, err := Decode(b)
+		if err != nil || !cmp.Equal(e, got, cmpopts.EquateEmpty(), equateSchemas) {
+			t.Errorf("Decode(Encode(%+v)) = %+v, %v", e, got, err)
+		}
+		// An older reader ignores flag bit 1 and skips the header.
+		b[6] &^= flagSchema
+		old, err := Decode(b)
+		if err != nil || old.Schema != nil || !bytes.Equal(old.Value, e.Value) || old.Released != e.Released {
+			t.Errorf("Decode without the schema flag = %+v, %v, want the value as bytes", old, err)
+		}
+	}
+	// A schema too large for the header is left out: the value goes as bytes.
+	var big strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&big, "float64 field_%d; ", i)
+	}
+	large := mustSchema(t, big.String())
+	if BinaryCarries(large) || !BinaryCarries(pose) || !BinaryCarries(nil) {
+		t.Errorf("BinaryCarries: %v for 20 fields, %v for 5, %v for nil", BinaryCarries(large), BinaryCarries(pose), BinaryCarries(nil))
+	}
+	e := Envelope{Owner: 1, Seq: 1, Value: make([]byte, large.Size()), Schema: large}
+	if got, err := Decode(e.Encode()); err != nil || got.Schema != nil || len(got.Value) != large.Size() {
+		t.Errorf("Decode(Encode(large schema)) = %+v, %v, want bytes without a schema", got, err)
+	}
+	// A damaged schema, or a struct value of the wrong size, is refused.
+	bad := Envelope{Owner: 1, Seq: 1, Value: value, Schema: pose}.Encode()
+	bad[HeaderSize+5] = 9 // kind
+	short := Envelope{Owner: 1, Seq: 1, Value: value[:3], Schema: pose}.Encode()
+	for _, b := range [][]byte{bad, short} {
+		if _, err := Decode(b); !errors.Is(err, ErrEnvelope) {
+			t.Errorf("Decode(% x) = %v, want ErrEnvelope", b, err)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	f.Add(Envelope{Owner: 1, Seq: 2, UnixNano: 3, Value: []byte("value")}.Encode())
 	f.Add([]byte("sqbr\x01\x20"))
 	f.Add(Envelope{Owner: 1, Seq: 2, UnixNano: 3, Value: []byte("value")}.Append(nil, FormatJSON))
 	f.Add(Envelope{Owner: 1, Seq: 2, Value: []byte(`[1]`)}.Append(nil, FormatJSON))
+	pose := mustSchema(f, "float64 x; int32 n; char[4] name")
+	f.Add(Envelope{Owner: 1, Seq: 2, Value: make([]byte, pose.Size()), Schema: pose}.Append(nil, FormatJSON))
+	f.Add(Envelope{Owner: 1, Seq: 2, Value: make([]byte, pose.Size()), Schema: pose}.Encode())
+	f.Add(Envelope{Owner: 1, Seq: 2, Value: []byte(`{"a":1}`), Schema: mustSchema(f, "json")}.Append(nil, FormatJSON))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b)
 		if err != nil {
@@ -93,7 +160,10 @@ func FuzzDecode(f *testing.F) {
 			formats = append(formats, FormatJSON)
 		}
 		for _, f := range formats {
-			if e2, err := Decode(e.Append(nil, f)); err != nil || !cmp.Equal(e, e2, cmpopts.EquateEmpty()) {
+			if e.Schema != nil && f == FormatBinary && !BinaryCarries(e.Schema) {
+				continue
+			}
+			if e2, err := Decode(e.Append(nil, f)); err != nil || !cmp.Equal(e, e2, cmpopts.EquateEmpty(), equateSchemas) {
 				t.Fatalf("re-encode as %v: %v, %v, want %v", f, e2, err, e)
 			}
 		}

@@ -21,6 +21,9 @@ var (
 	// ErrTooLarge: a remote value is larger than the local segment's
 	// capacity.
 	ErrTooLarge = errors.New("value larger than the segment's capacity")
+	// ErrSchemaMismatch: the local segment an import would publish into
+	// exists with another kind or schema than the key's values.
+	ErrSchemaMismatch = errors.New("local segment holds another kind or schema")
 	// ErrNoJetStream: the server (or the account) has no JetStream: its
 	// API does not answer.
 	ErrNoJetStream = errors.New("JetStream is not enabled on the server or for the account")

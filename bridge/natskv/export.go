@@ -239,6 +239,7 @@ func (e *exporter) run(ctx context.Context, status <-chan nats.Status) error {
 		return err
 	}
 	e.o.Logf("exporting segment %q to key %q of bucket %q (owner %016x)", e.sub.Name(), e.o.Key, e.o.Bucket, e.owner)
+	e.checkFormat()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -429,6 +430,16 @@ func (e *exporter) follow(sub *seqlock.Subscriber) {
 	e.sub.Close()
 	e.sub = sub
 	e.sentSeq = 0 // write numbers start again
+	e.checkFormat()
+}
+
+// checkFormat says, once per segment, when the binary envelope cannot
+// carry the segment's schema: importers then see bytes.
+func (e *exporter) checkFormat() {
+	if sc := e.sub.Schema(); e.o.Format == FormatBinary && !BinaryCarries(sc) {
+		e.o.Logf("segment %q: its schema {%s} is too large for the binary envelope; key %q carries its values as bytes (use the json envelope to carry the schema)",
+			e.sub.Name(), sc, e.o.Key)
+	}
 }
 
 // read reads the segment's newest value into e.val and returns its
@@ -440,14 +451,14 @@ func (e *exporter) read() (Envelope, error) {
 		value, m, err := e.sub.ReadValue(e.val[:0])
 		switch {
 		case errors.Is(err, seqlock.ErrNoValue):
-			return Envelope{Owner: e.owner}, nil // seq 0: a claim without a value
+			return Envelope{Owner: e.owner, Schema: e.sub.Schema()}, nil // seq 0: a claim without a value
 		case errors.Is(err, seqlock.ErrLapped):
 			continue
 		case err != nil:
 			return Envelope{}, err
 		}
 		e.val = value
-		return Envelope{Owner: e.owner, Seq: m.Seq, UnixNano: m.UnixNano, Value: value}, nil
+		return Envelope{Owner: e.owner, Seq: m.Seq, UnixNano: m.UnixNano, Value: value, Schema: e.sub.Schema()}, nil
 	}
 }
 

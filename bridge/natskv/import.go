@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
 )
@@ -33,7 +34,8 @@ type ImportOptions struct {
 	// Capacity is the local segments' capacity in bytes; 0 means
 	// seqlock.DefaultCapacity for a new segment. A remote value larger
 	// than this stops Import with ErrTooLarge; ImportKeys skips it with a
-	// log line.
+	// log line. A struct segment's capacity is its schema's size, whatever
+	// Capacity says.
 	Capacity int
 	// Mode is the permission of a new segment; 0 means 0600.
 	Mode fs.FileMode
@@ -69,6 +71,16 @@ func (o *ImportOptions) withDefaults() (ImportOptions, error) {
 // nil) or it fails. Local readers get remote values at memory speed, each
 // with the publish time the exporter's segment gave it.
 //
+// The segment is created when the key first holds an envelope (a value or
+// an exporter's claim), with the kind and schema the envelope carries
+// (Envelope.Schema), so that it describes its values as the exporter's
+// segment does; an envelope without one (an older exporter) makes a
+// segment of bytes. An existing segment of another kind or schema is not
+// taken over: Import fails with an error wrapping ErrSchemaMismatch. If
+// the key's schema changes later (the exporter's segment was re-created
+// with another), its values are skipped, with one log line, until they
+// match the local segment again.
+//
 // The key's current value is published at start. Values that are not
 // envelopes are skipped with a message; claims without a value (local seq
 // 0) and repeats of the value already published (heartbeats, releases,
@@ -94,11 +106,7 @@ func Import(ctx context.Context, nc *nats.Conn, segment string, opts *ImportOpti
 	if err != nil {
 		return err
 	}
-	t, err := im.create(o.Key, segment)
-	if err != nil {
-		return err
-	}
-	im.targets[o.Key] = t
+	im.targets[o.Key] = &target{name: segment}
 	return im.runAndClose(ctx, nc)
 }
 
@@ -106,9 +114,9 @@ func Import(ctx context.Context, nc *nats.Conn, segment string, opts *ImportOpti
 // as "robot1.>") and publishes each key's values into a local segment
 // named after the key (SegmentName, with ImportOptions.Strip and Prefix),
 // created when the key first appears. A key that maps to no valid segment
-// name, or whose segment cannot be created (another live publisher), is
-// skipped with one log line. Otherwise it behaves as Import, for many keys
-// over one watch.
+// name, or whose segment cannot be created (another live publisher, or a
+// segment of another kind or schema), is skipped with one log line.
+// Otherwise it behaves as Import, for many keys over one watch.
 func ImportKeys(ctx context.Context, nc *nats.Conn, pattern string, opts *ImportOptions) error {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -132,11 +140,17 @@ type importer struct {
 	many    bool               // ImportKeys: segments are made as keys appear
 	targets map[string]*target // by key
 	skipped map[string]bool    // keys reported as not importable
+	// waitLogged: Import said that its key has no value yet.
+	waitLogged bool
 }
 
 // A target is one imported key's segment.
 type target struct {
-	pub *seqlock.Publisher
+	name string
+	pub  *seqlock.Publisher // nil until the key's first envelope
+	// skipping is the key's schema while it differs from the segment's
+	// (logged once), else nil.
+	skipping *schema.Schema
 	// The envelope of the value published last: a repeat (heartbeat,
 	// replay, release) has the same owner, seq and publish time.
 	owner, seq uint64
@@ -155,14 +169,57 @@ func newImporter(ctx context.Context, nc *nats.Conn, o ImportOptions, pattern st
 	return &importer{o: o, b: b, pattern: pattern, targets: map[string]*target{}, skipped: map[string]bool{}}, nil
 }
 
-func (im *importer) create(key, segment string) (*target, error) {
-	pub, err := seqlock.Create(segment, &seqlock.Options{Capacity: im.o.Capacity, Mode: im.o.Mode})
-	if err != nil {
-		return nil, err
+// create creates (or takes over) t's segment for values of schema sc, an
+// envelope's (nil: bytes, from an exporter that predates schemas).
+func (im *importer) create(key string, t *target, sc *schema.Schema) error {
+	opts := &seqlock.Options{Capacity: im.o.Capacity, Mode: im.o.Mode}
+	if sc != nil && sc.Kind() != schema.Bytes {
+		opts.Schema = sc
+		if sc.Kind() == schema.Struct {
+			opts.Capacity = 0 // its size
+		}
 	}
+	pub, err := seqlock.Create(t.name, opts)
+	if errors.Is(err, seqlock.ErrIncompatible) && sc != nil {
+		if s, oerr := seqlock.Open(t.name, nil); oerr == nil {
+			have := s.Schema()
+			s.Close()
+			if !have.Equal(sc) {
+				return im.mismatch(key, t.name, have, sc)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if have := pub.Schema(); sc != nil && !have.Equal(sc) {
+		pub.Close() // a bytes publisher adopted a text or json segment
+		return im.mismatch(key, t.name, have, sc)
+	}
+	t.pub = pub
 	im.o.Stats.count(func(s *Stats) { s.Importing.Add(1) })
-	im.o.Logf("importing key %q of bucket %q into segment %q", key, im.o.Bucket, segment)
-	return &target{pub: pub}, nil
+	im.o.Logf("importing key %q of bucket %q into segment %q (%s)", key, im.o.Bucket, t.name, describeSchema(pub.Schema()))
+	return nil
+}
+
+// mismatch is the error for a segment that exists with schema have when
+// the key carries want.
+func (im *importer) mismatch(key, segment string, have, want *schema.Schema) error {
+	return &Error{Op: "import", Bucket: im.o.Bucket, Key: key, Err: fmt.Errorf(
+		"%w: segment %q holds %s, the key carries %s; import into another segment name, or remove the segment first (publisher -rm %s)",
+		ErrSchemaMismatch, segment, describeSchema(have), describeSchema(want), segment)}
+}
+
+// describeSchema names a schema for messages: "text values", "struct
+// values {float64 x; float64 y}"; nil is bytes.
+func describeSchema(s *schema.Schema) string {
+	switch {
+	case s == nil:
+		return "bytes values"
+	case s.Kind() == schema.Struct:
+		return "struct values {" + s.String() + "}"
+	}
+	return s.Kind().String() + " values"
 }
 
 func (im *importer) runAndClose(ctx context.Context, nc *nats.Conn) error {
@@ -177,6 +234,9 @@ func (im *importer) runAndClose(ctx context.Context, nc *nats.Conn) error {
 	}
 	errs := []error{err}
 	for _, t := range im.targets {
+		if t.pub == nil {
+			continue
+		}
 		errs = append(errs, t.pub.Close())
 		im.o.Stats.count(func(s *Stats) { s.Importing.Add(-1) })
 	}
@@ -244,7 +304,12 @@ func (im *importer) follow(ctx context.Context, w jetstream.KeyWatcher, status <
 				return nil
 			}
 			if ent == nil {
-				continue // the initial values, if any, were delivered
+				// The initial values, if any, were delivered.
+				if t := im.targets[im.pattern]; !im.many && t != nil && t.pub == nil && !im.waitLogged {
+					im.waitLogged = true
+					im.o.Logf("key %q has no value yet: segment %q is created when an exporter writes it", im.pattern, t.name)
+				}
+				continue
 			}
 			if err := im.publish(ent); err != nil {
 				return err
@@ -260,21 +325,42 @@ func (im *importer) publish(ent jetstream.KeyValueEntry) error {
 		if !im.many || im.skipped[key] {
 			return nil
 		}
-		var err error
-		if t, err = im.newTarget(key); err != nil {
+		name, err := im.segmentName(key)
+		if err != nil {
 			im.skipped[key] = true
 			im.o.Logf("key %q skipped: %v", key, err)
 			return nil
 		}
+		t = &target{name: name}
 		im.targets[key] = t
 	}
 	if ent.Operation() != jetstream.KeyValuePut {
-		im.o.Logf("key %q was %s; keeping the last value", key, opName(ent.Operation()))
+		if t.pub != nil {
+			im.o.Logf("key %q was %s; keeping the last value", key, opName(ent.Operation()))
+		}
 		return nil
 	}
 	env, err := Decode(ent.Value())
 	if err != nil {
 		im.o.Logf("key %q revision %d skipped: %v", key, ent.Revision(), err)
+		return nil
+	}
+	if t.pub == nil {
+		if err := im.create(key, t, env.Schema); err != nil {
+			if !im.many {
+				return err
+			}
+			delete(im.targets, key)
+			im.skipped[key] = true
+			var ne *Error
+			if errors.As(err, &ne) {
+				err = ne.Err
+			}
+			im.o.Logf("key %q skipped: %v", key, err)
+			return nil
+		}
+	}
+	if !im.matches(key, t, env.Schema) {
 		return nil
 	}
 	if env.Seq == 0 || env.Owner == t.owner && env.Seq == t.seq && env.UnixNano == t.unixNano {
@@ -290,6 +376,12 @@ func (im *importer) publish(ent jetstream.KeyValueEntry) error {
 		return nil
 	}
 	if _, err := t.pub.PublishAt(env.Value, time.Unix(0, env.UnixNano)); err != nil {
+		if errors.Is(err, seqlock.ErrInvalid) {
+			// Not what the segment's kind says (text that is not UTF-8,
+			// say): the exporter's segment let it through.
+			im.o.Logf("key %q revision %d skipped: %v", key, ent.Revision(), err)
+			return nil
+		}
 		return &Error{Op: "import", Key: key, Err: err}
 	}
 	t.owner, t.seq, t.unixNano = env.Owner, env.Seq, env.UnixNano
@@ -297,11 +389,32 @@ func (im *importer) publish(ent jetstream.KeyValueEntry) error {
 	return nil
 }
 
-// newTarget maps a key to its segment name and creates the segment.
-func (im *importer) newTarget(key string) (*target, error) {
+// matches reports whether values of schema sc (an envelope's; nil: bytes
+// from an older exporter, published as they come) may be published into
+// t's segment. A key whose schema changed is logged once, and again when
+// it matches once more.
+func (im *importer) matches(key string, t *target, sc *schema.Schema) bool {
+	have := t.pub.Schema()
+	if sc == nil || sc.Equal(have) {
+		if t.skipping != nil {
+			t.skipping = nil
+			im.o.Logf("key %q carries %s again, as segment %q: importing", key, describeSchema(have), t.name)
+		}
+		return true
+	}
+	if !sc.Equal(t.skipping) {
+		t.skipping = sc
+		im.o.Logf("key %q now carries %s, but segment %q holds %s: its values are skipped until they match again (to follow the change, stop the import, remove the segment and start it again)",
+			key, describeSchema(sc), t.name, describeSchema(have))
+	}
+	return false
+}
+
+// segmentName maps a key to its segment name.
+func (im *importer) segmentName(key string) (string, error) {
 	rest, ok := strings.CutPrefix(key, im.o.Strip)
 	if !ok {
-		return nil, fmt.Errorf("does not start with %q", im.o.Strip)
+		return "", fmt.Errorf("does not start with %q", im.o.Strip)
 	}
 	name, err := SegmentName(rest)
 	if err == nil {
@@ -309,9 +422,9 @@ func (im *importer) newTarget(key string) (*target, error) {
 		err = shmfile.CheckName(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("maps to no valid segment name (%w)", err)
+		return "", fmt.Errorf("maps to no valid segment name (%w)", err)
 	}
-	return im.create(key, name)
+	return name, nil
 }
 
 func opName(op jetstream.KeyValueOp) string {

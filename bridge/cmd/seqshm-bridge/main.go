@@ -30,8 +30,11 @@ written at the end of each interval, never dropped. One exporter owns a
 key; a second one is refused ("another exporter owns key K", exit 1).
 
 import watches the key NAME (or -key) and publishes each value into the
-local segment NAME, created with -capacity, keeping the original publish
-time. With a key wildcard ('robot1.>', 'robot1.*.pose') it imports every
+local segment NAME, keeping the original publish time. The segment is
+created when the key has a value, with the kind and schema the key carries
+(text, json, a struct's fields; bytes from older exporters) and -capacity
+(a struct's is its size); an existing segment of another kind or schema is
+refused. With a key wildcard ('robot1.>', 'robot1.*.pose') it imports every
 matching key into a segment named after the key (minus -strip, plus
 -prefix), created when the key appears.
 
@@ -74,8 +77,9 @@ import flags:
   -key K              key or key wildcard, for one NAME (default NAME)
   -strip S            with a PATTERN: removed from each key first
   -prefix P           with a PATTERN: put before each segment name
-  -capacity SIZE      capacity of the local segments: bytes, or with a
-                      suffix KiB or MiB (default 4KiB)
+  -capacity SIZE      capacity of the local segments (not of struct ones,
+                      sized by their schema): bytes, or with a suffix KiB
+                      or MiB (default 4KiB)
   -mode MODE          permission of new segments, octal (default 0600)
 
 daemon flags:

@@ -130,7 +130,7 @@ func TestServerDownAtStart(t *testing.T) {
 	stop, stderr := backgroundLog(t, "import", "-server", url, "-reconnect-wait", "20ms", "late")
 	waitFor(t, stderr, "cannot connect to nats://xxxxx@127.0.0.1")
 	srv.Restart()
-	waitStatus(t, "late")
+	waitFor(t, stderr, `key "late" has no value yet`) // connected, watching
 	code, out := stop()
 	if code != 0 || strings.Contains(out, "s3cret") || strings.Contains(out, "alice") || strings.Count(out, "cannot connect") != 1 {
 		t.Errorf("import with the server late = exit %d, stderr:\n%s\nwant exit 0, one line about the failure, the URL redacted", code, out)
@@ -173,8 +173,8 @@ func TestCredentials(t *testing.T) {
 	}
 
 	t.Setenv("NATS_PASSWORD", "rightpass")
-	stop := background(t, "import", "-server", srv.URL(), "cred")
-	waitStatus(t, "cred")
+	stop, log := backgroundLog(t, "import", "-server", srv.URL(), "cred")
+	waitFor(t, log, `key "cred" has no value yet`) // connected, watching
 	if code, stderr := stop(); code != 0 || strings.Contains(stderr, "rightpass") {
 		t.Errorf("import with the right password = exit %d, stderr:\n%s\nwant exit 0, no password", code, stderr)
 	}
@@ -217,12 +217,6 @@ func waitFor(t *testing.T, b *syncBuffer, sub string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// waitStatus waits for the named segment to exist.
-func waitStatus(t *testing.T, name string) {
-	t.Helper()
-	openWait(t, name).Close()
 }
 
 // openWait opens the named segment once it exists. (seqlock.OpenWait
