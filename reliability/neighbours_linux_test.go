@@ -381,17 +381,17 @@ func TestForeignPIDNamespace(t *testing.T) {
 	if err != nil {
 		t.Skip("no unshare(1)")
 	}
+	if out, err := exec.Command(unshare, "--pid", "--fork", "true").CombinedOutput(); err != nil {
+		t.Skipf("unshare --pid does not work here (a container without CAP_SYS_ADMIN?): %v: %s", err, out)
+	}
 	dir := segDir(t)
 	name := uniqueName(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, unshare, "--pid", "--fork", "--kill-child", tool(t, "publisher"), "-clock", name)
 	cmd.Env = append(os.Environ(), "SEQSHM_DIR="+dir, "GORACE=atexit_sleep_ms=0")
-	pub := startCmd(t, cmd)
+	startCmd(t, cmd)
 	waitFor(t, "the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
-	if pub.cmd.ProcessState != nil {
-		t.Skipf("unshare --pid failed: %s", pub.stderr.String())
-	}
 	r := runTool(t, nil, dir, "subscriber", "-info", name)
 	if !strings.Contains(r.Stdout, "alive (pid 1 in another PID namespace") {
 		t.Errorf("subscriber -info of a publisher in another PID namespace:\n%s\nwant alive (pid 1 in another PID namespace, ...)", r.Stdout)
