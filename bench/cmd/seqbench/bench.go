@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seqshm/seqshm/seqlock"
+	"github.com/seqshm/seqshm/shmfile"
 )
 
 // An inprocItem is one in-process loop: run(iters) returns ns/op.
@@ -174,9 +176,47 @@ func inprocItems(f *fixture, runID string) ([]*inprocItem, error) {
 	f.closers = append(f.closers, sub.Close, pub.Close, func() error { return seqlock.Remove(name) })
 	pub.Publish(p)
 	buf := make([]byte, 64)
-	add("go-publish-64B", "Go Publisher.Publish 64B", goLoop(func(n int) {
+	add("go-publish-64B", "Go Publisher.Publish 64B, no timestamp", goLoop(func(n int) {
 		for range n {
 			pub.Publish(p)
+		}
+	}))
+	// The same, stamped (Options.NoTimestamp false, the default): one
+	// monotonic clock read more per Publish.
+	pubs, err := namedWriter(f, name+"-stamped", 0o600, true)
+	if err != nil {
+		return nil, err
+	}
+	add("go-publish-stamped-64B", "Go Publisher.Publish 64B, stamped (the default)", goLoop(func(n int) {
+		for range n {
+			pubs.Publish(p)
+		}
+	}))
+	// Publish with nobody waiting on named segments: mode 0600 (only the
+	// segment's own waiter word is loaded after the commit) and mode 0644
+	// (the publisher also has a foreign waiter area for subscribers of
+	// other users, and loads its word too). Through Publisher.Writer, the
+	// hot-loop path, so that the two loads are a larger share.
+	own, err := namedWriter(f, name+"-own", 0o600, false)
+	if err != nil {
+		return nil, err
+	}
+	foreign, err := namedWriter(f, name+"-foreign", 0o644, false)
+	if err != nil {
+		return nil, err
+	}
+	if !hasForeignArea(name + "-foreign") {
+		return nil, fmt.Errorf("segment %s (mode 0644) has no foreign waiter area: no System V IPC here?", name+"-foreign")
+	}
+	wo, wf := own.Writer(), foreign.Writer()
+	add("go-write-own-64B", "Go Publisher.Writer().Write 64B, mode 0600 (own waiter word)", goLoop(func(n int) {
+		for range n {
+			wo.Write(p)
+		}
+	}))
+	add("go-write-foreign-64B", "Go Publisher.Writer().Write 64B, mode 0644 (own + foreign waiter word)", goLoop(func(n int) {
+		for range n {
+			wf.Write(p)
 		}
 	}))
 	add("go-subread-64B", "Go Subscriber.Read 64B", goLoop(func(n int) {
@@ -185,6 +225,30 @@ func inprocItems(f *fixture, runID string) ([]*inprocItem, error) {
 		}
 	}))
 	return items, nil
+}
+
+// namedWriter creates a 64-byte named segment of the given mode, removed
+// when f closes, and publishes a first value.
+func namedWriter(f *fixture, name string, mode os.FileMode, stamp bool) (*seqlock.Publisher, error) {
+	pub, err := seqlock.Create(name, &seqlock.Options{Capacity: 64, NoTimestamp: !stamp, Mode: mode})
+	if err != nil {
+		return nil, err
+	}
+	f.closers = append(f.closers, pub.Close, func() error { return seqlock.Remove(name) })
+	_, err = pub.Publish(make([]byte, 64))
+	return pub, err
+}
+
+// hasForeignArea reports whether the named segment records a foreign
+// waiter area (docs/layout.md: the waiter area's offset at 104, the System
+// V id + 1 at 8 within it).
+func hasForeignArea(name string) bool {
+	b, err := os.ReadFile(filepath.Join(shmfile.Dir(), name))
+	if err != nil || len(b) < 112 {
+		return false
+	}
+	off := binary.LittleEndian.Uint64(b[104:])
+	return off != 0 && off+16 <= uint64(len(b)) && binary.LittleEndian.Uint64(b[off+8:]) != 0
 }
 
 func xprocItems(c *config) []*xprocItem {
@@ -199,7 +263,7 @@ func xprocItems(c *config) []*xprocItem {
 			return goPingPong(ctx, c, mode, size, iters, warmup)
 		}
 	}
-	return []*xprocItem{
+	items := []*xprocItem{
 		{key: "go-spin", group: "spin", name: "seqshm, spinning reader (Go)", run: gpp("seqlock-spin")},
 		{key: "c-spin", group: "spin", name: "C seqlock, spinning reader", run: cpp("pp-seqlock")},
 		{key: "go-wait", group: "wake", name: "seqshm, Subscriber.Wait (Go)", blocking: true, run: gpp("seqlock-wait")},
@@ -209,6 +273,28 @@ func xprocItems(c *config) []*xprocItem {
 		{key: "c-uds", group: "uds", name: "Unix socket (C)", blocking: true, run: cpp("pp-uds")},
 		{key: "go-uds", group: "uds", name: "Unix socket (Go net)", blocking: true, run: gpp("uds")},
 	}
+	with := func(pp pairProcs, mode string) func(context.Context, int, int) ([]int64, error) {
+		return func(ctx context.Context, iters, warmup int) ([]int64, error) {
+			return goPingPongWith(ctx, c, pp, mode, size, iters, warmup)
+		}
+	}
+	// -xuser: Wait between two processes of two other users, each reading
+	// the other's mode-0644 segment through the foreign waiter area, in
+	// the same passes as the same-user Wait and the raw futex pairs.
+	if c.xuser[0] != nil {
+		pp := pairProcs{exe: c.xuserExe, creds: c.xuser, outDir: c.xuserDir}
+		items = append(items, &xprocItem{key: "go-wait-xuser", group: "wake",
+			name: "seqshm, Subscriber.Wait, each side another user (foreign waiter area)", blocking: true, run: with(pp, "seqlock-wait-shared")})
+	}
+	// -alt: the same Go pairs from other builds of seqbench (another
+	// checkout's seqlock), run back to back with this build's.
+	for _, a := range c.alts {
+		pp := pairProcs{exe: a.exe}
+		items = append(items,
+			&xprocItem{key: "go-spin-" + a.name, group: "spin", name: "seqshm, spinning reader (Go, " + a.name + ")", run: with(pp, "seqlock-spin")},
+			&xprocItem{key: "go-wait-" + a.name, group: "wake", name: "seqshm, Subscriber.Wait (Go, " + a.name + ")", blocking: true, run: with(pp, "seqlock-wait")})
+	}
+	return items
 }
 
 // xgroups splits items into their groups, in the order groups first occur.

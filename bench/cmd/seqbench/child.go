@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -69,7 +70,13 @@ func child(mode string, args []string) error {
 	var err error
 	switch mode {
 	case "seqlock-spin", "seqlock-wait":
-		err = pairSeqlock(ctx, &a, mode == "seqlock-wait", rtt)
+		err = pairSeqlock(ctx, &a, mode == "seqlock-wait", 0, rtt)
+	case "seqlock-wait-shared":
+		// Segments of mode 0644, for a pair whose sides run as two
+		// different users: each side's subscriber may read the other's
+		// segment but not write it, and sleeps on the publisher's
+		// foreign waiter area (System V shared memory).
+		err = pairSeqlock(ctx, &a, true, 0o644, rtt)
 	case "uds":
 		err = pairUDS(ctx, &a, rtt)
 	case "futex":
@@ -102,8 +109,8 @@ func getI(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }
 // pairSeqlock: each side publishes into its own named segment and reads
 // the other's, either spinning on Seq (spin) or blocking in Wait (wait).
 // Every observed value is read in full (Subscriber.Read of size bytes).
-func pairSeqlock(ctx context.Context, a *pairArgs, wait bool, rtt []int64) error {
-	pub, err := seqlock.Create(a.mine, &seqlock.Options{Capacity: a.size, NoTimestamp: true})
+func pairSeqlock(ctx context.Context, a *pairArgs, wait bool, mode os.FileMode, rtt []int64) error {
+	pub, err := seqlock.Create(a.mine, &seqlock.Options{Capacity: a.size, NoTimestamp: true, Mode: mode})
 	if err != nil {
 		return err
 	}
@@ -335,7 +342,28 @@ var pairRuns atomic.Int64
 // goPingPong runs one Go pair (two re-executed processes) and returns the
 // round trips. Segments are unique per run and removed afterwards, even if
 // a side failed.
+// pairProcs says how a Go pair's processes are started: the binary (the
+// harness itself if empty; another build of seqbench for -alt), the users
+// they run as (nil: this process's) and the directory of the samples file
+// (the harness's temporary directory if empty).
+type pairProcs struct {
+	exe    string
+	creds  [2]*syscall.Credential
+	outDir string
+}
+
 func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup int) ([]int64, error) {
+	return goPingPongWith(ctx, c, pairProcs{}, mode, size, iters, warmup)
+}
+
+func goPingPongWith(ctx context.Context, c *config, pp pairProcs, mode string, size, iters, warmup int) ([]int64, error) {
+	exe, outDir := c.exe, c.tmp
+	if pp.exe != "" {
+		exe = pp.exe
+	}
+	if pp.outDir != "" {
+		outDir = pp.outDir
+	}
 	id := fmt.Sprintf("seqbench-%d-%d", os.Getpid(), pairRuns.Add(1))
 	names := [2]string{id + "-a", id + "-b"}
 	switch mode {
@@ -357,7 +385,7 @@ func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup
 			}
 		}()
 	}
-	out := filepath.Join(c.tmp, id+".bin")
+	out := filepath.Join(outDir, id+".bin")
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	var cmds [2]*exec.Cmd
@@ -365,8 +393,11 @@ func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup
 		a := pairArgs{side: side, mine: names[side], theirs: names[1-side], size: size, iters: iters, warmup: warmup, out: out}
 		// Pin the whole process (every runtime thread), as the C
 		// processes are.
-		cmd := exec.CommandContext(cctx, c.taskset, append([]string{"-c", strconv.Itoa(c.cpus[side]), c.exe}, a.argv()...)...)
+		cmd := exec.CommandContext(cctx, c.taskset, append([]string{"-c", strconv.Itoa(c.cpus[side]), exe}, a.argv()...)...)
 		cmd.Env = append(os.Environ(), childEnv+"="+mode)
+		if cr := pp.creds[side]; cr != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cr}
+		}
 		if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 			// What the program gets unpinned on this machine. Pinned
 			// to one CPU, Go would choose 1, and then sysmon takes

@@ -21,11 +21,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -76,7 +78,15 @@ type config struct {
 	seqref   string // path of the built C reference
 	taskset  string // path of taskset, which pins every thread of a Go pair process
 	exe      string // this program, re-executed as a Go pair side
+	alts     []altBuild
+	xuser    [2]*syscall.Credential // -xuser: the users of the two sides of go-wait-xuser
+	xuserExe string                 // a copy of this program that those users may run
+	xuserDir string                 // where they write their samples
 }
+
+// An altBuild is another build of seqbench (-alt), whose Go pairs run beside
+// this build's.
+type altBuild struct{ name, exe string }
 
 // pairSample is one cross-process sample: timed round trips after untimed
 // warm-up ones.
@@ -93,8 +103,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.plotPath, "plot", "", "latency plot PNG (default OUT/latency.png)")
 	runRE := fs.String("run", "", "run only the contenders whose key matches this regular expression (keys: results.json; e.g. -run '64B$' or -run spin)")
 	fs.BoolVar(&c.gotest, "gotest", false, "also run seqlock's go test -bench (and two sizes under -race) and append them")
+	alts := fs.String("alt", "", "NAME=EXE,...: also run the Go spin and Wait pairs of these builds of seqbench (other checkouts), back to back with this build's (keys go-spin-NAME, go-wait-NAME)")
+	xusers := fs.String("xuser", "", "USER1,USER2: also run the Wait pair with its two sides as these two users (not root), on mode-0644 segments (key go-wait-xuser); needs root")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: seqbench [-quick] [-rounds N] [-run REGEXP] [-cpus A,B] [-out DIR] [-plot FILE] [-gotest]\n\n")
+		fmt.Fprintf(stderr, "usage: seqbench [-quick] [-rounds N] [-run REGEXP] [-cpus A,B] [-out DIR] [-plot FILE] [-gotest] [-alt NAME=EXE,...] [-xuser USER1,USER2]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -133,6 +145,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.exe, err = os.Executable(); err != nil {
 		return err
 	}
+	if *alts != "" {
+		for _, a := range strings.Split(*alts, ",") {
+			n, e, ok := strings.Cut(a, "=")
+			if !ok || n == "" || e == "" {
+				return usageError{fmt.Errorf("-alt %q: want NAME=EXE", a)}
+			}
+			if e, err = filepath.Abs(e); err != nil {
+				return err
+			}
+			c.alts = append(c.alts, altBuild{n, e})
+		}
+	}
+	if *xusers != "" {
+		us := strings.Split(*xusers, ",")
+		if len(us) != 2 {
+			return usageError{fmt.Errorf("-xuser %q: want two users", *xusers)}
+		}
+		for i, name := range us {
+			u, err := user.Lookup(strings.TrimSpace(name))
+			if err != nil {
+				return usageError{fmt.Errorf("-xuser: %w", err)}
+			}
+			uid, err1 := strconv.Atoi(u.Uid)
+			gid, err2 := strconv.Atoi(u.Gid)
+			if err1 != nil || err2 != nil || uid == 0 || uid == os.Geteuid() {
+				return usageError{fmt.Errorf("-xuser: %s (uid %s): want a user other than root and this one", name, u.Uid)}
+			}
+			c.xuser[i] = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		}
+	}
 	if c.rounds < 1 {
 		return usageError{fmt.Errorf("-rounds %d: want at least 1", c.rounds)}
 	}
@@ -151,6 +193,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	c.tmp = tmp
+	if c.xuser[0] != nil {
+		// The go-build directory and tmp are this user's alone: the
+		// other users get a copy of this program, and a directory to
+		// write their samples into, of their own.
+		if c.xuserDir, err = os.MkdirTemp("", "seqbench-xuser-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(c.xuserDir)
+		if err := os.Chmod(c.xuserDir, 0o1777); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(c.exe)
+		if err != nil {
+			return err
+		}
+		c.xuserExe = filepath.Join(c.xuserDir, "seqbench")
+		if err := os.WriteFile(c.xuserExe, b, 0o755); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	res, err := bench(ctx, &c, stderr)
 	if err != nil {

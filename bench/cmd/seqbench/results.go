@@ -190,10 +190,19 @@ func (r *Results) ratios() {
 		{"cross-process spin, Go: p99 / median", "go-spin.p99", "go-spin", 2, false},
 		{"cross-process: Unix socket (C) one-way / seqshm spin one-way", "c-uds", "go-spin", 10, true},
 		{"blocking wake-up: Go Subscriber.Wait / raw futex wake (C)", "go-wait", "c-futex", 1.2, false},
+		{"blocking wake-up, each side another user (foreign waiter area): Go Subscriber.Wait / raw futex wake (C)", "go-wait-xuser", "c-futex", 1.2, false},
+		// The writer loads the foreign waiter word too when its segment
+		// may be read by other users: nobody waiting, that must cost
+		// nothing measurable.
+		{"publish, nobody waiting: Writer of a mode-0644 segment (own + foreign waiter word) / of a mode-0600 one (own word)", "go-write-foreign-64B", "go-write-own-64B", 1.1, false},
 		// Context, no goal.
 		{"write 4 KiB: Go / C", "go-write-4KiB", "c-write-4KiB", 0, false},
 		{"blocking wake-up: Go Subscriber.Wait / raw futex wake (Go)", "go-wait", "go-futex", 0, false},
 		{"raw futex wake: Go / C", "go-futex", "c-futex", 0, false},
+		{"blocking wake-up: Wait, each side another user / Wait, same user", "go-wait-xuser", "go-wait", 0, false},
+		{"blocking wake-up, each side another user: Go Subscriber.Wait / raw futex wake (Go)", "go-wait-xuser", "go-futex", 0, false},
+		{"publish, nobody waiting: Writer of a mode-0644 segment / Writer.Write on a region without waiter area", "go-write-foreign-64B", "go-write-nowaiter-64B", 0, false},
+		{"Go Publisher.Publish stamped / unstamped, 64 B", "go-publish-stamped-64B", "go-publish-64B", 0, false},
 		{"C write with waiter-word check / C write without", "c-writenotify-64B", "c-write-64B", 0, false},
 		{"Go Writer.Write (checks the waiter word) / C write without check, 64 B", "go-write-64B", "c-write-64B", 0, false},
 		{"Go Writer.Write stamped / unstamped, 64 B", "go-write-stamped-64B", "go-write-64B", 0, false},
@@ -203,6 +212,20 @@ func (r *Results) ratios() {
 		{"C spin: p99 / median", "c-spin.p99", "c-spin", 0, false},
 		{"Unix socket (Go net) one-way / seqshm spin one-way", "go-uds", "go-spin", 0, true},
 		{"pipe (C) one-way / seqshm spin one-way", "c-pipe", "go-spin", 0, true},
+	}
+	// -alt builds: this build's pairs over each other build's, run back to
+	// back in every pass.
+	for _, x := range r.Xproc {
+		for _, base := range []string{"go-spin", "go-wait"} {
+			if alt, ok := strings.CutPrefix(x.Key, base+"-"); ok && alt != "xuser" {
+				defs = append(defs, def{name: fmt.Sprintf("%s: this build / %s", base, alt), num: base, den: x.Key})
+				if base == "go-wait" {
+					defs = append(defs, def{name: fmt.Sprintf("blocking wake-up (%s): Go Subscriber.Wait / raw futex wake (C)", alt), num: x.Key, den: "c-futex"})
+				} else {
+					defs = append(defs, def{name: fmt.Sprintf("cross-process spin (%s): Go / C", alt), num: x.Key, den: "c-spin"})
+				}
+			}
+		}
 	}
 	for _, d := range defs {
 		num, den := r.series(d.num), r.series(d.den)

@@ -6,13 +6,25 @@
 // ("taskset/1", "taskset/2"), and nothing pinned ("unpinned"). Writer on
 // CPU 0, reader on CPU 1. Runs are interleaved in random order per round.
 //
-//	go run ./cmd/seqrate [-rounds 3] [-dur 300ms] [-place locked,taskset/1,taskset/2,unpinned]
+//	go run ./cmd/seqrate [-rounds 3] [-dur 300ms] [-place locked,taskset/1,taskset/2,unpinned] [-load 0,1,2,3]
+//	    [-impl go,c] [-go NAME=EXE,...] [-wrap 'strace -f -e trace=futex -c -o FILE']
 //
 // (from bench/; needs gcc and taskset). Columns: new values seen per second
 // (median over rounds, min–max), ErrLapped (or the C reader giving up after
 // 1000 attempts) as a share of Read calls, the reader's voluntary context
 // switches per second (futex sleeps: Read must make none), and go/C, the
 // median of the per-round ratios of new values per second.
+//
+// Load 3 paces the writer at one write per µs and times each Write (two
+// reads of the time-stamp counter around it); it runs with each reader at full rate
+// and with no reader ("alone"), and a second table gives the writer's
+// mean ns per Write, the same less the clock pair's own mean, and the
+// median of the per-round ratios with a reader / alone.
+//
+// -go runs more Go readers: seqrate binaries built from other checkouts
+// (copy this directory into that checkout's bench module and build it
+// there), as readers under this build's writer. -wrap prefixes the Go
+// reader's command line (e.g. strace), for checking its system calls.
 package main
 
 import (
@@ -69,14 +81,22 @@ var placements = []placement{
 }
 
 type load struct {
-	name  string
-	size  int
-	every time.Duration
+	name   string
+	size   int
+	every  time.Duration // the reader's pace (0: back to back)
+	wevery time.Duration // the writer's pace (0: back to back)
 }
 
-var loads = []load{{"64 B full rate", 64, 0}, {"64 B every 10 µs", 64, 10 * time.Microsecond}, {"4 KiB full rate", 4096, 0}}
+// The last load is the paced writer: one write per µs, timed write by write,
+// with a full-rate reader of each kind and with none ("alone"), to show
+// what a reader costs a writer that is not saturated.
+var loads = []load{{"64 B full rate", 64, 0, 0}, {"64 B every 10 µs", 64, 10 * time.Microsecond, 0}, {"4 KiB full rate", 4096, 0, 0},
+	{"64 B, writer paced 1/µs", 64, 0, time.Microsecond}}
 
-type result struct{ fresh, ops, lapped, vcsw, secs float64 }
+// alone is the pseudo-reader of the paced-writer load: no reader at all.
+const alone = "alone"
+
+type result struct{ fresh, ops, lapped, vcsw, secs, wns, wnet float64 }
 
 func drive() error {
 	rounds := flag.Int("rounds", 3, "interleaved rounds")
@@ -84,7 +104,8 @@ func drive() error {
 	places := flag.String("place", "", "comma-separated placements (default all)")
 	impls := flag.String("impl", "go,c", "readers to run: go, c or both")
 	others := flag.String("go", "", "more Go readers, as NAME=EXE,... (seqrate binaries built from other checkouts), run interleaved beside go and c")
-	sizes := flag.String("load", "", "comma-separated loads by index: 0 = 64 B, 1 = 64 B every 10 µs, 2 = 4 KiB (default all)")
+	sizes := flag.String("load", "", "comma-separated loads by index: 0 = 64 B, 1 = 64 B every 10 µs, 2 = 4 KiB, 3 = 64 B with the writer paced at 1/µs (default all)")
+	wrap := flag.String("wrap", "", "command prefix for the Go reader processes, split at spaces (e.g. 'strace -f -e trace=futex -c -o /tmp/futex.txt')")
 	flag.Parse()
 	exe, _ := os.Executable()
 	tmp, err := os.MkdirTemp("", "seqrate")
@@ -137,6 +158,9 @@ func drive() error {
 			for _, impl := range implList {
 				runs = append(runs, run{p, l, impl})
 			}
+			if l.wevery > 0 {
+				runs = append(runs, run{p, l, alone})
+			}
 		}
 	}
 	res := map[key][]result{}
@@ -146,7 +170,8 @@ func drive() error {
 			name := fmt.Sprintf("seqrate-%d-%d-%d", os.Getpid(), round, i)
 			start := time.Now().Add(300 * time.Millisecond).UnixNano()
 			win := []string{"-name", name, "-size", strconv.Itoa(r.l.size), "-start", strconv.FormatInt(start, 10),
-				"-dur", strconv.FormatInt(int64(*dur), 10), "-every", strconv.FormatInt(int64(r.l.every), 10)}
+				"-dur", strconv.FormatInt(int64(*dur), 10), "-every", strconv.FormatInt(int64(r.l.every), 10),
+				"-wevery", strconv.FormatInt(int64(r.l.wevery), 10)}
 			env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(r.p.gmp))
 			if r.p.gmp == 0 {
 				env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(runtime.NumCPU()))
@@ -169,8 +194,15 @@ func drive() error {
 			w := mk(0, append(append([]string{exe}, win...), lockArg(0)...)...)
 			w.Env = append(w.Env, childEnv+"=writer")
 			var rd *exec.Cmd
-			if e, ok := readerExe[r.impl]; ok {
-				rd = mk(1, append(append([]string{e}, win...), lockArg(1)...)...)
+			if r.impl == alone {
+				// No reader: a process that only waits out the window.
+				rd = exec.Command("sleep", fmt.Sprintf("%.3f", (time.Until(time.Unix(0, start))+*dur).Seconds()))
+			} else if e, ok := readerExe[r.impl]; ok {
+				argv := append(append([]string{e}, win...), lockArg(1)...)
+				if *wrap != "" {
+					argv = append(strings.Fields(*wrap), argv...)
+				}
+				rd = mk(1, argv...)
 				rd.Env = append(rd.Env, childEnv+"=reader")
 			} else {
 				cpu := -1
@@ -193,9 +225,10 @@ func drive() error {
 			if err := errors.Join(werr, rerr); err != nil {
 				return fmt.Errorf("%s %s %s: %w", r.p.name, r.l.name, r.impl, err)
 			}
-			kv := parseKV(rout.String())
+			kv, wkv := parseKV(rout.String()), parseKV(wout.String())
 			res[key{r.p.name, r.l.name, r.impl}] = append(res[key{r.p.name, r.l.name, r.impl}], result{
-				fresh: f(kv, "fresh"), ops: f(kv, "ops"), lapped: f(kv, "lapped"), vcsw: f(kv, "vcsw"), secs: f(kv, "secs")})
+				fresh: f(kv, "fresh"), ops: f(kv, "ops"), lapped: f(kv, "lapped"), vcsw: f(kv, "vcsw"), secs: f(kv, "secs"),
+				wns: f(wkv, "wns"), wnet: f(wkv, "wnet")})
 		}
 		fmt.Fprintf(os.Stderr, "round %d/%d done\n", round+1, *rounds)
 	}
@@ -213,6 +246,9 @@ func drive() error {
 	}
 	for _, p := range ps {
 		for _, l := range loads {
+			if l.wevery > 0 {
+				continue // the paced writer's table below
+			}
 			c := res[key{p.name, l.name, "c"}]
 			for _, impl := range implList {
 				g := res[key{p.name, l.name, impl}]
@@ -234,6 +270,33 @@ func drive() error {
 				}
 				fmt.Printf("| %s | %s | %s | %s | %s | %.0f (%.4f%%) | %s |\n", p.name, l.name, impl, mm(vals(g, fr)), ratio,
 					lap, 100*lap/max(all, 1), mm(vals(g, func(r result) float64 { return r.vcsw / r.secs })))
+			}
+		}
+	}
+	for _, l := range loads {
+		if l.wevery == 0 || len(res[key{ps[0].name, l.name, alone}]) == 0 {
+			continue
+		}
+		fmt.Printf("\n%s: the writer's ns per Write (mean of its per-write times under 1 µs, per run; median over rounds, min–max), the same less the mean of an empty pair of counter reads, and ÷ alone (median of the per-round ratios of the net figure; min–max).\n\n", l.name)
+		fmt.Println("| placement | reader | ns/write | net ns/write | ÷ alone |")
+		fmt.Println("|---|---|---:|---:|---:|")
+		for _, p := range ps {
+			a := res[key{p.name, l.name, alone}]
+			for _, impl := range append([]string{alone}, implList...) {
+				g := res[key{p.name, l.name, impl}]
+				if len(g) == 0 {
+					continue
+				}
+				var ratios []float64
+				for i := range min(len(g), len(a)) {
+					ratios = append(ratios, g[i].wnet/max(a[i].wnet, 0.1))
+				}
+				ratio := "—"
+				if impl != alone && len(ratios) > 0 {
+					ratio = fmt.Sprintf("%.2f (%.2f–%.2f)", med(ratios), slices.Min(ratios), slices.Max(ratios))
+				}
+				fmt.Printf("| %s | %s | %s | %s | %s |\n", p.name, impl, mm(vals(g, func(r result) float64 { return r.wns })),
+					mm(vals(g, func(r result) float64 { return r.wnet })), ratio)
 			}
 		}
 	}
@@ -313,6 +376,58 @@ func waitUntil(t int64) {
 	}
 }
 
+// pacedWriter writes one value every `every` ns until end (Unix ns), times
+// each Write with two reads of the time-stamp counter around it (ticks),
+// and prints the mean of those times (wns) and the same less the mean of an
+// empty pair of reads (wnet), in ns at the counter's rate over the window.
+// Both clocks move in steps of about 20 ns on this VM, so a median of
+// single ~10 ns writes says nothing; the mean of many is exact on average
+// (the steps fall at random phases). Times of 1 µs or more (an interrupt or
+// preemption inside the pair, not the write) are left out of both means and
+// counted (wslow). It calibrates before the window's start, then waits for it.
+func pacedWriter(w *seqlock.Writer, p []byte, i uint64, start, end, every int64) error {
+	base := time.Now()
+	k0 := ticks()
+	time.Sleep(20 * time.Millisecond)
+	perNs := float64(ticks()-k0) / float64(time.Since(base).Nanoseconds())
+	limit := uint64(1000 * perNs)
+	mean := func(v []uint64) (float64, int) {
+		var sum, n uint64
+		for _, x := range v {
+			if x < limit {
+				sum += x
+				n++
+			}
+		}
+		return float64(sum) / float64(max(n, 1)) / perNs, len(v) - int(n)
+	}
+	// The counter pair's own cost, measured here: what wnet subtracts.
+	clk := make([]uint64, 100000)
+	for k := range clk {
+		t0 := ticks()
+		clk[k] = ticks() - t0
+	}
+	c, _ := mean(clk)
+	ts := make([]uint64, 0, 2*max(end-start, 0)/every+16)
+	waitUntil(start)
+	base = time.Now()
+	next := time.Duration(0)
+	for base.UnixNano()+int64(next) < end {
+		i++
+		fillWords(p, i)
+		t0 := ticks()
+		w.Write(p)
+		ts = append(ts, ticks()-t0)
+		next += time.Duration(every)
+		for time.Since(base) < next {
+		}
+	}
+	wns, slow := mean(ts)
+	fmt.Printf("role=writer ops=%d secs=%.4f wns=%.2f clk=%.2f wnet=%.2f wslow=%d tsc_per_ns=%.3f\n", len(ts), time.Since(base).Seconds(), wns, c, wns-c, slow, perNs)
+	time.Sleep(50 * time.Millisecond)
+	return nil
+}
+
 func child(role string, args []string) error {
 	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	name := fs.String("name", "", "")
@@ -320,6 +435,7 @@ func child(role string, args []string) error {
 	start := fs.Int64("start", 0, "")
 	dur := fs.Int64("dur", 0, "")
 	every := fs.Int64("every", 0, "")
+	wevery := fs.Int64("wevery", 0, "")
 	lock := fs.Int("lock", -1, "lock the goroutine to its thread and pin the thread to this CPU")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -346,6 +462,9 @@ func child(role string, args []string) error {
 		i := uint64(1)
 		fillWords(p, i)
 		w.Write(p)
+		if *wevery > 0 {
+			return pacedWriter(w, p, i, *start, end, *wevery)
+		}
 		waitUntil(*start)
 		var ops int64
 		t0 := time.Now()
