@@ -64,7 +64,7 @@ type Publisher struct {
 	kind    schema.Kind // what Publish checks values against
 	foreign []byte      // the foreign waiter area (foreign_linux.go), nil if none
 
-	removed atomic.Bool   // the segment's name no longer refers to it
+	gate    atomic.Uint32 // gate* bits: what Publish must check; 0 on the fast path
 	gone    chan struct{} // closed when removed is set
 	mu      sync.Mutex    // guards watch and stopped
 	watch   *time.Timer   // runs checkRemoved every RemovedCheckInterval
@@ -131,6 +131,9 @@ func Create(name string, opts *Options) (*Publisher, error) {
 	if sc := w.schema; sc != nil {
 		p.kind = sc.Kind()
 	}
+	if p.kind != schema.Bytes {
+		p.gate.Or(gateCheck)
+	}
 	p.mu.Lock()
 	p.watch = time.AfterFunc(RemovedCheckInterval, p.checkRemoved)
 	p.mu.Unlock()
@@ -168,6 +171,13 @@ func createOrAdopt(name string, size int, mode fs.FileMode) (*shmfile.Segment, b
 		return seg, false, err
 	}
 }
+
+// Bits of Publisher.gate, which Publish loads once: all clear, it writes.
+const (
+	gateClosed  = 1 << iota // Close was called
+	gateRemoved             // the segment was removed (checkRemoved)
+	gateCheck               // the values are text, json or struct: check each
+)
 
 // busyTries and busyPause bound how long Create waits for a writer lock
 // that a Remove may be holding before it reports ErrBusy.
@@ -212,7 +222,7 @@ func (p *Publisher) checkRemoved() {
 		return
 	}
 	if replaced, err := p.seg.Replaced(); err == nil && replaced {
-		p.removed.Store(true)
+		p.gate.Or(gateRemoved)
 		close(p.gone)
 		return
 	}
@@ -246,14 +256,8 @@ func (p *Publisher) Removed() <-chan struct{} { return p.gone }
 // returns an error wrapping ErrTruncated instead of crashing the process;
 // once the segment was removed (see Removed), one wrapping ErrRemoved.
 func (p *Publisher) Publish(value []byte) (n uint64, err error) {
-	if p.closed {
-		return 0, ErrClosed
-	}
-	if p.removed.Load() {
-		return 0, p.removedError()
-	}
-	if p.kind != schema.Bytes {
-		if err := p.check(value); err != nil {
+	if p.gate.Load() != 0 {
+		if err := p.admit(value); err != nil {
 			return 0, err
 		}
 	}
@@ -301,19 +305,29 @@ func (p *Publisher) Schema() *schema.Schema {
 // PublishAt is Publish with an explicit publish time; the zero Time means
 // none.
 func (p *Publisher) PublishAt(value []byte, t time.Time) (n uint64, err error) {
-	if p.closed {
-		return 0, ErrClosed
-	}
-	if p.removed.Load() {
-		return 0, p.removedError()
-	}
-	if p.kind != schema.Bytes {
-		if err := p.check(value); err != nil {
+	if p.gate.Load() != 0 {
+		if err := p.admit(value); err != nil {
 			return 0, err
 		}
 	}
 	defer recoverFault(debug.SetPanicOnFault(true), &err)
 	return p.w.WriteAt(value, t)
+}
+
+// admit says whether Publish may write value, when the gate is not clear:
+// not after Close, not once the segment was removed, and only a value the
+// segment's schema allows.
+func (p *Publisher) admit(value []byte) error {
+	g := p.gate.Load()
+	switch {
+	case g&gateClosed != 0:
+		return ErrClosed
+	case g&gateRemoved != 0:
+		return p.removedError()
+	case g&gateCheck != 0:
+		return p.check(value)
+	}
+	return nil
 }
 
 func (p *Publisher) removedError() error {
@@ -349,6 +363,7 @@ func (p *Publisher) Close() error {
 		return nil
 	}
 	p.closed = true
+	p.gate.Or(gateClosed)
 	p.mu.Lock()
 	p.stopped = true
 	p.watch.Stop()
