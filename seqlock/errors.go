@@ -2,8 +2,10 @@ package seqlock
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/shmfile"
 )
 
@@ -66,6 +68,42 @@ var (
 	// shmfile.ErrNotTrusted; the error's cause is a *shmfile.TrustError.
 	ErrNotTrusted = shmfile.ErrNotTrusted
 )
+
+// An IncompatibleError is the cause of ErrIncompatible: what an existing
+// segment holds and what the writer asked for.
+type IncompatibleError struct {
+	Capacity, WantCapacity       int            // WantCapacity 0: any
+	Fingerprint, WantFingerprint uint64         // type fingerprints
+	Schema, WantSchema           *schema.Schema // nil: bytes
+}
+
+func (e *IncompatibleError) Error() string {
+	switch {
+	case !adoptable(e.Schema, e.WantSchema):
+		return fmt.Sprintf("existing segment is incompatible: it holds %s, asked for %s", Describe(e.Schema), Describe(e.WantSchema))
+	case e.Fingerprint != e.WantFingerprint:
+		return fmt.Sprintf("existing segment is incompatible: type fingerprint %#x, asked for %#x", e.Fingerprint, e.WantFingerprint)
+	}
+	return fmt.Sprintf("existing segment is incompatible: capacity %d, asked for %d", e.Capacity, e.WantCapacity)
+}
+
+func (e *IncompatibleError) Unwrap() error { return ErrIncompatible }
+
+// SchemaDiffers reports whether the segment holds other values than asked
+// for (rather than only another capacity).
+func (e *IncompatibleError) SchemaDiffers() bool { return !adoptable(e.Schema, e.WantSchema) }
+
+// Describe names what values described by s (nil: bytes) are, for
+// messages: "bytes", "text values", "struct values {float64 x; ...}".
+func Describe(s *schema.Schema) string {
+	switch {
+	case s == nil:
+		return "bytes"
+	case s.Kind() == schema.Struct:
+		return "struct values {" + s.String() + "}"
+	}
+	return s.Kind().String() + " values"
+}
 
 // An Error records a failed operation on a named segment. Its message is
 // `seqlock: OP "NAME": CAUSE`.

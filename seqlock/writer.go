@@ -132,20 +132,18 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		if g, err = decodeHeader(region); err != nil {
 			return nil, err
 		}
-		if opts.Capacity != 0 && opts.Capacity != g.capacity {
-			return nil, fmt.Errorf("%w: capacity %d, asked for %d", ErrIncompatible, g.capacity, opts.Capacity)
-		}
-		if fingerprint != g.fingerprint {
-			return nil, fmt.Errorf("%w: type fingerprint %#x, asked for %#x", ErrIncompatible, g.fingerprint, fingerprint)
-		}
 		have, err := decodeSchema(region, g)
 		if err != nil {
 			return nil, err
 		}
-		kept = have
-		if !adoptable(have, opts.Schema) {
-			return nil, fmt.Errorf("%w: segment holds %s, asked for %s", ErrIncompatible, describeSchema(have), describeSchema(opts.Schema))
+		if opts.Capacity != 0 && opts.Capacity != g.capacity || fingerprint != g.fingerprint || !adoptable(have, opts.Schema) {
+			return nil, &IncompatibleError{
+				Capacity: g.capacity, WantCapacity: opts.Capacity,
+				Fingerprint: g.fingerprint, WantFingerprint: fingerprint,
+				Schema: have, WantSchema: opts.Schema,
+			}
 		}
+		kept = have
 		g.flags = writerFlags()
 		h.storeFlags(g.flags)
 	}
@@ -181,16 +179,6 @@ func adoptable(have, want *schema.Schema) bool {
 	return have.Equal(want)
 }
 
-// describeSchema names a schema for messages.
-func describeSchema(s *schema.Schema) string {
-	switch {
-	case s == nil:
-		return "bytes"
-	case s.Kind() == schema.Struct:
-		return "struct values {" + s.String() + "}"
-	}
-	return s.Kind().String() + " values"
-}
 
 // Seq returns the number of the last completed write (0 if none).
 func (w *Writer) Seq() uint64 { return w.next - 1 }

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 
 	"github.com/seqshm/seqshm/internal/cli"
-	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
@@ -38,26 +37,23 @@ func create(cfg *config) (*seqlock.Publisher, error) {
 // publisher's own; cli.Explain does the rest.
 func explainCreate(cfg *config, err error) error {
 	name := cfg.name
+	var inc *seqlock.IncompatibleError
 	switch {
-	case errors.Is(err, seqlock.ErrIncompatible):
-		st, serr := seqlock.Stat(name)
-		switch {
-		case serr == nil && !sameKind(st.Schema, cfg.schema):
-			return &cli.Error{Name: name, Err: err,
-				Msg:   "segment holds " + describe(st.Schema) + ", not " + describe(cfg.schema),
-				Hints: []string{"publish without -type and -schema to publish into it as it is, or remove it with: publisher -rm " + name}}
-		case serr == nil && st.Fingerprint != 0:
-			return &cli.Error{Name: name, Err: err,
-				Msg:   fmt.Sprintf("segment holds typed values (type fingerprint %#x), not raw bytes", st.Fingerprint),
-				Hints: []string{"publish under another name, or remove it with: publisher -rm " + name}}
-		case serr == nil:
-			return &cli.Error{Name: name, Err: err,
-				Msg: fmt.Sprintf("segment exists with capacity %d, not %d", st.Capacity, cfg.capacity.Bytes),
-				Hints: []string{
-					fmt.Sprintf("omit -capacity to publish with its capacity of %d bytes,", st.Capacity),
-					"or remove it first (publisher -rm " + name + ") and create it anew",
-				}}
-		}
+	case errors.As(err, &inc) && inc.SchemaDiffers():
+		return &cli.Error{Name: name, Err: err,
+			Msg:   "segment holds " + seqlock.Describe(inc.Schema) + ", not " + seqlock.Describe(inc.WantSchema),
+			Hints: []string{"publish without -type and -schema to publish into it as it is, or remove it with: publisher -rm " + name}}
+	case errors.As(err, &inc) && inc.Fingerprint != inc.WantFingerprint:
+		return &cli.Error{Name: name, Err: err,
+			Msg:   fmt.Sprintf("segment holds typed values (type fingerprint %#x), not raw bytes", inc.Fingerprint),
+			Hints: []string{"publish under another name, or remove it with: publisher -rm " + name}}
+	case errors.As(err, &inc):
+		return &cli.Error{Name: name, Err: err,
+			Msg: fmt.Sprintf("segment exists with capacity %d, not %d", inc.Capacity, inc.WantCapacity),
+			Hints: []string{
+				fmt.Sprintf("omit -capacity to publish with its capacity of %d bytes,", inc.Capacity),
+				"or remove it first (publisher -rm " + name + ") and create it anew",
+			}}
 	case errors.Is(err, fs.ErrNotExist):
 		// Create makes a missing segment: what is missing is the directory.
 		return &cli.Error{Name: name, Err: err,
@@ -75,24 +71,4 @@ func tooLong(name, what string, capacity int) error {
 			"publish to a segment with a larger -capacity, such as 64KiB;",
 			"an existing segment keeps its capacity: remove it first with publisher -rm " + name,
 		}}
-}
-
-// sameKind reports whether a and b (nil: bytes) describe the same values.
-func sameKind(a, b *schema.Schema) bool {
-	switch {
-	case a == nil || b == nil:
-		return (a == nil || a.Kind() == schema.Bytes) && (b == nil || b.Kind() == schema.Bytes)
-	}
-	return a.Equal(b)
-}
-
-// describe names a schema (nil: bytes) for messages.
-func describe(s *schema.Schema) string {
-	switch {
-	case s == nil:
-		return "bytes"
-	case s.Kind() == schema.Struct:
-		return "struct values {" + s.String() + "}"
-	}
-	return s.Kind().String() + " values"
 }
