@@ -2,25 +2,12 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
-	"runtime"
 
 	"github.com/seqshm/seqshm/internal/cli"
 	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
 )
-
-// publisherMsg names the publisher holding a segment: "publisher (pid N)".
-func publisherMsg(b *shmfile.BusyError) string {
-	switch {
-	case b.PID == 0:
-		return "a publisher"
-	case b.ForeignPID:
-		return fmt.Sprintf("publisher (pid %d in another PID namespace)", b.PID)
-	}
-	return fmt.Sprintf("publisher (pid %d)", b.PID)
-}
 
 // remove removes each named segment. It goes on after a failure, and
 // returns the failures joined.
@@ -41,15 +28,14 @@ func explainRemove(name string, err error) error {
 		return &cli.Error{Name: name, Msg: "no such segment", Err: err,
 			Hints: []string{"list segments with: subscriber -list"}}
 	case errors.As(err, &busy):
-		hint := "stop the publisher first"
-		switch {
-		case busy.PID == 0 || busy.ForeignPID:
-		case runtime.GOOS == "windows":
-			hint += fmt.Sprintf(" (taskkill /F /PID %d)", busy.PID)
-		default:
-			hint += fmt.Sprintf(" (kill %d)", busy.PID)
+		who, hint := "a publisher", "stop the publisher first"
+		if busy.PID != 0 {
+			who = "publisher"
 		}
-		return &cli.Error{Name: name, Msg: publisherMsg(busy) + " is running; not removed", Err: err, Hints: []string{hint}}
+		if kill := cli.KillCommand(busy); kill != "" {
+			hint += " (" + kill + ")"
+		}
+		return &cli.Error{Name: name, Msg: cli.Running(busy, who) + "; not removed", Err: err, Hints: []string{hint}}
 	}
 	err = cli.Explain(name, err)
 	var e *cli.Error

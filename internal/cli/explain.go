@@ -37,7 +37,7 @@ func Explain(name string, err error) error {
 		return &UsageError{Msg: Cause(err),
 			Hints: []string{"a NAME is 1 to 200 characters of A-Z a-z 0-9 . _ -, not starting with '.'"}}
 	case errors.As(err, &busy):
-		return explained(busyMsg(busy, "another publisher"), StopHint(busy))
+		return explained(Running(busy, "another publisher"), StopHint(busy))
 	case errors.As(err, &trust):
 		return explainTrust(name, trust, err)
 	case errors.Is(err, seqlock.ErrRemoved):
@@ -91,8 +91,9 @@ func Cause(err error) string {
 	}
 }
 
-// busyMsg says who holds a segment.
-func busyMsg(b *shmfile.BusyError, who string) string {
+// Running says that who, the holder of a busy segment, is running, with its
+// pid where it means something: "another publisher (pid 7) is running".
+func Running(b *shmfile.BusyError, who string) string {
 	switch {
 	case b.PID == 0:
 		return who + " is running"
@@ -102,16 +103,25 @@ func busyMsg(b *shmfile.BusyError, who string) string {
 	return fmt.Sprintf("%s (pid %d) is running", who, b.PID)
 }
 
-// StopHint is the hint for stopping the holder of a busy segment: a kill
-// command for this OS when its pid means something here.
-func StopHint(b *shmfile.BusyError) string {
+// KillCommand is the command that stops the holder of a busy segment on
+// this OS, or "" where its pid means nothing here (unknown, or in another
+// PID namespace).
+func KillCommand(b *shmfile.BusyError) string {
 	switch {
 	case b.PID == 0 || b.ForeignPID:
-		return "stop it first, or publish under another name"
+		return ""
 	case runtime.GOOS == "windows":
-		return fmt.Sprintf("stop it first (taskkill /F /PID %d), or publish under another name", b.PID)
+		return fmt.Sprintf("taskkill /F /PID %d", b.PID)
 	}
-	return fmt.Sprintf("stop it first (kill %d), or publish under another name", b.PID)
+	return fmt.Sprintf("kill %d", b.PID)
+}
+
+// StopHint is the hint for stopping the holder of a busy segment.
+func StopHint(b *shmfile.BusyError) string {
+	if kill := KillCommand(b); kill != "" {
+		return "stop it first (" + kill + "), or publish under another name"
+	}
+	return "stop it first, or publish under another name"
 }
 
 // UserName names the user uid: "alice (uid 1000)", or "uid 1000" if unknown.
