@@ -9,7 +9,8 @@ import (
 // A TypedPublisher publishes values of a fixed-size, pointer-free type T
 // into a named segment. Like Publisher, it is not safe for concurrent use.
 type TypedPublisher[T any] struct {
-	p *Publisher
+	p  *Publisher
+	tw TypedWriter[T] // over p's Writer
 }
 
 // CreateTyped is Create for values of type T: the segment keeps T's schema
@@ -37,7 +38,7 @@ func CreateTyped[T any](name string, opts *Options) (*TypedPublisher[T], error) 
 	if err != nil {
 		return nil, err
 	}
-	return &TypedPublisher[T]{p: p}, nil
+	return &TypedPublisher[T]{p: p, tw: TypedWriter[T]{w: p.w}}, nil
 }
 
 // Publish makes v the newest value and returns its write number; see
@@ -49,7 +50,7 @@ func (tp *TypedPublisher[T]) Publisher() *Publisher { return tp.p }
 
 // Writer returns the TypedWriter over the segment's mapping, the fast path
 // without fault protection; see Publisher.Writer.
-func (tp *TypedPublisher[T]) Writer() *TypedWriter[T] { return &TypedWriter[T]{w: tp.p.w} }
+func (tp *TypedPublisher[T]) Writer() *TypedWriter[T] { return &tp.tw }
 
 // Close is Publisher.Close.
 func (tp *TypedPublisher[T]) Close() error { return tp.p.Close() }
