@@ -179,7 +179,6 @@ func adoptable(have, want *schema.Schema) bool {
 	return have.Equal(want)
 }
 
-
 // Seq returns the number of the last completed write (0 if none).
 func (w *Writer) Seq() uint64 { return w.next - 1 }
 
