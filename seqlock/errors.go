@@ -80,7 +80,7 @@ type IncompatibleError struct {
 func (e *IncompatibleError) Error() string {
 	switch {
 	case !adoptable(e.Schema, e.WantSchema):
-		return fmt.Sprintf("existing segment is incompatible: it holds %s, asked for %s", Describe(e.Schema), Describe(e.WantSchema))
+		return fmt.Sprintf("existing segment is incompatible: it holds %s, asked for %s", DescribeSchema(e.Schema), DescribeSchema(e.WantSchema))
 	case e.Fingerprint != e.WantFingerprint:
 		return fmt.Sprintf("existing segment is incompatible: type fingerprint %#x, asked for %#x", e.Fingerprint, e.WantFingerprint)
 	}
@@ -93,9 +93,9 @@ func (e *IncompatibleError) Unwrap() error { return ErrIncompatible }
 // for (rather than only another capacity).
 func (e *IncompatibleError) SchemaDiffers() bool { return !adoptable(e.Schema, e.WantSchema) }
 
-// Describe names what values described by s (nil: bytes) are, for
+// DescribeSchema names what values described by s (nil: bytes) are, for
 // messages: "bytes", "text values", "struct values {float64 x; ...}".
-func Describe(s *schema.Schema) string {
+func DescribeSchema(s *schema.Schema) string {
 	switch {
 	case s == nil:
 		return "bytes"

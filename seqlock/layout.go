@@ -43,7 +43,6 @@ const (
 	offNotifyWaiter  = 0  // within the waiter area: uint32 event count: bit 0 waiters may sleep, bits 1-31 wake epoch
 	offNotifyForeign = 8  // within the waiter area: 1 + the System V id of the foreign waiter area, 0 if none (Linux)
 
-	maxCapacity = MaxCapacity
 )
 
 // MaxCapacity bounds the capacity of a segment (and what a reader
@@ -148,7 +147,7 @@ func Size(capacity int) int { return SizeWith(capacity, nil) }
 // SizeWith is Size for values described by s (nil: bytes): the schema is
 // kept in the region, between the header and the slots.
 func SizeWith(capacity int, s *schema.Schema) int {
-	if capacity < 1 || capacity > maxCapacity {
+	if capacity < 1 || capacity > MaxCapacity {
 		return 0
 	}
 	return newGeometry(capacity, 0, 0, schemaLen(s)).totalSize
@@ -223,7 +222,7 @@ func decodeHeader(region []byte) (geometry, error) {
 		return g, fmt.Errorf("%w: header size %d outside [%d, %d]", ErrCorrupt, hs, headerSize, size)
 	case total > size:
 		return g, fmt.Errorf("%w: header says %d bytes, region has %d (truncated?)", ErrCorrupt, total, size)
-	case capacity < 1 || capacity > maxCapacity:
+	case capacity < 1 || capacity > MaxCapacity:
 		return g, fmt.Errorf("%w: capacity %d", ErrCorrupt, capacity)
 	case slotSize < slotHeaderSize+capacity || slotSize > total || slotSize%8 != 0:
 		return g, fmt.Errorf("%w: slot size %d for capacity %d", ErrCorrupt, slotSize, capacity)

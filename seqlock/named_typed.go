@@ -3,7 +3,6 @@ package seqlock
 import (
 	"context"
 	"fmt"
-	"reflect"
 )
 
 // A TypedPublisher publishes values of a fixed-size, pointer-free type T
@@ -19,9 +18,6 @@ type TypedPublisher[T any] struct {
 // ErrTypeMismatch and a publisher of another type ErrIncompatible. T must
 // have a fixed C-compatible layout (schema.For says why not).
 func CreateTyped[T any](name string, opts *Options) (*TypedPublisher[T], error) {
-	if _, err := Fingerprint[T](); err != nil {
-		return nil, &Error{Op: "create", Name: name, Err: err}
-	}
 	sc, err := schemaFor[T]()
 	if err != nil {
 		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: %w", ErrInvalid, err)}
@@ -30,10 +26,7 @@ func CreateTyped[T any](name string, opts *Options) (*TypedPublisher[T], error) 
 	if opts != nil {
 		o = *opts
 	}
-	if o.Capacity != 0 && o.Capacity != sc.Size() {
-		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d given for a %d-byte %v", ErrInvalid, o.Capacity, sc.Size(), reflect.TypeFor[T]())}
-	}
-	o.Schema = sc
+	o.Schema = sc // Create checks a Capacity given against its size
 	p, err := Create(name, &o)
 	if err != nil {
 		return nil, err

@@ -97,8 +97,8 @@ func Create(name string, opts *Options) (*Publisher, error) {
 	if capacity == 0 {
 		capacity = DefaultCapacity
 	}
-	if capacity < 0 || capacity > maxCapacity {
-		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, o.Capacity, maxCapacity)}
+	if capacity < 0 || capacity > MaxCapacity {
+		return nil, &Error{Op: "create", Name: name, Err: fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, o.Capacity, MaxCapacity)}
 	}
 	size := SizeWith(capacity, o.Schema)
 	if size == 0 {
@@ -256,8 +256,8 @@ func (p *Publisher) Removed() <-chan struct{} { return p.gone }
 // returns an error wrapping ErrTruncated instead of crashing the process;
 // once the segment was removed (see Removed), one wrapping ErrRemoved.
 func (p *Publisher) Publish(value []byte) (n uint64, err error) {
-	if p.gate.Load() != 0 {
-		if err := p.admit(value); err != nil {
+	if g := p.gate.Load(); g != 0 {
+		if err := p.admit(g, value); err != nil {
 			return 0, err
 		}
 	}
@@ -305,8 +305,8 @@ func (p *Publisher) Schema() *schema.Schema {
 // PublishAt is Publish with an explicit publish time; the zero Time means
 // none.
 func (p *Publisher) PublishAt(value []byte, t time.Time) (n uint64, err error) {
-	if p.gate.Load() != 0 {
-		if err := p.admit(value); err != nil {
+	if g := p.gate.Load(); g != 0 {
+		if err := p.admit(g, value); err != nil {
 			return 0, err
 		}
 	}
@@ -314,11 +314,10 @@ func (p *Publisher) PublishAt(value []byte, t time.Time) (n uint64, err error) {
 	return p.w.WriteAt(value, t)
 }
 
-// admit says whether Publish may write value, when the gate is not clear:
+// admit says whether Publish may write value, when the gate g is not clear:
 // not after Close, not once the segment was removed, and only a value the
 // segment's schema allows.
-func (p *Publisher) admit(value []byte) error {
-	g := p.gate.Load()
+func (p *Publisher) admit(g uint32, value []byte) error {
 	switch {
 	case g&gateClosed != 0:
 		return ErrClosed

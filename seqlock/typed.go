@@ -10,10 +10,11 @@ import (
 	"github.com/seqshm/seqshm/schema"
 )
 
-// Fingerprint returns the type fingerprint of T, a 64-bit hash of its
+// Fingerprint returns the layout fingerprint of T, a 64-bit hash of its
 // memory layout: kinds, sizes, alignments, array lengths, and field names
-// and offsets, recursively. Two programs agree on it when their types have
-// the same layout and field names, whatever the types are called. It
+// and offsets, recursively. Segments made before schemas recorded it in
+// the header; a typed segment now records its schema's fingerprint
+// (schema.Schema.Fingerprint), and OpenTyped accepts either. It
 // returns an error if T holds pointers, slices, strings, maps, channels,
 // functions, interfaces or uintptrs, or has size 0: such values cannot be
 // shared between processes by copying bytes. (A bool is accepted; a
@@ -88,10 +89,6 @@ type TypedWriter[T any] struct {
 // size and the type's fingerprint is recorded in the header, whatever opts
 // say of them.
 func NewTypedWriter[T any](region []byte, opts *WriterOptions) (*TypedWriter[T], error) {
-	fp, err := Fingerprint[T]()
-	if err != nil {
-		return nil, err
-	}
 	sc, err := schemaFor[T]()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -100,7 +97,6 @@ func NewTypedWriter[T any](region []byte, opts *WriterOptions) (*TypedWriter[T],
 	if opts != nil {
 		o = *opts
 	}
-	_ = fp // checked: T is shareable
 	o.Capacity, o.Fingerprint, o.Schema = 0, 0, sc
 	w, err := NewWriter(region, &o)
 	if err != nil {

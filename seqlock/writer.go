@@ -17,8 +17,8 @@ type WriterOptions struct {
 	// region; when adopting one it must match (0 accepts the region's).
 	// NewTypedWriter sets it to the type's size.
 	Capacity int
-	// Fingerprint identifies the type of the values (0 = raw bytes).
-	// NewTypedWriter sets it; see Fingerprint.
+	// Fingerprint identifies the type of values that have no schema (0 =
+	// raw bytes); a struct Schema sets it to the schema's fingerprint.
 	Fingerprint uint64
 	// NoTimestamp turns off the publish-time stamp of Write, saving one
 	// clock read (tens of nanoseconds) per write; Meta.UnixNano is then 0
@@ -106,8 +106,8 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		if capacity == 0 {
 			capacity = opts.initCapacity
 		}
-		if capacity < 1 || capacity > maxCapacity {
-			return nil, fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, capacity, maxCapacity)
+		if capacity < 1 || capacity > MaxCapacity {
+			return nil, fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, capacity, MaxCapacity)
 		}
 		var enc []byte
 		if opts.Schema != nil {

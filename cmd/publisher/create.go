@@ -41,7 +41,7 @@ func explainCreate(cfg *config, err error) error {
 	switch {
 	case errors.As(err, &inc) && inc.SchemaDiffers():
 		return &cli.Error{Name: name, Err: err,
-			Msg:   "segment holds " + seqlock.Describe(inc.Schema) + ", not " + seqlock.Describe(inc.WantSchema),
+			Msg:   "segment holds " + seqlock.DescribeSchema(inc.Schema) + ", not " + seqlock.DescribeSchema(inc.WantSchema),
 			Hints: []string{"publish without -type and -schema to publish into it as it is, or remove it with: publisher -rm " + name}}
 	case errors.As(err, &inc) && inc.Fingerprint != inc.WantFingerprint:
 		return &cli.Error{Name: name, Err: err,
