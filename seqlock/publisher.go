@@ -46,6 +46,11 @@ type Options struct {
 	// existing segment must hold the same schema, except that a publisher
 	// of bytes (nil) adopts text and json segments too.
 	Schema *schema.Schema
+	// AnySchema makes Schema apply only to a segment created anew: an
+	// existing one is taken over whatever its values are (bytes, text,
+	// json, a struct), as a tool that publishes into segments it did not
+	// make does; Publisher.Schema says what they are.
+	AnySchema bool
 }
 
 // A Publisher is the single writer of a named segment. It holds the
@@ -110,7 +115,7 @@ func Create(name string, opts *Options) (*Publisher, error) {
 	}
 	// A new segment (or one whose creator died before writing the header)
 	// gets the capacity asked for; an existing one must match it, if given.
-	wo := &WriterOptions{Capacity: o.Capacity, NoTimestamp: o.NoTimestamp, Schema: o.Schema, initCapacity: capacity}
+	wo := &WriterOptions{Capacity: o.Capacity, NoTimestamp: o.NoTimestamp, Schema: o.Schema, initCapacity: capacity, anySchema: o.AnySchema}
 	w, err := faultSafe(func() (*Writer, error) { return NewWriter(seg.Bytes(), wo) })
 	if err != nil {
 		seg.Close()
@@ -341,6 +346,13 @@ func (p *Publisher) removedError() error {
 // once the segment was removed. Like the Publisher, it is not safe for
 // concurrent use; it is valid until Close.
 func (p *Publisher) Writer() *Writer { return p.w }
+
+// Mode returns the permission bits of the segment (on Windows, derived
+// from its access control list).
+func (p *Publisher) Mode() (fs.FileMode, error) {
+	info, err := p.seg.Stat()
+	return info.Mode, err
+}
 
 // Remove removes the segment's name, if it still refers to this
 // Publisher's segment (else the error wraps ErrRemoved). Nobody can open the

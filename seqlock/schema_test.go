@@ -133,3 +133,28 @@ func TestSchemaAreaCorrupt(t *testing.T) {
 		t.Errorf("NewReader of a damaged schema area = %v, want ErrCorrupt", err)
 	}
 }
+
+// TestAnySchema: with AnySchema, Create takes an existing segment over
+// whatever its values are, and Schema applies only to a new segment.
+func TestAnySchema(t *testing.T) {
+	segDir(t)
+	p, err := seqlock.CreateTyped[imuSample]("any", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	text, _ := schema.ForKind(schema.Text)
+	q, err := seqlock.Create("any", &seqlock.Options{Schema: text, AnySchema: true})
+	if err != nil {
+		t.Fatalf("Create with AnySchema over a struct segment = %v", err)
+	}
+	if q.Kind() != schema.Struct {
+		t.Errorf("Kind() = %v, want the segment's struct", q.Kind())
+	}
+	q.Close()
+	r, err := seqlock.Create("new", &seqlock.Options{Schema: text, AnySchema: true})
+	if err != nil || r.Kind() != schema.Text {
+		t.Fatalf("Create with AnySchema of a new segment = %v, kind %v; want text", err, r.Kind())
+	}
+	r.Close()
+}

@@ -31,7 +31,8 @@ type WriterOptions struct {
 	// the capacity (its size) and the fingerprint (its Fingerprint).
 	Schema *schema.Schema
 
-	initCapacity int // the capacity to initialise a region with when Capacity is 0 (Create)
+	initCapacity int  // the capacity to initialise a region with when Capacity is 0 (Create)
+	anySchema    bool // adopt a region whatever its schema (Options.AnySchema)
 }
 
 // A Writer publishes values into a region. It must be the region's only
@@ -86,7 +87,7 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		if opts.Capacity != 0 && opts.Capacity != sc.Size() {
 			return nil, fmt.Errorf("%w: capacity %d for a struct schema of %d bytes", ErrInvalid, opts.Capacity, sc.Size())
 		}
-		opts = &WriterOptions{Capacity: sc.Size(), Fingerprint: sc.Fingerprint(), NoTimestamp: opts.NoTimestamp, Schema: sc}
+		opts = &WriterOptions{Capacity: sc.Size(), Fingerprint: sc.Fingerprint(), NoTimestamp: opts.NoTimestamp, Schema: sc, anySchema: opts.anySchema}
 		fingerprint = opts.Fingerprint
 	}
 	h := headerAt(region)
@@ -136,7 +137,8 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if opts.Capacity != 0 && opts.Capacity != g.capacity || fingerprint != g.fingerprint || !adoptable(have, opts.Schema) {
+		otherValues := !opts.anySchema && (fingerprint != g.fingerprint || !adoptable(have, opts.Schema))
+		if opts.Capacity != 0 && opts.Capacity != g.capacity || otherValues {
 			return nil, &IncompatibleError{
 				Capacity: g.capacity, WantCapacity: opts.Capacity,
 				Fingerprint: g.fingerprint, WantFingerprint: fingerprint,

@@ -6,18 +6,23 @@ import (
 	"io/fs"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
 // create opens the segment for publishing, creating it if needed, and
 // explains a failure.
 func create(cfg *config) (*seqlock.Publisher, error) {
-	cfg.schema = segmentSchema(cfg)
+	sc, given := cfg.schema, cfg.schema != nil
+	if !given {
+		sc, _ = schema.ForKind(schema.Text) // for a new segment
+	}
 	p, err := seqlock.Create(cfg.name, &seqlock.Options{
 		Capacity:    cfg.capacity.Bytes, // 0 unless given: an existing segment keeps its own
 		Mode:        fs.FileMode(cfg.mode),
 		NoTimestamp: cfg.noTimestamp,
-		Schema:      cfg.schema,
+		Schema:      sc,
+		AnySchema:   !given, // without -type or -schema, take a segment over as it is
 	})
 	if err != nil {
 		return nil, explainCreate(cfg, err)
@@ -25,9 +30,9 @@ func create(cfg *config) (*seqlock.Publisher, error) {
 	if cfg.mode != 0 && !p.Created() { // -mode given (0 is not a valid -mode)
 		// Taking over keeps the segment's mode: say so rather than
 		// ignore -mode silently.
-		if st, err := seqlock.Stat(cfg.name); err == nil && st.Mode != fs.FileMode(cfg.mode) {
+		if mode, err := p.Mode(); err == nil && mode != fs.FileMode(cfg.mode) {
 			fmt.Fprintf(cfg.stderr, "publisher: %s: segment exists with mode %04o; -mode %04o not applied\nhint: to change it, remove it first: publisher -rm %s\n",
-				cfg.name, uint32(st.Mode), uint32(cfg.mode), cfg.name)
+				cfg.name, uint32(mode), uint32(cfg.mode), cfg.name)
 		}
 	}
 	return p, nil

@@ -48,20 +48,6 @@ func parseSchema(cfg *config, given map[string]bool) error {
 	return nil
 }
 
-// segmentSchema returns the schema to create the segment with: -type or
-// -schema if given, else the existing segment's (so that a publisher takes
-// over a struct or json segment as it is), else text.
-func segmentSchema(cfg *config) *schema.Schema {
-	if cfg.schema != nil {
-		return cfg.schema
-	}
-	if st, err := seqlock.Stat(cfg.name); err == nil {
-		return st.Schema // nil for bytes
-	}
-	text, _ := schema.ForKind(schema.Text)
-	return text
-}
-
 // encoder turns a VALUE argument or a line of input into the segment's value:
 // for a struct segment, a JSON object giving the fields by name (missing
 // ones are zero); for the others the bytes as they are (Publish checks that
