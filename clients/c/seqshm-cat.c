@@ -220,14 +220,6 @@ static void print_number(FILE *out, const seqshm_value *v, const seqshm_field *f
         fprintf(out, json ? "null" : "?(%s)", seqshm_strerror(rc));
 }
 
-/* subtree_end returns the index after the fields nested in struct field i. */
-static int subtree_end(const seqshm_schema *s, int i) {
-    int j = i + 1;
-    while (j < s->nfields && s->fields[j].depth > s->fields[i].depth)
-        j++;
-    return j;
-}
-
 /* print_fields prints the fields with parent `parent` among fields[lo, hi)
  * of the value: mode 'l' one path=value line each, 'f' logfmt, 'j' JSON
  * object members. Every value is fetched by its path with the getters. */
@@ -261,7 +253,7 @@ static void print_fields(FILE *out, const seqshm_value *v, int lo, int hi, int p
                 int sfirst = 1;
                 if (mode == 'j')
                     fputc('{', out);
-                print_fields(out, v, i + 1, subtree_end(s, i), i, sub, mode, mode == 'j' ? &sfirst : first);
+                print_fields(out, v, i + 1, seqshm_subtree_end(s, i), i, sub, mode, mode == 'j' ? &sfirst : first);
                 if (mode == 'j')
                     fputc('}', out);
                 continue;
@@ -344,7 +336,7 @@ static void schema_text(char *buf, size_t cap, size_t *len, const seqshm_schema 
         first = 0;
         if (f->type == SEQSHM_T_STRUCT) {
             APPEND("struct{");
-            schema_text(buf, cap, len, s, i + 1, subtree_end(s, i), i);
+            schema_text(buf, cap, len, s, i + 1, seqshm_subtree_end(s, i), i);
             APPEND("}");
         } else {
             APPEND("%s", seqshm_type_name(f->type));

@@ -11,10 +11,11 @@
  *
  * Supported: Linux and Windows on little-endian 64-bit CPUs with lock-free
  * 8-byte atomics (x86-64, AArch64). The memory-ordering argument below is
- * made for those two. On Windows a segment is the named mapping
- * Local\seqshm.NAME, mapped read-only; there is no writer-lock probe (the
- * writer's state is then "unknown" unless it closed cleanly) and
- * seqshm_wait polls.
+ * made for those two. On Windows a segment is the file NAME in seqshm_dir()
+ * (%SEQSHM_DIR%, else %LOCALAPPDATA%\seqshm), else a running publisher's
+ * named mapping Local\seqshm.NAME, mapped read-only; there is no
+ * writer-lock probe (the writer's state is then "unknown" unless it closed
+ * cleanly) and seqshm_wait polls.
  *
  *     seqshm h;
  *     int rc = seqshm_open(&h, "imu");
@@ -369,7 +370,8 @@ typedef struct seqshm_value {
 /* A field found by seqshm_field_lookup. */
 typedef struct seqshm_ref {
     const seqshm_field *field;
-    uint64_t offset; /* of the field's element 0 in the value */
+    uint64_t offset; /* of the field's element 0 (indexed path: of that element) in the value */
+    uint32_t count;  /* elements from offset on: the array's length, else 1 (char[N], one element) */
 } seqshm_ref;
 
 /* A value's description, from seqshm_read. */
@@ -411,7 +413,7 @@ typedef struct seqshm {
 #ifdef SEQSHM_WINDOWS
     HANDLE mapping;
 #endif
-    char path[4096];           /* Linux: the file; Windows: the mapping's name */
+    char path[4096];           /* the file; Windows without a file: the mapping's name */
     char detail[256];          /* detail of the last error, "" if none */
 } seqshm;
 
@@ -480,16 +482,30 @@ static inline int seqshm_valid_name(const char *name) {
     return n <= SEQSHM_MAX_NAME;
 }
 
-/* seqshm_dir returns where segments live: on Linux the directory
- * $SEQSHM_DIR, else /dev/shm; on Windows the prefix of the mapping names. */
+/* seqshm_dir returns the directory holding segment files: $SEQSHM_DIR,
+ * else /dev/shm (Windows: %LOCALAPPDATA%\seqshm, "" if LOCALAPPDATA is
+ * unset; the string then lives in a thread-local buffer until the next
+ * call). */
 static inline const char *seqshm_dir(void) {
-#ifdef SEQSHM_WINDOWS
-    return "Local\\seqshm.";
-#else
     const char *d = getenv("SEQSHM_DIR");
-    return d != NULL && d[0] != 0 ? d : "/dev/shm";
+    if (d != NULL && d[0] != 0)
+        return d;
+#ifdef SEQSHM_WINDOWS
+    static _Thread_local char def[MAX_PATH];
+    const char *local = getenv("LOCALAPPDATA");
+    if (local == NULL || local[0] == 0)
+        return "";
+    snprintf(def, sizeof def, "%s\\seqshm", local);
+    return def;
+#else
+    return "/dev/shm";
 #endif
 }
+
+#ifdef SEQSHM_WINDOWS
+/* The prefix of a running publisher's named mapping: Local\seqshm.NAME. */
+#define SEQSHM_WIN_MAPPING_PREFIX "Local\\seqshm."
+#endif
 
 /* ---- Validating the header ---------------------------------------------- */
 
@@ -926,16 +942,26 @@ static inline int seqshm_decode_schema_area(const unsigned char *base, const seq
     return SEQSHM_OK;
 }
 
+/* seqshm_subtree_end returns the index after the fields nested in field i
+ * of s (i + 1 unless field i is a struct): they follow it, depth first. */
+static inline int seqshm_subtree_end(const seqshm_schema *s, int i) {
+    int j = i + 1;
+    while (j < s->nfields && s->fields[j].depth > s->fields[i].depth)
+        j++;
+    return j;
+}
+
 /* seqshm_field_lookup finds a field of a struct schema by path: names
  * joined by '.', each but the last optionally indexed as in "pts[2].x" (an
  * element of an array of structs), the last optionally indexed too
- * ("cov[4]": then ref->offset is that element's). Returns SEQSHM_OK,
+ * ("cov[4]": then ref->offset is that element's, ref->count 1). Returns SEQSHM_OK,
  * SEQSHM_E_NOFIELD (no such field, an index out of range, or a schema that
  * is not a struct) or SEQSHM_E_TYPE (a '.' after a field that is not a
  * struct). */
 static inline int seqshm_field_lookup(const seqshm_schema *s, const char *path, seqshm_ref *ref) {
     ref->field = NULL;
     ref->offset = 0;
+    ref->count = 0;
     if (s == NULL || s->kind != SEQSHM_KIND_STRUCT || s->fields == NULL || path == NULL)
         return SEQSHM_E_NOFIELD;
     int parent = -1, lo = 0, hi = s->nfields; /* search fields[lo, hi) with this parent */
@@ -958,6 +984,7 @@ static inline int seqshm_field_lookup(const seqshm_schema *s, const char *path, 
         const seqshm_field *f = &s->fields[found];
         base += f->offset;
         p += n;
+        uint32_t count = f->len == 0 || f->type == SEQSHM_T_CHAR ? 1 : f->len;
         if (*p == '[') {
             char *end;
             errno = 0;
@@ -966,17 +993,13 @@ static inline int seqshm_field_lookup(const seqshm_schema *s, const char *path, 
                 idx >= f->len || p[1] == '-' || p[1] == '+' || p[1] == ' ')
                 return SEQSHM_E_NOFIELD;
             base += idx * f->elem_size;
+            count = 1;
             p = end + 1;
-            if (*p == 0) {
-                /* An indexed leaf: a single element of the array. */
-                ref->field = f;
-                ref->offset = base;
-                return SEQSHM_OK;
-            }
         }
         if (*p == 0) {
             ref->field = f;
             ref->offset = base;
+            ref->count = count;
             return SEQSHM_OK;
         }
         if (*p != '.')
@@ -986,9 +1009,7 @@ static inline int seqshm_field_lookup(const seqshm_schema *s, const char *path, 
         p++;
         parent = found;
         lo = found + 1;
-        hi = lo;
-        while (hi < s->nfields && s->fields[hi].depth > f->depth)
-            hi++;
+        hi = seqshm_subtree_end(s, found);
     }
 }
 
@@ -1001,11 +1022,9 @@ static inline int seqshm__elem(const seqshm_value *v, const char *path, uint32_t
     int rc = seqshm_field_lookup(v->schema, path, &r);
     if (rc != SEQSHM_OK)
         return rc;
-    const seqshm_field *f = r.field;
-    size_t plen = strlen(path);
-    uint32_t count = f->len == 0 || f->type == SEQSHM_T_CHAR || (plen > 0 && path[plen - 1] == ']') ? 1 : f->len;
-    if (index >= count)
+    if (index >= r.count)
         return SEQSHM_E_NOFIELD;
+    const seqshm_field *f = r.field;
     uint64_t off = r.offset + (uint64_t)index * f->elem_size;
     if (v->data == NULL || off > v->len || v->len - off < f->elem_size)
         return SEQSHM_E_SHORTVAL;
@@ -1014,32 +1033,38 @@ static inline int seqshm__elem(const seqshm_value *v, const char *path, uint32_t
     return SEQSHM_OK;
 }
 
-/* seqshm__raw loads a number or bool element: integers as *u (signed ones
- * sign-extended), floats as *d. Returns 0 integer, 1 float, -1 other. */
-static inline int seqshm__raw(int type, const unsigned char *p, uint64_t *u, double *d) {
+/* seqshm__number finds element index of the number or bool field at path
+ * in v and loads it: *t is the field's type; an integer or bool goes to *u
+ * (a signed one sign-extended), a float to *d. Returns 0 (an integer), 1 (a
+ * float), or a (negative) error: SEQSHM_E_TYPE for char and struct. */
+static inline int seqshm__number(const seqshm_value *v, const char *path, uint32_t index, int *t, uint64_t *u,
+                                 double *d) {
+    const seqshm_field *f;
+    const unsigned char *p;
+    int rc = seqshm__elem(v, path, index, &f, &p);
+    if (rc != SEQSHM_OK)
+        return rc;
     uint8_t b1;
     uint16_t b2;
     uint32_t b4;
-    uint64_t b8;
-    switch (type) {
+    float f4;
+    *t = f->type;
+    *u = 0;
+    *d = 0;
+    switch (f->type) {
     case SEQSHM_T_BOOL: *u = p[0] != 0; return 0;
     case SEQSHM_T_INT8: memcpy(&b1, p, 1); *u = (uint64_t)(int64_t)(int8_t)b1; return 0;
     case SEQSHM_T_INT16: memcpy(&b2, p, 2); *u = (uint64_t)(int64_t)(int16_t)b2; return 0;
     case SEQSHM_T_INT32: memcpy(&b4, p, 4); *u = (uint64_t)(int64_t)(int32_t)b4; return 0;
-    case SEQSHM_T_INT64: memcpy(&b8, p, 8); *u = b8; return 0;
     case SEQSHM_T_UINT8: *u = p[0]; return 0;
     case SEQSHM_T_UINT16: memcpy(&b2, p, 2); *u = b2; return 0;
     case SEQSHM_T_UINT32: memcpy(&b4, p, 4); *u = b4; return 0;
-    case SEQSHM_T_UINT64: memcpy(&b8, p, 8); *u = b8; return 0;
-    case SEQSHM_T_FLOAT32: {
-        float f;
-        memcpy(&f, p, 4);
-        *d = (double)f;
-        return 1;
-    }
+    case SEQSHM_T_INT64:
+    case SEQSHM_T_UINT64: memcpy(u, p, 8); return 0;
+    case SEQSHM_T_FLOAT32: memcpy(&f4, p, 4); *d = (double)f4; return 1;
     case SEQSHM_T_FLOAT64: memcpy(d, p, 8); return 1;
     }
-    return -1;
+    return SEQSHM_E_TYPE;
 }
 
 static inline int seqshm__signed(int t) { return t >= SEQSHM_T_INT8 && t <= SEQSHM_T_INT64; }
@@ -1049,31 +1074,26 @@ static inline int seqshm__signed(int t) { return t >= SEQSHM_T_INT8 && t <= SEQS
  * Returns SEQSHM_OK, SEQSHM_E_NOFIELD, SEQSHM_E_TYPE (char or struct) or
  * SEQSHM_E_SHORTVAL (the value is shorter than the schema says). */
 static inline int seqshm_get_f64(const seqshm_value *v, const char *path, uint32_t index, double *out) {
-    const seqshm_field *f;
-    const unsigned char *p;
-    int rc = seqshm__elem(v, path, index, &f, &p);
-    if (rc != SEQSHM_OK)
-        return rc;
+    int t;
     uint64_t u;
     double d;
-    switch (seqshm__raw(f->type, p, &u, &d)) {
-    case 0: *out = seqshm__signed(f->type) ? (double)(int64_t)u : (double)u; return SEQSHM_OK;
-    case 1: *out = d; return SEQSHM_OK;
-    }
-    return SEQSHM_E_TYPE;
+    int r = seqshm__number(v, path, index, &t, &u, &d);
+    if (r < 0)
+        return r;
+    *out = r == 1 ? d : seqshm__signed(t) ? (double)(int64_t)u : (double)u;
+    return SEQSHM_OK;
 }
 
 /* seqshm_get_i64 stores an integer or bool element as int64. A uint64 above
  * INT64_MAX and floats are SEQSHM_E_TYPE. */
 static inline int seqshm_get_i64(const seqshm_value *v, const char *path, uint32_t index, int64_t *out) {
-    const seqshm_field *f;
-    const unsigned char *p;
-    int rc = seqshm__elem(v, path, index, &f, &p);
-    if (rc != SEQSHM_OK)
-        return rc;
+    int t;
     uint64_t u;
     double d;
-    if (seqshm__raw(f->type, p, &u, &d) != 0 || (f->type == SEQSHM_T_UINT64 && u > (uint64_t)INT64_MAX))
+    int r = seqshm__number(v, path, index, &t, &u, &d);
+    if (r < 0)
+        return r;
+    if (r == 1 || (t == SEQSHM_T_UINT64 && u > (uint64_t)INT64_MAX))
         return SEQSHM_E_TYPE;
     *out = (int64_t)u;
     return SEQSHM_OK;
@@ -1082,14 +1102,13 @@ static inline int seqshm_get_i64(const seqshm_value *v, const char *path, uint32
 /* seqshm_get_u64 stores an integer or bool element as uint64. A negative
  * value and floats are SEQSHM_E_TYPE. */
 static inline int seqshm_get_u64(const seqshm_value *v, const char *path, uint32_t index, uint64_t *out) {
-    const seqshm_field *f;
-    const unsigned char *p;
-    int rc = seqshm__elem(v, path, index, &f, &p);
-    if (rc != SEQSHM_OK)
-        return rc;
+    int t;
     uint64_t u;
     double d;
-    if (seqshm__raw(f->type, p, &u, &d) != 0 || (seqshm__signed(f->type) && (int64_t)u < 0))
+    int r = seqshm__number(v, path, index, &t, &u, &d);
+    if (r < 0)
+        return r;
+    if (r == 1 || (seqshm__signed(t) && (int64_t)u < 0))
         return SEQSHM_E_TYPE;
     *out = u;
     return SEQSHM_OK;
@@ -1255,21 +1274,15 @@ static inline void seqshm_close(seqshm *h) {
 
 #else /* SEQSHM_WINDOWS */
 
-/* seqshm__win_file_mapping opens the segment file NAME in the segment
- * directory ($SEQSHM_DIR, else %LOCALAPPDATA%\seqshm) read-only and returns
- * an unnamed read-only mapping of it, or NULL if there is no such file. The
- * file is opened sharing read, write and delete, as the Go publisher's, and
- * without following a reparse point (a link is not a segment). */
+/* seqshm__win_file_mapping opens the segment file NAME in seqshm_dir()
+ * read-only and returns an unnamed read-only mapping of it, or NULL if there
+ * is no such file. The file is opened sharing read, write and delete, as
+ * the Go publisher's, and without following a reparse point (a link is not
+ * a segment). */
 static inline HANDLE seqshm__win_file_mapping(const char *name, char *path, size_t path_len) {
-    const char *dir = getenv("SEQSHM_DIR");
-    char def[MAX_PATH];
-    if (dir == NULL || dir[0] == 0) {
-        const char *local = getenv("LOCALAPPDATA");
-        if (local == NULL || local[0] == 0)
-            return NULL;
-        snprintf(def, sizeof def, "%s\\seqshm", local);
-        dir = def;
-    }
+    const char *dir = seqshm_dir();
+    if (dir[0] == 0)
+        return NULL;
     int n = snprintf(path, path_len, "%s\\%s", dir, name);
     if (n < 0 || (size_t)n >= path_len)
         return NULL;
@@ -1294,8 +1307,8 @@ static inline int seqshm_open(seqshm *h, const char *name) {
         return seqshm__fail(h, SEQSHM_E_NAME, "segment names are 1-200 characters of [A-Za-z0-9._-], not starting with '.'");
     HANDLE m = seqshm__win_file_mapping(name, h->path, sizeof h->path);
     if (m == NULL) {
-        snprintf(h->path, sizeof h->path, "%s%s", seqshm_dir(), name);
-        wchar_t wname[sizeof "Local\\seqshm." + SEQSHM_MAX_NAME];
+        snprintf(h->path, sizeof h->path, "%s%s", SEQSHM_WIN_MAPPING_PREFIX, name);
+        wchar_t wname[sizeof SEQSHM_WIN_MAPPING_PREFIX + SEQSHM_MAX_NAME];
         size_t i = 0;
         for (const char *p = h->path; *p; p++) /* valid names are ASCII */
             wname[i++] = (wchar_t)(unsigned char)*p;
@@ -1679,7 +1692,6 @@ static inline int64_t seqshm_now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 #endif
 }
-#define seqshm__now_ns seqshm_now_ns /* older name */
 
 static inline void seqshm__sleep_ns(int64_t ns) {
 #ifdef SEQSHM_WINDOWS

@@ -135,15 +135,15 @@ SCHEMA_MAX_DEPTH, SCHEMA_MAX_FIELDS = 8, 1024
 SCHEMA_MAX_NAME, SCHEMA_MAX_UNIT = 64, 64
 SCHEMA_MAX_SIZE, SCHEMA_MAX_BINARY = 1 << 30, 1 << 18
 KINDS = ("bytes", "text", "json", "struct")
-# type code -> (name, element size, struct format, numpy format)
+# type code -> (name, element size, struct format code (little-endian), numpy format)
 TYPES = {
-    1: ("bool", 1, "?", "?"), 2: ("int8", 1, "b", "i1"), 3: ("int16", 2, "<h", "<i2"),
-    4: ("int32", 4, "<i", "<i4"), 5: ("int64", 8, "<q", "<i8"), 6: ("uint8", 1, "B", "u1"),
-    7: ("uint16", 2, "<H", "<u2"), 8: ("uint32", 4, "<I", "<u4"), 9: ("uint64", 8, "<Q", "<u8"),
-    10: ("float32", 4, "<f", "<f4"), 11: ("float64", 8, "<d", "<f8"), 12: ("char", 0, None, None),
+    1: ("bool", 1, "?", "?"), 2: ("int8", 1, "b", "i1"), 3: ("int16", 2, "h", "<i2"),
+    4: ("int32", 4, "i", "<i4"), 5: ("int64", 8, "q", "<i8"), 6: ("uint8", 1, "B", "u1"),
+    7: ("uint16", 2, "H", "<u2"), 8: ("uint32", 4, "I", "<u4"), 9: ("uint64", 8, "Q", "<u8"),
+    10: ("float32", 4, "f", "<f4"), 11: ("float64", 8, "d", "<f8"), 12: ("char", 0, None, None),
     13: ("struct", 0, None, None),
 }
-T_BOOL, T_CHAR, T_STRUCT = 1, 12, 13
+T_CHAR, T_STRUCT = 12, 13
 
 if sys.byteorder != "little":
     raise ImportError("seqshm: only little-endian hosts are supported")
@@ -202,13 +202,16 @@ class Field:
     size, align, and fields (a struct's own fields, else []).
     """
 
-    __slots__ = ("name", "unit", "type", "len", "offset", "elem_size", "size", "align", "fields")
+    __slots__ = ("name", "unit", "type", "len", "offset", "elem_size", "size", "align", "fields", "_unpack")
 
     def __init__(self, name, unit, typ, n, offset):
         self.name, self.unit, self.type, self.len, self.offset = name, unit, typ, n, offset
         self.elem_size = self.size = 0
         self.align = 1
         self.fields = []
+        # A number or bool field's elements, all at once (compiled once, at decode).
+        fmt = TYPES[typ][2]
+        self._unpack = struct.Struct(f"<{n or 1}{fmt}").unpack_from if fmt else None
 
     @property
     def type_name(self):
@@ -307,15 +310,11 @@ def _decode_struct(fields, b, base):
             raw = b[off: off + f.len]
             out[f.name] = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
             continue
-        n = f.len or 1
         if f.type == T_STRUCT:
-            items = [_decode_struct(f.fields, b, off + i * f.elem_size) for i in range(n)]
+            items = [_decode_struct(f.fields, b, off + i * f.elem_size) for i in range(f.len or 1)]
         else:
-            fmt = TYPES[f.type][2]
-            items = [struct.unpack_from(fmt, b, off + i * f.elem_size)[0] for i in range(n)]
-            if f.type == T_BOOL:
-                items = [bool(x) for x in items]
-        out[f.name] = items if f.len else items[0]
+            items = f._unpack(b, off)  # bool elements unpack as bool
+        out[f.name] = list(items) if f.len else items[0]
     return out
 
 
@@ -697,20 +696,11 @@ class Segment:
             return True, length - 1
         return True, max(pid, 0)
 
-    def info(self):
-        """Describe the segment: geometry, counter and the writer's state.
-
-        writer is, as seqlock.Subscriber.Status says: "running" if a writer
-        holds the lock, "closed" if the last one closed cleanly, "none" if no
-        writer ever opened it, "died" if one exited without closing, and
-        "unknown" if the lock could not be probed.
-        """
+    def _writer(self):
+        """(writer, counter, state, pid, held, lock_pid): the writer's state
+        as info() names it, and what it was derived from."""
         w = self._words
-        counter = w[OFF_COUNTER // 8]
-        state = w[OFF_WRITER_STATE // 8]
-        pid = w[OFF_WRITER_PID // 8]
-        pid_ns = w[OFF_PID_NS // 8]
-        own_ns = _own_pid_ns()
+        counter, state, pid = w[OFF_COUNTER // 8], w[OFF_WRITER_STATE // 8], w[OFF_WRITER_PID // 8]
         try:
             held, lock_pid = self.writer_lock()
         except OSError:
@@ -725,6 +715,24 @@ class Segment:
             writer = "none"
         else:
             writer = "died"
+        return writer, counter, state, pid, held, lock_pid
+
+    def writer(self):
+        """The writer's state, as info()["writer"] (without the rest of info())."""
+        return self._writer()[0]
+
+    def info(self):
+        """Describe the segment: geometry, counter and the writer's state.
+
+        writer is, as seqlock.Subscriber.Status says: "running" if a writer
+        holds the lock, "closed" if the last one closed cleanly, "none" if no
+        writer ever opened it, "died" if one exited without closing, and
+        "unknown" if the lock could not be probed.
+        """
+        w = self._words
+        writer, counter, state, pid, held, lock_pid = self._writer()
+        pid_ns = w[OFF_PID_NS // 8]
+        own_ns = _own_pid_ns()
         d = dict(self._g)
         d["slots"] = list(d["slots"])
         d["flags"] = w[OFF_FLAGS // 8]
@@ -836,7 +844,7 @@ def _print_value(seg, seq, value, t, as_json, fields=False):
         else:
             out.write(value + b"\n")
         return
-    obj = {"name": seg.name, "seq": seq, "len": len(value), "time_ns": t, "writer": seg.info()["writer"]}
+    obj = {"name": seg.name, "seq": seq, "len": len(value), "time_ns": t, "writer": seg.writer()}
     if is_struct or seg.schema.kind == "json":
         obj["value"] = _jsonable(seg.decode(value))
     else:

@@ -107,6 +107,19 @@ func create(name string, capacity int) (*shmfile.Segment, *seqlock.Writer, error
 	return seg, w, nil
 }
 
+// writeOnce publishes value as write 1 into region with a new writer made
+// with opts, then closes the writer.
+func writeOnce(region []byte, opts *seqlock.WriterOptions, value []byte) error {
+	w, err := seqlock.NewWriter(region, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(value); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
 func fixed(name string, value []byte) error {
 	seg, w, err := create(name, fixedCapacity)
 	if err != nil {
@@ -206,14 +219,8 @@ func corrupt(name, kind string) error {
 		return fmt.Errorf("unknown corruption %q", kind)
 	}
 	region := seqlock.MakeRegion(fixedCapacity)
-	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: fixedCapacity, NoTimestamp: true})
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write([]byte("hello")); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
+	opts := &seqlock.WriterOptions{Capacity: fixedCapacity, NoTimestamp: true}
+	if err := writeOnce(region, opts, []byte("hello")); err != nil {
 		return err
 	}
 	b := damage(append([]byte(nil), region...))
@@ -377,14 +384,7 @@ func huge(name string, capacity, length int) error {
 		return err
 	}
 	defer syscall.Munmap(region)
-	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: capacity})
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write([]byte("small")); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
+	if err := writeOnce(region, &seqlock.WriterOptions{Capacity: capacity}, []byte("small")); err != nil {
 		return err
 	}
 	if length > 5 {
@@ -443,14 +443,7 @@ func badSchema(name, kind string) error {
 	// 8-byte aligned, as a mapping would be.
 	words := make([]uint64, (seqlock.SizeWith(sc.Size(), sc)+7)/8)
 	region := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*8)
-	w, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Schema: sc, NoTimestamp: true})
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(make([]byte, sc.Size())); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
+	if err := writeOnce(region, &seqlock.WriterOptions{Schema: sc, NoTimestamp: true}, make([]byte, sc.Size())); err != nil {
 		return err
 	}
 	if string(region[256:260]) != "SQSC" || !bytes.Equal(region[256:256+len(enc)], enc) {
