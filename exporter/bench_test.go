@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/seqshm/seqshm/exporter"
+	"github.com/seqshm/seqshm/internal/testproc"
 	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
@@ -93,7 +94,7 @@ func TestScrape1000(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	segDir(t)
+	testproc.SegDir(t)
 	start := time.Now()
 	makeSegments(t, scrapeSegments)
 	t.Logf("created %d segments in %v", scrapeSegments, time.Since(start).Round(time.Millisecond))

@@ -31,9 +31,6 @@ type Options struct {
 	// MaxFields bounds the numbers exported from one value: 0 means
 	// DefaultMaxFields. The rest are skipped.
 	MaxFields int
-	// BytesAsText decodes segments of kind bytes (those without a schema,
-	// such as the publisher command makes) as text, if they are UTF-8.
-	BytesAsText bool
 	// Log, if set, is told when a segment starts failing (err != nil) and
 	// when it is readable again (err == nil): once per change, not at
 	// every scrape. It is called from Collect, one call at a time.

@@ -39,8 +39,8 @@
 //   - text: every KEY=VALUE token (tokens separated by white space or
 //     commas) whose VALUE strconv.ParseFloat accepts, field being KEY; a
 //     text that is one number alone gives field "value";
-//   - bytes: nothing, unless Options.BytesAsText (then as text, if the
-//     value is UTF-8).
+//   - bytes: nothing (values without a schema are opaque; the publisher
+//     command makes text segments unless told -type bytes).
 //
 // A value is exported as published: no unit conversion. NaN and ±Inf pass
 // through. At most Options.MaxFields numbers a segment are exported, the

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 )
@@ -147,7 +148,7 @@ func appendKey(path, quoted []byte) []byte {
 		return append(path, raw...)
 	}
 	var s string
-	if err := jsonUnquote(quoted, &s); err != nil {
+	if err := json.Unmarshal(quoted, &s); err != nil {
 		return append(path, raw...)
 	}
 	return append(path, s...)

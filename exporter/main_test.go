@@ -10,42 +10,35 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seqshm/seqshm/internal/testproc"
 	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
-// childEnv selects the helper role of a re-executed test binary: with it
-// set, TestMain runs the role it names instead of the tests.
-const childEnv = "SEQSHM_EXPORTER_CHILD"
-
 func TestMain(m *testing.M) {
-	if role := os.Getenv(childEnv); role != "" {
-		if err := runChild(role, os.Args[len(os.Args)-2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "exporter child:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+	os.Exit(testproc.Main(m, map[string]testproc.Role{"publish-text": publishText}))
 }
 
-// runChild runs the role "publish-text NAME VALUE": create the text
-// segment NAME, publish VALUE, say "ready" and wait to be killed.
-func runChild(role string, args []string) error {
-	if role != "publish-text" {
-		return fmt.Errorf("unknown role %q", role)
+// publishText is the helper role "publish-text NAME VALUE": create the
+// text segment NAME, publish VALUE, say "ready" and wait to be killed.
+func publishText(args []string) int {
+	if err := func() error {
+		text, _ := schema.ForKind(schema.Text)
+		pub, err := seqlock.Create(args[0], &seqlock.Options{Schema: text})
+		if err != nil {
+			return err
+		}
+		if _, err := pub.Publish([]byte(args[1])); err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		time.Sleep(time.Minute) // killed long before
+		return fmt.Errorf("not killed")
+	}(); err != nil {
+		fmt.Fprintln(os.Stderr, "exporter child:", err)
+		return 1
 	}
-	text, _ := schema.ForKind(schema.Text)
-	pub, err := seqlock.Create(args[0], &seqlock.Options{Schema: text})
-	if err != nil {
-		return err
-	}
-	if _, err := pub.Publish([]byte(args[1])); err != nil {
-		return err
-	}
-	fmt.Println("ready")
-	time.Sleep(time.Minute) // killed long before
-	return fmt.Errorf("not killed")
+	return 0
 }
 
 // startChild starts the test binary in role with args, in the segment
@@ -53,8 +46,7 @@ func runChild(role string, args []string) error {
 // the end of the test if it still runs.
 func startChild(t *testing.T, role string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
-	cmd.Env = append(os.Environ(), childEnv+"="+role)
+	cmd := testproc.Command(role, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

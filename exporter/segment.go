@@ -38,7 +38,7 @@ func newSegment(name string) *segment {
 	for i, st := range writerStates {
 		s.lState[i] = []*dto.LabelPair{seg, labelPair(&lnState, st)}
 	}
-	s.fields.init(s.name, seg)
+	s.fields.seg = seg
 	return s
 }
 
@@ -55,7 +55,7 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<-
 	}
 	if s.sub != nil {
 		if replaced, err := s.sub.Replaced(); err != nil || replaced {
-			s.closeSub()
+			s.close()
 		}
 	}
 	if s.sub == nil {
@@ -66,7 +66,7 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<-
 			return false
 		}
 		if err != nil {
-			s.fail(o, err, out, ch)
+			s.report(o, err, out, ch)
 			return true
 		}
 		s.sub = sub
@@ -76,56 +76,58 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<-
 		}
 	}
 
-	kind := s.sch.Kind()
-	decode := kind != schema.Bytes || o.BytesAsText
+	// A bytes value is not decoded: Stat's facts are all it gives.
+	decode := s.sch.Kind() != schema.Bytes
 	var (
 		value []byte
 		m     seqlock.Meta
 		err   error
 	)
-	for try := 0; try < 2; try++ { // a lapped reader may simply read again
-		if decode {
-			value, m, err = s.sub.ReadValue(s.buf[:0])
-			if err == nil {
-				s.buf = value[:0]
+	if decode {
+		for try := 0; try < 2; try++ { // a lapped reader may simply read again
+			if value, m, err = s.sub.ReadValue(s.buf[:0]); !errors.Is(err, seqlock.ErrLapped) {
+				break
 			}
-		} else if m, err = s.sub.Read(nil); errors.Is(err, seqlock.ErrShortBuffer) {
-			err = nil
 		}
-		if !errors.Is(err, seqlock.ErrLapped) {
-			break
+		if err == nil {
+			s.buf = value[:0]
 		}
 	}
-	hasValue := true
 	switch {
 	case errors.Is(err, seqlock.ErrNoValue):
-		hasValue, err = false, nil
+		err = nil
 	case errors.Is(err, seqlock.ErrLimit):
 		// The facts are there; the value is too large to decode.
 	case err != nil:
-		s.closeSub() // reopen at the next scrape: truncated, corrupt, ...
-		s.fail(o, err, out, ch)
+		s.close() // reopen at the next scrape: truncated, corrupt, ...
+		s.report(o, err, out, ch)
 		return true
 	}
 	st, serr := s.sub.Stat()
 	if serr != nil {
-		s.closeSub()
-		s.fail(o, serr, out, ch)
+		s.close()
+		s.report(o, serr, out, ch)
 		return true
+	}
+	seq, length, published := m.Seq, m.Len, m.UnixNano
+	if !decode {
+		seq, length, published = st.Seq, st.Len, 0
+		if !st.Published.IsZero() {
+			published = st.Published.UnixNano()
+		}
 	}
 
 	now := time.Now()
-	if err == nil && hasValue && decode {
+	if err == nil && seq != 0 && decode {
 		err = s.fields.decode(s.sch, o, value, out, ch)
 	}
 	s.report(o, err, out, ch)
-	s.emit(out, ch, descWrites, s.lSegment, float64(m.Seq), true)
-	if hasValue {
-		s.emit(out, ch, descValueBytes, s.lSegment, float64(m.Len), false)
-		if m.UnixNano != 0 {
-			t := m.Time()
-			s.emit(out, ch, descTimestamp, s.lSegment, float64(m.UnixNano)/1e9, false)
-			s.emit(out, ch, descAge, s.lSegment, now.Sub(t).Seconds(), false)
+	s.emit(out, ch, descWrites, s.lSegment, float64(seq), true)
+	if seq != 0 { // a value was published
+		s.emit(out, ch, descValueBytes, s.lSegment, float64(length), false)
+		if published != 0 {
+			s.emit(out, ch, descTimestamp, s.lSegment, float64(published)/1e9, false)
+			s.emit(out, ch, descAge, s.lSegment, now.Sub(time.Unix(0, published)).Seconds(), false)
 		}
 	}
 	s.emit(out, ch, descCapacity, s.lSegment, float64(st.Capacity), false)
@@ -147,12 +149,6 @@ func notOurs(err error) bool {
 	return errors.Is(err, seqlock.ErrNotSeqshm) || errors.Is(err, shmfile.ErrTooSmall) ||
 		errors.Is(err, shmfile.ErrNotSegment) || errors.Is(err, fs.ErrNotExist) ||
 		errors.Is(err, fs.ErrPermission) || errors.Is(err, seqlock.ErrNotTrusted)
-}
-
-// fail reports a segment that could not be read at all: seqshm_up 0 and
-// its error count.
-func (s *segment) fail(o *Options, err error, out *samples, ch chan<- prometheus.Metric) {
-	s.report(o, err, out, ch)
 }
 
 // report sends seqshm_up and seqshm_read_errors_total for the outcome err
@@ -184,11 +180,11 @@ func (s *segment) emit(out *samples, ch chan<- prometheus.Metric, d *prometheus.
 	ch <- m
 }
 
-func (s *segment) closeSub() {
+// close closes the Subscriber, if open: the next scrape opens the segment
+// again.
+func (s *segment) close() {
 	if s.sub != nil {
 		s.sub.Close()
 		s.sub = nil
 	}
 }
-
-func (s *segment) close() { s.closeSub() }

@@ -15,8 +15,7 @@ import (
 // fieldLabels turns the numbers of a segment's values into seqshm_value
 // samples, keeping the label set of each field between scrapes.
 type fieldLabels struct {
-	name string
-	seg  *dto.LabelPair // segment="NAME"
+	seg *dto.LabelPair // segment="NAME"
 
 	units   map[string]string   // struct field path → unit
 	ordered [][]*dto.LabelPair  // struct: the label sets in the order Numbers visits them
@@ -36,10 +35,6 @@ type fieldLabels struct {
 type pathSet struct {
 	labels []*dto.LabelPair
 	gen    uint64 // the decode that last sent it
-}
-
-func (f *fieldLabels) init(name string, seg *dto.LabelPair) {
-	f.name, f.seg = name, seg
 }
 
 // reset forgets the label sets, for values of another schema.
@@ -64,7 +59,7 @@ func addUnits(units map[string]string, prefix string, fields []schema.Field) {
 // decode sends a seqshm_value sample for each number in value, at most
 // o.MaxFields. It returns an error if the value is not what its kind says
 // (a struct of the wrong size, JSON that does not parse, text that is not
-// UTF-8); a bytes value read as text that is not UTF-8 is skipped.
+// UTF-8).
 func (f *fieldLabels) decode(sch *schema.Schema, o *Options, value []byte, out *samples, ch chan<- prometheus.Metric) error {
 	if f.onNumber == nil { // made once: a func value made at each call would be allocated each time
 		f.onNumber, f.onPath = f.number, f.pathNumber
@@ -85,10 +80,6 @@ func (f *fieldLabels) decode(sch *schema.Schema, o *Options, value []byte, out *
 			return fmt.Errorf("%w: text value is not UTF-8", schema.ErrValue)
 		}
 		parseText(value, f.onPath)
-	case schema.Bytes: // with BytesAsText
-		if utf8.Valid(value) {
-			parseText(value, f.onPath)
-		}
 	}
 	return nil
 }
@@ -167,6 +158,3 @@ func indexLabel(index []int) string {
 	}
 	return string(b)
 }
-
-// jsonUnquote decodes the JSON string quoted into s.
-func jsonUnquote(quoted []byte, s *string) error { return json.Unmarshal(quoted, s) }

@@ -21,13 +21,18 @@ func benchValue(b *testing.B) (*schema.Schema, telemetry, []byte) {
 	return s, v, memOf(&v)
 }
 
-func BenchmarkAppendJSON(b *testing.B) {
+func BenchmarkAppendJSON(b *testing.B) { benchAppend(b, (*schema.Schema).AppendJSON) }
+
+func BenchmarkAppendLogfmt(b *testing.B) { benchAppend(b, (*schema.Schema).AppendLogfmt) }
+
+// benchAppend times appendFn (AppendJSON, AppendLogfmt) on the value.
+func benchAppend(b *testing.B, appendFn func(s *schema.Schema, dst, value []byte) ([]byte, error)) {
 	s, _, mem := benchValue(b)
 	buf := make([]byte, 0, 4096)
 	b.SetBytes(int64(len(mem)))
 	b.ReportAllocs()
 	for b.Loop() {
-		buf, _ = s.AppendJSON(buf[:0], mem)
+		buf, _ = appendFn(s, buf[:0], mem)
 	}
 }
 
@@ -37,16 +42,6 @@ func BenchmarkEncodingJSONMarshal(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = json.Marshal(&v)
-	}
-}
-
-func BenchmarkAppendLogfmt(b *testing.B) {
-	s, _, mem := benchValue(b)
-	buf := make([]byte, 0, 4096)
-	b.SetBytes(int64(len(mem)))
-	b.ReportAllocs()
-	for b.Loop() {
-		buf, _ = s.AppendLogfmt(buf[:0], mem)
 	}
 }
 

@@ -104,7 +104,7 @@ func (a *Accessor) AppendJSON(dst, value []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	return appendFieldJSON(dst, b, &a.f), nil
+	return appendField(dst, b, &a.f, true, true), nil
 }
 
 // AppendText appends the accessed value in value as text for people: a
@@ -118,7 +118,7 @@ func (a *Accessor) AppendText(dst, value []byte) ([]byte, error) {
 		return dst, err
 	}
 	if a.f.typ != Nested {
-		return appendFieldText(dst, b, &a.f, false), nil
+		return appendField(dst, b, &a.f, false, false), nil
 	}
 	if a.f.n == 0 {
 		var scratch [128]byte

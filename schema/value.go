@@ -56,26 +56,9 @@ func appendObject(dst, v []byte, n *node) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, f.key...)
-		dst = appendFieldJSON(dst, v[f.off:f.off+f.size], f)
+		dst = appendField(dst, v[f.off:f.off+f.size], f, true, true)
 	}
 	return append(dst, '}')
-}
-
-func appendFieldJSON(dst, b []byte, f *field) []byte {
-	switch {
-	case f.typ == Char:
-		return appendQuoted(dst, cstring(b))
-	case f.n == 0:
-		return appendElem(dst, b, f.typ, f.sub, true)
-	}
-	dst = append(dst, '[')
-	for i := range f.n {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendElem(dst, b[i*f.esize:], f.typ, f.sub, true)
-	}
-	return append(dst, ']')
 }
 
 // appendElem appends one element at the start of b as JSON, or as logfmt
@@ -266,29 +249,29 @@ func appendLogfmt(dst, v []byte, n *node, prefix []byte, sep bool) ([]byte, bool
 		dst = append(dst, prefix...)
 		dst = append(dst, f.name...)
 		dst = append(dst, '=')
-		dst = appendFieldText(dst, b, f, true)
+		dst = appendField(dst, b, f, false, true)
 	}
 	return dst, sep
 }
 
-// appendFieldText appends a non-nested field as logfmt text; char fields
-// are quoted if quote, else raw.
-func appendFieldText(dst, b []byte, f *field, quote bool) []byte {
+// appendField appends the value b of field f: its elements as JSON if js,
+// else as logfmt text (nested structs are JSON objects either way), an
+// array in brackets, a char field quoted if quote, else raw.
+func appendField(dst, b []byte, f *field, js, quote bool) []byte {
 	switch {
+	case f.typ == Char && quote:
+		return appendQuoted(dst, cstring(b))
 	case f.typ == Char:
-		if quote {
-			return appendQuoted(dst, cstring(b))
-		}
 		return append(dst, cstring(b)...)
 	case f.n == 0:
-		return appendElem(dst, b, f.typ, f.sub, false)
+		return appendElem(dst, b, f.typ, f.sub, js)
 	}
 	dst = append(dst, '[')
 	for i := range f.n {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendElem(dst, b[i*f.esize:], f.typ, f.sub, false)
+		dst = appendElem(dst, b[i*f.esize:], f.typ, f.sub, js)
 	}
 	return append(dst, ']')
 }

@@ -19,22 +19,20 @@ const DefaultListen = "127.0.0.1:9866"
 
 // config is the parsed command line.
 type config struct {
-	listen      string
-	globs       []string
-	bytesAsText bool
-	maxSize     cli.Size
-	maxFields   int
-	owner       string
+	listen    string
+	globs     []string
+	maxSize   cli.Size
+	maxFields int
+	owner     string
 }
 
 // options are the exporter's options for cfg.
 func (cfg *config) options() *exporter.Options {
 	return &exporter.Options{
-		Globs:       cfg.globs,
-		Owner:       cfg.owner,
-		MaxValue:    cfg.maxSize.Bytes,
-		MaxFields:   cfg.maxFields,
-		BytesAsText: cfg.bytesAsText,
+		Globs:     cfg.globs,
+		Owner:     cfg.owner,
+		MaxValue:  cfg.maxSize.Bytes,
+		MaxFields: cfg.maxFields,
 	}
 }
 
@@ -47,7 +45,6 @@ func parse(args []string) (*config, error) {
 	fs := flag.NewFlagSet(tool, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by run, help by exporterMain
 	fs.StringVar(&cfg.listen, "listen", DefaultListen, "address to serve /metrics and /healthz on")
-	fs.BoolVar(&cfg.bytesAsText, "bytes-as-text", false, "decode segments of kind bytes as text")
 	fs.Var(&cfg.maxSize, "max-size", "largest value to decode (default 1MiB)")
 	fs.IntVar(&cfg.maxFields, "max-fields", exporter.DefaultMaxFields, "most numbers exported from one value")
 	fs.StringVar(&cfg.owner, "owner", "", "export only segments this user (name or uid) owns")

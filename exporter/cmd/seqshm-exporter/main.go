@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/seqshm/seqshm/internal/cli"
@@ -20,11 +19,14 @@ import (
 
 const tool = "seqshm-exporter"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(cli.ExitCode(err))
+func main() { os.Exit(runMain(os.Args[1:])) }
+
+// runMain is main with its arguments, returning the exit code: run until
+// SIGINT or SIGTERM.
+func runMain(args []string) int {
+	ctx, stop := cli.SignalContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cli.ExitCode(run(ctx, args, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run is seqshm-exporter with its arguments (without the program name) and

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,9 +16,16 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/internal/testproc"
 	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 )
+
+// TestMain lets TestPrometheus run this test binary as the exporter
+// (testproc), so that the exporter it starts is built as the test is.
+func TestMain(m *testing.M) {
+	os.Exit(testproc.Main(m, map[string]testproc.Role{tool: runMain}))
+}
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
 type syncBuffer struct {
@@ -135,7 +143,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestServe(t *testing.T) {
-	t.Setenv("SEQSHM_DIR", t.TempDir())
+	testproc.SegDir(t)
 	text, _ := schema.ForKind(schema.Text)
 	pub, err := seqlock.Create("imu", &seqlock.Options{Schema: text})
 	if err != nil {
@@ -180,7 +188,7 @@ func TestServe(t *testing.T) {
 }
 
 func TestListenInUse(t *testing.T) {
-	t.Setenv("SEQSHM_DIR", t.TempDir())
+	testproc.SegDir(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -208,14 +216,15 @@ func TestMissingDir(t *testing.T) {
 }
 
 func TestLogsBadSegment(t *testing.T) {
-	t.Setenv("SEQSHM_DIR", t.TempDir())
-	pub, err := seqlock.Create("big", nil)
+	testproc.SegDir(t)
+	text, _ := schema.ForKind(schema.Text)
+	pub, err := seqlock.Create("big", &seqlock.Options{Schema: text})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
 	pub.Publish(bytes.Repeat([]byte("x"), 2000))
-	addr, stderr, _ := startRun(t, "-listen", "127.0.0.1:0", "-bytes-as-text", "-max-size", "1KiB")
+	addr, stderr, _ := startRun(t, "-listen", "127.0.0.1:0", "-max-size", "1KiB")
 	for range 2 {
 		if _, body := get(t, "http://"+addr+"/metrics"); !strings.Contains(body, `seqshm_up{segment="big"} 0`) {
 			t.Errorf("/metrics lacks seqshm_up 0 for big")

@@ -14,24 +14,24 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/seqshm/seqshm/schema"
-	"github.com/seqshm/seqshm/seqlock"
+	"github.com/seqshm/seqshm/internal/cli/clitest"
+	"github.com/seqshm/seqshm/internal/testproc"
 )
 
 // e2eTimeout bounds each wait of the end-to-end test: a guard against
 // hangs, not a timing assertion.
 const e2eTimeout = 30 * time.Second
 
-// TestPrometheus runs the real thing: the exporter and publisher binaries
-// and a Prometheus server (Debian's package prometheus) scraping the
-// exporter every second, and asks Prometheus's query API for what a
-// publisher published, then for its death.
+// TestPrometheus runs the real thing: the exporter (this test binary in
+// the command's role), the publisher binary and a Prometheus server
+// (Debian's package prometheus) scraping the exporter every second, and
+// asks Prometheus's query API for what a publisher published, then for its
+// death.
 func TestPrometheus(t *testing.T) {
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -40,27 +40,21 @@ func TestPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	bins := buildBinaries(t)
-	segDir := t.TempDir()
-	t.Setenv("SEQSHM_DIR", segDir) // for this process and its children
-
-	// A text segment, made here with its kind; the publisher command
-	// (which makes bytes segments) adopts it.
-	text, _ := schema.ForKind(schema.Text)
-	made, err := seqlock.Create("room", &seqlock.Options{Schema: text})
+	bins, err := clitest.Build(t.TempDir(), "publisher")
 	if err != nil {
 		t.Fatal(err)
 	}
-	made.Close()
+	testproc.SegDir(t) // for this process and its children
 
-	exp := startProc(t, bins["seqshm-exporter"], "-bytes-as-text", "-listen", "127.0.0.1:0", "room", "quick")
+	exp := startProc(t, testproc.Command(tool, "-listen", "127.0.0.1:0", "room", "quick"))
 	addr := exp.waitStderr(t, servingRE)[1]
 
-	pub := startProc(t, bins["publisher"], "room")
+	// Text segments, as the publisher command makes by default: one fed on
+	// stdin, one from a value argument as in docs/exporter.md's quick start.
+	pub := startProc(t, exec.Command(bins["publisher"], "room"))
 	if _, err := io.WriteString(pub.stdin, "temp=21.5 hum=40\n"); err != nil {
 		t.Fatal(err)
 	}
-	// A bytes segment, as in docs/exporter.md's quick start.
 	if out, err := exec.Command(bins["publisher"], "quick", "temp=3.5").CombinedOutput(); err != nil {
 		t.Fatalf("publisher quick temp=3.5: %v\n%s", err, out)
 	}
@@ -79,8 +73,8 @@ scrape_configs:
 `, addr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	prom := startProc(t, promBin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+promAddr, "--log.level=warn")
+	prom := startProc(t, exec.Command(promBin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+promAddr, "--log.level=warn"))
 
 	query := func(q string) func() (string, bool) {
 		return func() (string, bool) { return promQuery(promAddr, q) }
@@ -99,38 +93,6 @@ scrape_configs:
 	if err := exp.wait(); err != nil {
 		t.Errorf("exporter after SIGTERM: %v, want exit 0; stderr:\n%s", err, exp.stderr)
 	}
-}
-
-// buildBinaries builds the exporter and the publisher command, with -race
-// if this test binary has it, into a temporary directory.
-func buildBinaries(t *testing.T) map[string]string {
-	t.Helper()
-	dir := t.TempDir()
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	args = append(args, ".", "github.com/seqshm/seqshm/cmd/publisher")
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return map[string]string{
-		"seqshm-exporter": filepath.Join(dir, "seqshm-exporter"),
-		"publisher":       filepath.Join(dir, "publisher"),
-	}
-}
-
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // freeAddr returns a loopback address with a port free a moment ago.
@@ -154,11 +116,16 @@ type proc struct {
 	err    error
 }
 
-func startProc(t *testing.T, bin string, args ...string) *proc {
+// startProc starts cmd, its output going to the proc's stderr.
+func startProc(t *testing.T, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	// A race-enabled binary sleeps a second at exit unless told not to.
-	p.cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	p.cmd.Env = append(env, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	p.cmd.Stderr = p.stderr
 	p.cmd.Stdout = p.stderr
 	// Killed with the test binary too, should it die (a -timeout panic
@@ -169,7 +136,7 @@ func startProc(t *testing.T, bin string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	go func() {
 		p.err = p.cmd.Wait()

@@ -1,7 +1,7 @@
 package main
 
 // synopsis is printed after a usage error; usage, for -h, starts with it.
-const synopsis = `usage: seqshm-exporter [-listen ADDR] [-bytes-as-text] [-max-size SIZE] [-max-fields N] [-owner USER] [GLOB...]
+const synopsis = `usage: seqshm-exporter [-listen ADDR] [-max-size SIZE] [-max-fields N] [-owner USER] [GLOB...]
 `
 
 const usage = synopsis + `
@@ -26,8 +26,8 @@ and the numbers in the newest value as seqshm_value{segment, field}:
     json    every number and bool (0/1); field is the path, such as "a.b[2]"
     text    every KEY=VALUE whose VALUE is a number, such as
             "ax=0.01 ay=-0.02 az=9.81"; a text that is one number is field "value"
-    bytes   nothing (the publisher command makes bytes segments: give
-            -bytes-as-text to read their values as text)
+    bytes   nothing (values without a schema are opaque; the publisher
+            command makes text segments unless given -type bytes)
 
 A segment that cannot be read is exported as seqshm_up 0 and logged once on
 stderr; the other segments are exported as usual. Files that are not seqshm
@@ -38,7 +38,6 @@ SIGINT (Ctrl-C) and SIGTERM stop the exporter cleanly, with exit status 0.
 Options:
     -listen ADDR       Address to serve on (default 127.0.0.1:9866, loopback only;
                        :9866 serves every interface).
-    -bytes-as-text     Decode segments of kind bytes as text, if UTF-8.
     -max-size SIZE     Largest value to decode, such as 64KiB (default 1MiB);
                        a larger one gives seqshm_up 0 and no seqshm_value.
     -max-fields N      Most numbers exported from one value (default 1000).
@@ -54,7 +53,7 @@ address already in use), 2 on a usage error.
 
 Examples:
     $ publisher imu 'ax=0.01 ay=-0.02 az=9.81'
-    $ seqshm-exporter -bytes-as-text &
+    $ seqshm-exporter &
     $ curl -s 127.0.0.1:9866/metrics | grep '^seqshm_value'
     seqshm_value{field="ax",segment="imu"} 0.01
     seqshm_value{field="ay",segment="imu"} -0.02
