@@ -33,6 +33,8 @@ type printer struct {
 	sc    *schema.Schema
 	field *schema.Accessor // -field, resolved in sc
 	buf   []byte
+	enc   *json.Encoder // of -json values, to out
+	out   *bufio.Writer
 }
 
 // newPrinter returns the printer for values described by sc.
@@ -94,7 +96,10 @@ func (p *printer) print(out *bufio.Writer, m seqlock.Meta, value []byte) error {
 	if v.ValueBase64 == nil {
 		v.Value = b
 	}
-	return json.NewEncoder(out).Encode(v)
+	if p.enc == nil || p.out != out {
+		p.enc, p.out = json.NewEncoder(out), out
+	}
+	return p.enc.Encode(v)
 }
 
 func (p *printer) decodeError(err error) error {
@@ -165,12 +170,10 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	for n := 0; cfg.count == 0 || n < cfg.count; {
 		_, err := s.Wait(ctx, last)
 		if errors.Is(err, seqlock.ErrRemoved) {
-			ns, err := seqlock.OpenWait(ctx, cfg.name, cfg.openOptions())
-			if err != nil {
+			if s, err = reopen(ctx, cfg, s); err != nil {
 				return stopped(ctx, explain(cfg, err))
 			}
-			s.Close()
-			s, last = ns, 0
+			last = 0
 			if pr, err = newPrinter(cfg, s.Schema()); err != nil {
 				return err
 			}
@@ -201,6 +204,18 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		}
 	}
 	return nil
+}
+
+// reopen follows a segment that was removed, or removed and created anew:
+// it waits for the name to exist again, closes old and returns the new
+// Subscriber; it fails (keeping old) when OpenWait does.
+func reopen(ctx context.Context, cfg *config, old *seqlock.Subscriber) (*seqlock.Subscriber, error) {
+	s, err := seqlock.OpenWait(ctx, cfg.name, cfg.openOptions())
+	if err != nil {
+		return old, err
+	}
+	old.Close()
+	return s, nil
 }
 
 // waitContext returns the context that bounds -wait.
