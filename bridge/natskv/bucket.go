@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -48,7 +49,13 @@ type bucketRef struct {
 	created time.Time // the stream's creation time, to tell a new bucket
 }
 
-func newBucketRef(ctx context.Context, js jetstream.JetStream, name string, logf func(string, ...any)) (*bucketRef, error) {
+// newBucketRef opens (or creates) the named bucket over nc; op names the
+// caller ("export", "import") in errors.
+func newBucketRef(ctx context.Context, nc *nats.Conn, op, name string, logf func(string, ...any)) (*bucketRef, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
 	kv, err := openBucket(ctx, js, name)
 	if err != nil {
 		return nil, err

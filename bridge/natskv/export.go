@@ -81,11 +81,8 @@ func (o *ExportOptions) withDefaults() (ExportOptions, error) {
 	if o != nil {
 		r = *o
 	}
-	if r.Bucket == "" {
-		r.Bucket = DefaultBucket
-	}
-	if r.Logf == nil {
-		r.Logf = func(string, ...any) {}
+	if err := commonDefaults(&r.Bucket, &r.Logf); err != nil {
+		return r, err
 	}
 	if r.Stale <= 0 {
 		r.Stale = DefaultStale
@@ -98,9 +95,6 @@ func (o *ExportOptions) withDefaults() (ExportOptions, error) {
 	}
 	if r.MaxRate == 0 {
 		r.MaxRate = DefaultMaxRate
-	}
-	if err := CheckBucket(r.Bucket); err != nil {
-		return r, err
 	}
 	if r.Key != "" {
 		if err := CheckKey(r.Key); err != nil {
@@ -150,11 +144,7 @@ func Export(ctx context.Context, nc *nats.Conn, segment string, opts *ExportOpti
 	if o.Key == "" {
 		o.Key = SegmentKey(segment)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return &Error{Op: "export", Err: err}
-	}
-	b, err := newBucketRef(ctx, js, o.Bucket, o.Logf)
+	b, err := newBucketRef(ctx, nc, "export", o.Bucket, o.Logf)
 	if err != nil {
 		return err
 	}
@@ -643,10 +633,16 @@ func (e *exporter) claim(ctx context.Context) error {
 	}
 }
 
+// notCreatedYet reports whether an error of seqlock.Open means that the
+// segment is not there yet, or not yet initialized by its publisher.
+func notCreatedYet(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, seqlock.ErrNotReady) || errors.Is(err, shmfile.ErrTooSmall)
+}
+
 // openSegment is seqlock.OpenWait, saying once that it waits.
 func openSegment(ctx context.Context, name string, logf func(string, ...any)) (*seqlock.Subscriber, error) {
 	s, err := seqlock.Open(name, nil)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, seqlock.ErrNotReady) || errors.Is(err, shmfile.ErrTooSmall) {
+	if notCreatedYet(err) {
 		logf("waiting for segment %q to be created", name)
 		s, err = seqlock.OpenWait(ctx, name, nil)
 	}

@@ -3,12 +3,10 @@ package natskv
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"path"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
@@ -66,11 +64,7 @@ func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *
 			return err
 		}
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return &Error{Op: "export", Err: err}
-	}
-	b, err := newBucketRef(ctx, js, o.Bucket, o.Logf)
+	b, err := newBucketRef(ctx, nc, "export", o.Bucket, o.Logf)
 	if err != nil {
 		return err
 	}
@@ -98,7 +92,7 @@ func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *
 	start := func(name, key string) {
 		sub, err := seqlock.Open(name, nil)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, seqlock.ErrNotReady) && !errors.Is(err, shmfile.ErrTooSmall) {
+			if !notCreatedYet(err) {
 				o.Logf("cannot open segment %q: %v", name, err)
 				refused[name] = time.Now().Add(o.Stale)
 			}

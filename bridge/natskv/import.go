@@ -56,13 +56,19 @@ func (o *ImportOptions) withDefaults() (ImportOptions, error) {
 	if o != nil {
 		r = *o
 	}
-	if r.Bucket == "" {
-		r.Bucket = DefaultBucket
+	return r, commonDefaults(&r.Bucket, &r.Logf)
+}
+
+// commonDefaults fills in the options Export and Import share: the bucket
+// (DefaultBucket, which it checks) and a Logf that discards.
+func commonDefaults(bucket *string, logf *func(string, ...any)) error {
+	if *bucket == "" {
+		*bucket = DefaultBucket
 	}
-	if r.Logf == nil {
-		r.Logf = func(string, ...any) {}
+	if *logf == nil {
+		*logf = func(string, ...any) {}
 	}
-	return r, CheckBucket(r.Bucket)
+	return CheckBucket(*bucket)
 }
 
 // Import watches a key of a key-value bucket and publishes each value
@@ -158,11 +164,7 @@ type target struct {
 }
 
 func newImporter(ctx context.Context, nc *nats.Conn, o ImportOptions, pattern string) (*importer, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, &Error{Op: "import", Err: err}
-	}
-	b, err := newBucketRef(ctx, js, o.Bucket, o.Logf)
+	b, err := newBucketRef(ctx, nc, "import", o.Bucket, o.Logf)
 	if err != nil {
 		return nil, err
 	}

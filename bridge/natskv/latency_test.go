@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seqshm/seqshm/bridge/natstest"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
@@ -18,7 +19,7 @@ import (
 //   - segment: through an importer, to a Wait on the imported segment.
 //
 // ns/op is the mean; p50-µs and p99-µs the median and 99th percentile.
-// The numbers are in docs/bridge.md.
+// The numbers are in docs/benchmarks.md, "NATS bridge".
 func BenchmarkLatency(b *testing.B) {
 	b.Run("watcher", func(b *testing.B) {
 		srv := setup(b)
@@ -54,20 +55,7 @@ func BenchmarkLatency(b *testing.B) {
 		percentiles(b, d)
 	})
 	b.Run("segment", func(b *testing.B) {
-		srv := setup(b)
-		p := publisher(b, "lat-src")
-		p.Publish(make([]byte, 8))
-		ncA, ncB := connect(b, srv), connect(b, srv)
-		start(b, func(ctx context.Context) error { return Export(ctx, ncA, "lat-src", &ExportOptions{Key: "lat"}) })
-		start(b, func(ctx context.Context) error {
-			return Import(ctx, ncB, "lat-dst", &ImportOptions{Key: "lat", Capacity: 64})
-		})
-		waitSegment(b, "lat-dst", func(m seqlock.Meta, v []byte) bool { return m.Seq >= 1 })
-		s, err := seqlock.Open("lat-dst", nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
+		p, s := pipe(b, setup(b), "lat", &ExportOptions{Key: "lat"})
 		ctx := context.Background()
 		d := make([]time.Duration, 0, b.N)
 		val := make([]byte, 8)
@@ -77,6 +65,7 @@ func BenchmarkLatency(b *testing.B) {
 			binary.LittleEndian.PutUint64(val, uint64(i+1))
 			t0 := time.Now()
 			p.Publish(val)
+			var err error
 			if after, err = s.Wait(ctx, after); err != nil {
 				b.Fatal(err)
 			}
@@ -85,6 +74,29 @@ func BenchmarkLatency(b *testing.B) {
 		b.StopTimer()
 		percentiles(b, d)
 	})
+}
+
+// pipe exports segment key+"-src" under o (o.Key is the key) and imports
+// the key into segment key+"-dst", each over its own connection to srv,
+// and returns the source's publisher and the imported segment, once its
+// first value has arrived.
+func pipe(b *testing.B, srv *natstest.Server, key string, o *ExportOptions) (*seqlock.Publisher, *seqlock.Subscriber) {
+	b.Helper()
+	src, dst := key+"-src", key+"-dst"
+	p := publisher(b, src)
+	p.Publish(make([]byte, 8))
+	ncA, ncB := connect(b, srv), connect(b, srv)
+	start(b, func(ctx context.Context) error { return Export(ctx, ncA, src, o) })
+	start(b, func(ctx context.Context) error {
+		return Import(ctx, ncB, dst, &ImportOptions{Key: o.Key, Capacity: 64})
+	})
+	waitSegment(b, dst, func(m seqlock.Meta, v []byte) bool { return m.Seq >= 1 })
+	s, err := seqlock.Open(dst, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return p, s
 }
 
 func percentiles(b *testing.B, d []time.Duration) {
@@ -100,7 +112,7 @@ func percentiles(b *testing.B, d []time.Duration) {
 // latency of a plain NATS client's kv.Put to its kv.Watch (put-watch) and
 // of the bridge from a local Publish to a Wait on the imported segment
 // (bridge), one value at a time, alternating, and reports both and their
-// ratio (docs/bridge.md, "Latency"). No assertion: speed is reported, not
+// ratio (docs/benchmarks.md, "NATS bridge"). No assertion: speed is reported, not
 // tested.
 func BenchmarkLatencyRatio(b *testing.B) {
 	srv := setup(b)
@@ -112,21 +124,7 @@ func BenchmarkLatencyRatio(b *testing.B) {
 	}
 	defer w.Stop()
 
-	p := publisher(b, "ratio-src")
-	p.Publish(make([]byte, 8))
-	ncA, ncB := connect(b, srv), connect(b, srv)
-	start(b, func(ctx context.Context) error {
-		return Export(ctx, ncA, "ratio-src", &ExportOptions{Key: "ratio", MaxRate: -1})
-	})
-	start(b, func(ctx context.Context) error {
-		return Import(ctx, ncB, "ratio-dst", &ImportOptions{Key: "ratio", Capacity: 64})
-	})
-	waitSegment(b, "ratio-dst", func(m seqlock.Meta, v []byte) bool { return m.Seq >= 1 })
-	s, err := seqlock.Open("ratio-dst", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	p, s := pipe(b, srv, "ratio", &ExportOptions{Key: "ratio", MaxRate: -1})
 	ctx := context.Background()
 	plain := make([]time.Duration, 0, b.N)
 	bridged := make([]time.Duration, 0, b.N)

@@ -50,27 +50,7 @@ func exec(t *testing.T, ctx context.Context, args ...string) (code int, stdout, 
 // then returns its exit status and stderr.
 func background(t *testing.T, args ...string) (stop func() (int, string)) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		var out syncBuffer
-		done <- report(&errb, run(ctx, args, strings.NewReader(""), &out, &errb))
-	}()
-	var once sync.Once
-	code := -1
-	stop = func() (int, string) {
-		once.Do(func() {
-			cancel()
-			select {
-			case code = <-done:
-			case <-time.After(hangGuard):
-				t.Errorf("seqshm-bridge %q did not stop", args)
-			}
-		})
-		return code, errb.String()
-	}
-	t.Cleanup(func() { stop() })
+	stop, _ = backgroundLog(t, args...)
 	return stop
 }
 
