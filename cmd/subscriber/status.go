@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/user"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -49,11 +48,11 @@ func toJSON(st seqlock.Status, now time.Time, err error) statusJSON {
 	}
 	if st.UID >= 0 {
 		uid := st.UID
-		j.UID, j.Owner = &uid, ownerName(uid)
+		j.UID, j.Owner = &uid, cli.OwnerName(uid)
 	}
 	switch {
 	case st.Published.IsZero():
-	case st.Published.After(now.Add(time.Second)):
+	case inFuture(now, st.Published):
 		j.Future = true
 	default:
 		j.AgeSeconds = max(0, now.Sub(st.Published).Seconds())
@@ -61,15 +60,14 @@ func toJSON(st seqlock.Status, now time.Time, err error) statusJSON {
 	if st.Fingerprint != 0 {
 		j.Fingerprint = fmt.Sprintf("%#x", st.Fingerprint)
 	}
-	if err == nil {
-		j.Kind = st.Kind().String()
-		if st.Kind() == schema.Struct {
-			j.Schema = st.Schema.String()
-		}
-	}
-	if err != nil {
+	switch {
+	case err != nil:
 		j.Error = explainedMsg(st.Name, err)
 		j.Writer = ""
+	case st.Kind() == schema.Struct:
+		j.Kind, j.Schema = st.Kind().String(), st.Schema.String()
+	default:
+		j.Kind = st.Kind().String()
 	}
 	return j
 }
@@ -138,14 +136,6 @@ func writerText(st seqlock.Status) string {
 	return fmt.Sprintf("%v (last %s)", st.Writer, pid)
 }
 
-// ownerName is the name of user uid, or the uid as a number.
-func ownerName(uid int) string {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(uid)
-}
-
 func timeText(t time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -153,11 +143,15 @@ func timeText(t time.Time) string {
 	return t.Format(cli.TimeLayout)
 }
 
+// inFuture reports whether a publish time t is ahead of this clock by more
+// than the slack two processes' clocks may differ by (a second).
+func inFuture(now, t time.Time) bool { return t.After(now.Add(time.Second)) }
+
 // ageText says how long ago t was, or that it is in the future or absurdly
 // far in the past (a clock set wrong on one side), never a negative age.
 func ageText(now, t time.Time) string {
 	switch {
-	case t.After(now.Add(time.Second)):
+	case inFuture(now, t):
 		return fmt.Sprintf("%v in the future: clock skew?", cli.RoundDuration(t.Sub(now)))
 	case t.Before(saneSince):
 		return fmt.Sprintf("%v ago, before %d: clock not set?", age(now, t), saneSince.Year())
@@ -199,7 +193,7 @@ func list(cfg *config, out *bufio.Writer) error {
 		mode := fmt.Sprintf("%04o", uint32(st.Mode.Perm()))
 		owner := "-"
 		if st.UID >= 0 {
-			owner = ownerName(st.UID)
+			owner = cli.OwnerName(st.UID)
 		}
 		if e.Err != nil {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t?\t-\t%s\t%s\t%d\t-\t%s\n", st.Name, owner, mode, st.Size, explainedMsg(st.Name, e.Err))
@@ -211,7 +205,7 @@ func list(cfg *config, out *bufio.Writer) error {
 		}
 		switch {
 		case st.Published.IsZero():
-		case st.Published.After(now.Add(time.Second)):
+		case inFuture(now, st.Published):
 			ago = "future"
 		default:
 			ago = age(now, st.Published).String()

@@ -124,12 +124,22 @@ func StopHint(b *shmfile.BusyError) string {
 	return "stop it first, or publish under another name"
 }
 
-// UserName names the user uid: "alice (uid 1000)", or "uid 1000" if unknown.
+// UserName names the user uid for messages: "alice (uid 1000)", or
+// "uid 1000" if unknown.
 func UserName(uid int) string {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return fmt.Sprintf("%s (uid %d)", u.Username, uid)
+	if name := OwnerName(uid); name != strconv.Itoa(uid) {
+		return fmt.Sprintf("%s (uid %d)", name, uid)
 	}
 	return fmt.Sprintf("uid %d", uid)
+}
+
+// OwnerName is the name of user uid, or the uid as a number if unknown:
+// what -info and -list show as the owner.
+func OwnerName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
 }
 
 func explainTrust(name string, t *shmfile.TrustError, err error) error {

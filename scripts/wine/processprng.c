@@ -7,7 +7,7 @@
  * "bcryptprimitives.dll not found". This DLL exports ProcessPrng and
  * forwards to advapi32's SystemFunction036 (RtlGenRandom).
  *
- * Build (see scripts/wine-test.sh):
+ * Build (see wine_prefix_setup in scripts/wine/prefix.sh):
  *   x86_64-w64-mingw32-gcc -O2 -shared -o bcryptprimitives.dll \
  *       processprng.c processprng.def -ladvapi32
  */
