@@ -20,13 +20,7 @@ func TestSIGHUPClosesCleanly(t *testing.T) {
 	name := clitest.Name(t)
 	pub := env.Start(t, "publisher", "-clock", "-interval", "1ms", name)
 	clitest.Eventually(t, "clock ticking", func() bool { st, ok := env.Info(t, name); return ok && st.Seq > 3 })
-	pub.Signal(syscall.SIGHUP)
-	if code := pub.Wait(); code != 0 {
-		t.Errorf("publisher after SIGHUP: exit %d, want 0; stderr:\n%s", code, pub.Stderr())
-	}
-	if st := info(t, env, name); st.Writer != "closed" {
-		t.Errorf("after SIGHUP: writer %q, want closed", st.Writer)
-	}
+	stopsCleanly(t, env, pub, name, syscall.SIGHUP)
 }
 
 // TestFailedFirstPublishLeavesNothing: a new segment whose first value

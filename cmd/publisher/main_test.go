@@ -223,12 +223,19 @@ func TestClock(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGTERM on Windows")
 	}
-	pub.Signal(syscall.SIGTERM)
+	stopsCleanly(t, env, pub, name, syscall.SIGTERM)
+}
+
+// stopsCleanly sends sig to the publisher pub of segment name and checks
+// that it exits 0 and leaves the segment closed, not died.
+func stopsCleanly(t *testing.T, env *clitest.Env, pub *clitest.Proc, name string, sig os.Signal) {
+	t.Helper()
+	pub.Signal(sig)
 	if code := pub.Wait(); code != 0 {
-		t.Errorf("publisher -clock after SIGTERM: exit %d, want 0; stderr:\n%s", code, pub.Stderr())
+		t.Errorf("publisher after %v: exit %d, want 0; stderr:\n%s", sig, code, pub.Stderr())
 	}
 	if st := info(t, env, name); st.Writer != "closed" {
-		t.Errorf("after SIGTERM: writer %q, want closed", st.Writer)
+		t.Errorf("after %v: writer %q, want closed", sig, st.Writer)
 	}
 }
 
