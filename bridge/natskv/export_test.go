@@ -141,3 +141,34 @@ func TestExportFollowsReplacedSegment(t *testing.T) {
 	p2.Publish([]byte("new 2"))
 	waitKey(t, kv, "phoenix", func(e Envelope) bool { return string(e.Value) == "new 2" && e.Seq == 2 })
 }
+
+// TestExportSpin: with Spin, the Wait loop looks at the segment before it
+// sleeps; every value still arrives, whether it comes during the spin or
+// after it (a sleep), from Export and from ExportGlob (where Spin takes a
+// Wait loop per segment instead of the poller).
+func TestExportSpin(t *testing.T) {
+	srv := setup(t)
+	kv := bucket(t, connect(t, srv), DefaultBucket)
+	o := &ExportOptions{Spin: 2 * time.Millisecond, MaxRate: -1, Logf: t.Logf}
+	one, glob := publisher(t, "spin-one"), publisher(t, "spin.glob")
+	one.Publish([]byte("0"))
+	glob.Publish([]byte("0"))
+	nc := connect(t, srv)
+	start(t, func(ctx context.Context) error { return Export(ctx, nc, "spin-one", o) })
+	start(t, func(ctx context.Context) error { return ExportGlob(ctx, nc, []ExportMapping{{Glob: "spin.*"}}, o) })
+	for i := range 6 {
+		if i%2 == 1 {
+			time.Sleep(3 * o.Spin) // past the spin: the loop sleeps in Wait
+		}
+		for _, c := range []struct {
+			p   *seqlock.Publisher
+			key string
+		}{{one, "spin-one"}, {glob, "spin.glob"}} {
+			val := strconv.Itoa(i)
+			seq, _ := c.p.Publish([]byte(val))
+			if env := waitKey(t, kv, c.key, func(e Envelope) bool { return e.Seq >= seq }); string(env.Value) != val {
+				t.Errorf("key %q = %q (seq %d), want %q (seq %d)", c.key, env.Value, env.Seq, val, seq)
+			}
+		}
+	}
+}

@@ -48,7 +48,7 @@ func CheckExportMapping(m ExportMapping) error {
 // that matches decides the key), each as Export does, through one
 // connection: one sender goroutine per segment sleeps between writes, and
 // one poller goroutine detects new values in all segments at the rate cap
-// (or, with ExportOptions.WaitPerSegment, one goroutine per segment
+// (or, with ExportOptions.WaitPerSegment or Spin, one goroutine per segment
 // blocked in Subscriber.Wait, as Export does). It looks
 // for new segments every ScanInterval. A segment whose key another
 // exporter owns is left alone, with a log line, and tried again after
@@ -69,7 +69,7 @@ func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *
 		return err
 	}
 	var pl *poller
-	if !o.WaitPerSegment {
+	if !o.WaitPerSegment && o.Spin <= 0 {
 		interval := o.interval()
 		if interval == 0 {
 			interval = time.Second / DefaultMaxRate

@@ -8,6 +8,7 @@ import (
 	iofs "io/fs"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/seqshm/seqshm/bridge/natskv"
 	"github.com/seqshm/seqshm/internal/cli"
@@ -32,6 +33,10 @@ type importJob struct {
 	opts          natskv.ImportOptions
 }
 
+// maxSpin bounds -spin: a source that publishes less often than that is
+// better served by a sleeping wait (a wake-up costs tens of µs).
+const maxSpin = 10 * time.Millisecond
+
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		p       plan
@@ -50,6 +55,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&p.export.Heartbeat, "heartbeat", 0, "")
 	fs.BoolVar(&p.export.Takeover, "takeover", false, "")
 	fs.DurationVar(&p.export.Timeout, "timeout", natskv.DefaultTimeout, "")
+	fs.DurationVar(&p.export.Spin, "spin", 0, "")
 	args, err := parse(fs, args, stdout)
 	if err != nil {
 		return err
@@ -63,6 +69,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageErr("-heartbeat must be positive and below -stale")
 	case p.export.Timeout <= 0:
 		return usageErr("-timeout must be positive")
+	case p.export.Spin < 0 || p.export.Spin > maxSpin:
+		return usageErr("-spin must be from 0 to %v", maxSpin)
 	}
 	p.export.MaxRate, p.export.Format = maxRate.maxRate(), env.f
 	if len(args) == 1 && !isGlob(args[0]) {

@@ -31,6 +31,7 @@ type config struct {
 	MaxRate  string `json:"max_rate"`
 	Envelope string `json:"envelope"`
 	Stale    string `json:"stale"`
+	Spin     string `json:"spin"`
 	Health   string `json:"health"`
 	Export   []struct {
 		Segments  string `json:"segments"`
@@ -114,6 +115,11 @@ func (p *plan) load(file string, fs *flag.FlagSet) error {
 	if c.Stale != "" {
 		if p.export.Stale, err = time.ParseDuration(c.Stale); err != nil || p.export.Stale <= 0 {
 			return bad("stale %q: want a positive duration such as 10s", c.Stale)
+		}
+	}
+	if c.Spin != "" {
+		if p.export.Spin, err = time.ParseDuration(c.Spin); err != nil || p.export.Spin < 0 || p.export.Spin > maxSpin {
+			return bad("spin %q: want a duration from 0 to %v, such as 200us", c.Spin, maxSpin)
 		}
 	}
 	for i, e := range c.Export {

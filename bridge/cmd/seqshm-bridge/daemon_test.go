@@ -41,6 +41,7 @@ func TestRunConfig(t *testing.T) {
   "server": %q,
   "health": %q,
   "max_rate": "50/s",
+  "spin": "200us",
   "export": [{"segments": "src.*", "key_prefix": "site."}],
   "import": [{"keys": "site.src.>", "strip": "site.src.", "name_prefix": "dst.", "capacity": "1KiB"}]
 }`, srv.URL(), addr)), 0o600)
@@ -84,6 +85,37 @@ func TestRunConfig(t *testing.T) {
 	waitFor(t, stderr, "status: connected to")
 	if code, stderr := stop(); code != 0 || !strings.Contains(stderr, "exporting 3 segments, importing 3 keys") {
 		t.Errorf("run stopped with exit %d, stderr:\n%s\nwant exit 0 and status lines", code, stderr)
+	}
+}
+
+// TestConfigErrors: each mistake in a config file is an error (exit 1)
+// naming the file and the field, before any connection is made.
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ config, want string }{
+		{`{"export": [{"segments": "a.*"}], "colour": "red"}`, `unknown field "colour"`},
+		{`{"export": [{"segments": "a.*"}]`, "invalid config"},
+		{`{}`, "nothing to do"},
+		{`{"max_rate": "fast", "export": [{"segments": "a.*"}]}`, `max_rate: invalid rate "fast"`},
+		{`{"envelope": "xml", "export": [{"segments": "a.*"}]}`, `envelope: `},
+		{`{"stale": "-1s", "export": [{"segments": "a.*"}]}`, `stale "-1s": want a positive duration`},
+		{`{"spin": "1s", "export": [{"segments": "a.*"}]}`, `spin "1s": want a duration from 0 to 10ms`},
+		{`{"export": [{"segments": ""}]}`, `export[0]: segments ""`},
+		{`{"export": [{"segments": "a.*", "key_prefix": "a b."}]}`, `export[0]: segments "a.*", key_prefix "a b."`},
+		{`{"import": [{"keys": "a..>"}]}`, `import[0]: keys "a..>"`},
+		{`{"import": [{"keys": "a.>", "capacity": "lots"}]}`, `import[0]: capacity: invalid size "lots"`},
+		{`{"import": [{"keys": "a.>", "mode": "999"}]}`, `import[0]: mode: invalid mode "999"`},
+	} {
+		cfg := filepath.Join(dir, "bridge.json")
+		os.WriteFile(cfg, []byte(tc.config), 0o600)
+		code, _, stderr := exec(t, context.Background(), "run", "-server", "nats://127.0.0.1:1", cfg)
+		if code != 1 || !strings.Contains(stderr, cfg) || !strings.Contains(stderr, tc.want) {
+			t.Errorf("run with %s = exit %d, stderr:\n%s\nwant exit 1 naming the file and %q", tc.config, code, stderr, tc.want)
+		}
+	}
+	code, _, stderr := exec(t, context.Background(), "run", filepath.Join(dir, "missing.json"))
+	if code != 1 || !strings.Contains(stderr, "cannot read config") {
+		t.Errorf("run with a missing file = exit %d, stderr:\n%s\nwant exit 1, cannot read config", code, stderr)
 	}
 }
 

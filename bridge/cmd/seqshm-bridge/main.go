@@ -71,6 +71,10 @@ export flags:
                       exporter is alive (default stale/3)
   -takeover           claim the key at once, even from a live exporter
   -timeout D          bound on one request to the server (default 2s)
+  -spin D             after each value, keep looking at the segment for up
+                      to D (at most 10ms) before sleeping: lower latency
+                      for a fast source, up to D of CPU per value (default
+                      0; docs/bridge.md, "Latency")
 
 import flags:
   -key K              key or key wildcard, for one NAME (default NAME)

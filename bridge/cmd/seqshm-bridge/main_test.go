@@ -80,6 +80,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"import", "-capacity", "lots", "x"}, `invalid size "lots"`},
 		{[]string{"import", "-mode", "999", "x"}, `invalid mode "999"`},
 		{[]string{"import", "x", "-capacity", "0"}, `invalid size "0"`},
+		{[]string{"export", "-spin", "20ms", "x"}, "-spin must be from 0 to 10ms"},
+		{[]string{"export", "-spin", "-1us", "x"}, "-spin must be from 0 to 10ms"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, _, stderr := exec(t, context.Background(), tc.args...)
