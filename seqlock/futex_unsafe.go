@@ -70,6 +70,10 @@ func futexSleep(word *uint32, val uint32, d int64) error {
 // haveFutex: Wait sleeps on the waiter word instead of polling.
 const haveFutex = true
 
+// maxIdleSleep: every futex sleep is bounded by maxSleep, however long the
+// wait (a timed-out futex wait costs a few µs of CPU here).
+const maxIdleSleep = maxSleep
+
 // openWaitObjects: a futex needs nothing but the word.
 func openWaitObjects(word *uint32, name string, writer bool) error { return nil }
 

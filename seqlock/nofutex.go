@@ -9,6 +9,8 @@ import "errors"
 
 const haveFutex = false
 
+const maxIdleSleep = maxSleep // unused: nobody sleeps
+
 func membarrierRegister() bool { return false }
 
 func wake(word *uint32) {}

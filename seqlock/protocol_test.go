@@ -281,6 +281,44 @@ func TestWaitWakes(t *testing.T) {
 	})
 }
 
+// A value whose writer never wakes anyone (another implementation that
+// skips the wake, or one killed between its commit and its wake) is still
+// seen: every sleep is bounded (maxSleep, growing to maxIdleSleep while one
+// Wait stays idle).
+func TestWaitSafetyNet(t *testing.T) {
+	region := MakeRegion(16)
+	w := mustWriter(t, region, 16)
+	r, _ := NewReader(region)
+	r.sleepOn(region[r.g.notify:], "safety-net")
+	defer r.stopSleeping()
+	if r.waiters == nil {
+		t.Skip("no futex sleeps on this OS: Wait polls")
+	}
+	after := r.Seq()
+	done := make(chan uint64)
+	go func() {
+		n, err := r.Wait(context.Background(), after)
+		if err != nil {
+			t.Errorf("Wait = %v", err)
+		}
+		done <- n
+	}()
+	time.Sleep(350 * time.Millisecond) // a few sleeps; the test passes either way
+	// Take the waiter bit, so that the write wakes nobody: the waiter must
+	// find the value when its sleep times out. (If a sleep ended just now,
+	// the bit is set again and the write wakes it: also a pass.)
+	atomic.AndUint32(r.waiters, ^uint32(waiterBit))
+	n, _ := w.Write([]byte("unannounced"))
+	select {
+	case got := <-done:
+		if got != n {
+			t.Errorf("Wait = %d, want %d", got, n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Wait did not return within 10 s of a write that woke nobody (bounds %v to %v)", maxSleep, maxIdleSleep)
+	}
+}
+
 // A writer that checks the waiter word late (preempted between its commit
 // and the check) must not consume the wake-up of a waiter that prepared to
 // sleep after seeing that very commit: the check changes the word, so the

@@ -10,7 +10,9 @@ import (
 const (
 	// maxSleep bounds one futex sleep, so that a writer that never wakes
 	// anyone (a foreign implementation, or a lost wake-up on a kernel
-	// without membarrier) delays a waiter by at most this much.
+	// without membarrier) delays a waiter by at most this much. Where a
+	// timed-out sleep costs more, later sleeps of one idle Wait are
+	// bounded by up to maxIdleSleep (per OS).
 	maxSleep = 100 * time.Millisecond
 	// pollMin and pollMax bound the backoff of a waiter that cannot sleep
 	// on a futex (read-only waiter area, or no futexes on this OS).
@@ -121,7 +123,7 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64, check func() error
 		// after Wait returned and the mapping is gone, where the kernel
 		// answers EFAULT but a store would crash the process. A cancel
 		// that lands between the ctx check below and the sleep is seen
-		// when the sleep ends (at most maxSleep).
+		// when the sleep ends (at most its bound: maxSleep, maxIdleSleep).
 		if r.hook.acquire(ctx, r.wakeFn) {
 			defer r.hook.release()
 		} else {
@@ -129,7 +131,8 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64, check func() error
 			defer stop()
 		}
 	}
-	for {
+	bound := maxSleep
+	for ; ; bound = min(2*bound, maxIdleSleep) {
 		// Set the waiter bit before the last look at the counter, and
 		// remember the word: either the writer's load of the word (after
 		// its commit) sees the bit and wakes us, or our load of the
@@ -146,7 +149,7 @@ func (r *Reader) sleepWait(ctx context.Context, after uint64, check func() error
 		if s/2 > after {
 			return s / 2, nil
 		}
-		d := maxSleep
+		d := bound
 		if dl, ok := ctx.Deadline(); ok {
 			d = min(d, time.Until(dl))
 		}
