@@ -20,12 +20,14 @@ var le = binary.LittleEndian
 
 // MarshalBinary returns the binary encoding of s (see the package
 // documentation): at most MaxBinarySize bytes. The error is always nil.
-func (s *Schema) MarshalBinary() ([]byte, error) {
+func (s *Schema) MarshalBinary() (_ []byte, err error) {
+	defer wrapErr(&err)
 	return bytes.Clone(s.bin), nil
 }
 
 // AppendBinary appends the binary encoding of s to b.
-func (s *Schema) AppendBinary(b []byte) ([]byte, error) {
+func (s *Schema) AppendBinary(b []byte) (_ []byte, err error) {
+	defer wrapErr(&err)
 	return append(b, s.bin...), nil
 }
 
@@ -63,7 +65,8 @@ func appendNode(b []byte, n *node) []byte {
 // read from its header, after checking the magic, version and that the
 // whole schema lies within b. Use it to find a schema in a larger,
 // zero-padded area: UnmarshalBinary(b[:n]).
-func BinarySize(b []byte) (int, error) {
+func BinarySize(b []byte) (_ int, err error) {
+	defer wrapErr(&err)
 	if len(b) < headerSize {
 		return 0, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrFormat, len(b), headerSize)
 	}
@@ -88,7 +91,8 @@ func BinarySize(b []byte) (int, error) {
 // at most, and returns ErrFormat (or ErrInvalid, wrapped in ErrFormat) for
 // anything but the canonical encoding of a valid schema, checking the
 // recorded offsets, sizes and alignments against the computed layout.
-func UnmarshalBinary(b []byte) (*Schema, error) {
+func UnmarshalBinary(b []byte) (_ *Schema, err error) {
+	defer wrapErr(&err)
 	n, err := BinarySize(b)
 	if err != nil {
 		return nil, err

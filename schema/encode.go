@@ -30,7 +30,8 @@ import (
 // For a Text schema obj is a JSON string, whose text is appended; for
 // JSON any JSON document, compacted; for Bytes a base64 (standard
 // encoding) string.
-func (s *Schema) EncodeJSON(dst, obj []byte) ([]byte, error) {
+func (s *Schema) EncodeJSON(dst, obj []byte) (_ []byte, err error) {
+	defer wrapErr(&err)
 	dec := json.NewDecoder(bytes.NewReader(obj))
 	dec.UseNumber()
 	var v any

@@ -28,7 +28,8 @@ func (k Kind) String() string {
 }
 
 // ParseKind returns the Kind named "bytes", "text", "json" or "struct".
-func ParseKind(s string) (Kind, error) {
+func ParseKind(s string) (_ Kind, err error) {
+	defer wrapErr(&err)
 	for k, n := range kindNames {
 		if s == n {
 			return Kind(k), nil

@@ -18,7 +18,8 @@ type Accessor struct {
 // element ("cov[2]"), a nested field ("pos.x"), or any mix of these
 // ("pts[1].x"). A path naming a whole array, char field or nested struct
 // is allowed too. It returns ErrNotFound, naming the missing part.
-func (s *Schema) Lookup(path string) (*Accessor, error) {
+func (s *Schema) Lookup(path string) (_ *Accessor, err error) {
+	defer wrapErr(&err)
 	if s.root == nil {
 		return nil, fmt.Errorf("%w: a %v schema has no fields", ErrNotFound, s.kind)
 	}
@@ -99,7 +100,8 @@ func (a *Accessor) bytes(value []byte) ([]byte, error) {
 
 // AppendJSON appends the accessed value in value as JSON, as
 // Schema.AppendJSON would show it.
-func (a *Accessor) AppendJSON(dst, value []byte) ([]byte, error) {
+func (a *Accessor) AppendJSON(dst, value []byte) (_ []byte, err error) {
+	defer wrapErr(&err)
 	b, err := a.bytes(value)
 	if err != nil {
 		return dst, err
@@ -112,7 +114,8 @@ func (a *Accessor) AppendJSON(dst, value []byte) ([]byte, error) {
 // text up to its first NUL (unquoted), a nested struct in logfmt
 // (x=1 y=2), and an array of structs in logfmt with the index as key
 // prefix ([0].x=1 [1].x=2).
-func (a *Accessor) AppendText(dst, value []byte) ([]byte, error) {
+func (a *Accessor) AppendText(dst, value []byte) (_ []byte, err error) {
+	defer wrapErr(&err)
 	b, err := a.bytes(value)
 	if err != nil {
 		return dst, err

@@ -29,7 +29,8 @@ var noFixedSize = map[string]string{
 // Parse parses the text form of a schema (see the package documentation):
 // "bytes", "text" or "json" alone, or field declarations such as
 // "float64 x [m]; float64 y [m]; float64[9] cov".
-func Parse(text string) (*Schema, error) {
+func Parse(text string) (_ *Schema, err error) {
+	defer wrapErr(&err)
 	if len(text) > MaxTextSize {
 		return nil, fmt.Errorf("%w: text longer than %d bytes", ErrSyntax, MaxTextSize)
 	}

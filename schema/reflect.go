@@ -7,7 +7,8 @@ import (
 )
 
 // For returns the schema of the Go struct type T; see Of.
-func For[T any]() (*Schema, error) {
+func For[T any]() (_ *Schema, err error) {
+	defer wrapErr(&err)
 	return Of(reflect.TypeFor[T]())
 }
 
@@ -30,7 +31,8 @@ func For[T any]() (*Schema, error) {
 // Of checks that Go lays t out as the schema's C layout and returns
 // ErrLayout otherwise (for example with int64 fields on 32-bit platforms,
 // where Go aligns them to 4 bytes).
-func Of(t reflect.Type) (*Schema, error) {
+func Of(t reflect.Type) (_ *Schema, err error) {
+	defer wrapErr(&err)
 	if t == nil || t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("%w: %v is not a struct type", ErrUnsupported, t)
 	}

@@ -77,14 +77,16 @@ type field struct {
 // New returns the Struct schema with these fields, laid out as a C
 // compiler would (see the package documentation). Offsets in fields are
 // ignored.
-func New(fields ...Field) (*Schema, error) {
+func New(fields ...Field) (_ *Schema, err error) {
+	defer wrapErr(&err)
 	return newStruct(fields, ErrInvalid)
 }
 
 // ForKind returns the schema of values of kind Bytes, Text or JSON, which
 // have no fields and any size. Struct schemas are made by Parse, New, For
 // and Of.
-func ForKind(k Kind) (*Schema, error) {
+func ForKind(k Kind) (_ *Schema, err error) {
+	defer wrapErr(&err)
 	if k > JSON {
 		return nil, fmt.Errorf("%w: ForKind(%v): only bytes, text and json have no fields", ErrInvalid, k)
 	}

@@ -26,7 +26,8 @@ func (s *Schema) checkValue(value []byte) error {
 // a Bytes value becomes a base64 string.
 //
 // AppendJSON does not allocate when dst has room.
-func (s *Schema) AppendJSON(dst, value []byte) ([]byte, error) {
+func (s *Schema) AppendJSON(dst, value []byte) (_ []byte, err error) {
+	defer wrapErr(&err)
 	switch s.kind {
 	case Struct:
 		if err := s.checkValue(value); err != nil {
@@ -200,7 +201,8 @@ func appendQuoted(dst, s []byte) []byte {
 // element index for arrays of structs. Values of other kinds are one pair
 // value=V, V being the JSON form quoted as a JSON string for JSON, and as
 // in AppendJSON for Text and Bytes.
-func (s *Schema) AppendLogfmt(dst, value []byte) ([]byte, error) {
+func (s *Schema) AppendLogfmt(dst, value []byte) (_ []byte, err error) {
+	defer wrapErr(&err)
 	switch s.kind {
 	case Struct:
 		if err := s.checkValue(value); err != nil {
@@ -283,7 +285,8 @@ func appendField(dst, b []byte, f *field, js, quote bool) []byte {
 // 64-bit integers rounded to float64. Char fields are skipped. fn must not
 // keep index, which is reused. Numbers allocates only that index buffer. It returns
 // ErrValue if value is not Size bytes; other kinds have no numbers.
-func (s *Schema) Numbers(value []byte, fn func(name string, index []int, v float64)) error {
+func (s *Schema) Numbers(value []byte, fn func(name string, index []int, v float64)) (err error) {
+	defer wrapErr(&err)
 	if s.root == nil {
 		return nil
 	}

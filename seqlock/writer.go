@@ -114,7 +114,7 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		if opts.Schema != nil {
 			var err error
 			if enc, err = opts.Schema.MarshalBinary(); err != nil {
-				return nil, fmt.Errorf("%w: schema: %w", ErrInvalid, err)
+				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 			}
 		}
 		g = newGeometry(capacity, fingerprint, 0, len(enc))

@@ -40,7 +40,7 @@ func parseSchema(cfg *config, given map[string]bool) error {
 		}
 		sc, err := schema.Parse(text)
 		if err != nil {
-			return &cli.UsageError{Msg: "-schema: " + strings.TrimPrefix(err.Error(), "schema: "), Synopsis: synopsis,
+			return &cli.UsageError{Msg: "-schema: " + cli.Cause(err), Synopsis: synopsis,
 				Hints: []string{"a schema is TYPE NAME declarations separated by ';' or new lines, such as 'float64 x [m]; float64 y [m]; uint32 status'"}}
 		}
 		cfg.schema = sc
@@ -73,7 +73,7 @@ func (e *encoder) encode(what string, v []byte) ([]byte, error) {
 	out, err := e.sc.EncodeJSON(e.buf[:0], v)
 	if err != nil {
 		return nil, &cli.Error{Name: e.name, Err: err,
-			Msg:   what + ": " + strings.TrimPrefix(err.Error(), "schema: "),
+			Msg:   what + ": " + cli.Cause(err),
 			Hints: []string{"a struct segment takes a JSON object of its fields, such as {\"x\":1,\"y\":2}; see its fields with: subscriber -info " + e.name}}
 	}
 	e.buf = out

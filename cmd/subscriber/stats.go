@@ -120,8 +120,11 @@ func observeWaiting(ctx context.Context, s *seqlock.Subscriber, buf *[]byte, las
 // take reads the newest value and, if it is newer than last, observes it;
 // it returns the newest write number seen.
 func (w *window) take(s *seqlock.Subscriber, buf *[]byte, last uint64) (uint64, error) {
-	m, value, err := read(s, *buf)
+	value, m, err := s.ReadValue(*buf)
 	now := time.Now()
+	if errors.Is(err, seqlock.ErrLapped) {
+		return last, nil // that value is gone; the next take sees a newer one
+	}
 	if err != nil {
 		return last, err
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -103,24 +102,7 @@ func (p *printer) print(out *bufio.Writer, m seqlock.Meta, value []byte) error {
 }
 
 func (p *printer) decodeError(err error) error {
-	return &cli.Error{Name: p.cfg.name, Err: err, Msg: "cannot decode the value: " + strings.TrimPrefix(err.Error(), "schema: ")}
-}
-
-// maxLappedReads bounds the retries of a read lapped by the writer; each
-// is itself many attempts, so only a writer gone mad exhausts them.
-const maxLappedReads = 100
-
-// read reads the newest value into buf, growing it as needed up to the
-// -max-size limit, and retrying a read lapped by a fast writer. It returns
-// the value, whose backing array the caller passes back in next time.
-func read(s *seqlock.Subscriber, buf []byte) (seqlock.Meta, []byte, error) {
-	for i := 0; ; i++ {
-		value, m, err := s.ReadValue(buf)
-		if errors.Is(err, seqlock.ErrLapped) && i < maxLappedReads {
-			continue
-		}
-		return m, value, err
-	}
+	return &cli.Error{Name: p.cfg.name, Err: err, Msg: "cannot decode the value: " + cli.Cause(err)}
 }
 
 // readOnce prints the latest value.
@@ -141,7 +123,7 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, value, err := read(s, nil)
+	value, m, err := s.ReadValue(nil)
 	if err != nil {
 		return explain(cfg, err)
 	}
@@ -182,7 +164,12 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		if err != nil {
 			return stopped(ctx, explain(cfg, err))
 		}
-		m, value, err := read(s, buf)
+		value, m, err := s.ReadValue(buf)
+		if errors.Is(err, seqlock.ErrLapped) {
+			// The writer overtook every attempt of this read (it already
+			// retried); that value is gone: take the next.
+			continue
+		}
 		if err != nil {
 			return explain(cfg, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
 )
@@ -43,6 +44,8 @@ func Explain(name string, err error) error {
 	case errors.Is(err, seqlock.ErrRemoved):
 		return explained("segment was removed while in use (by another program, a cleanup job, or systemd's RemoveIPC?)",
 			"nobody can see values published into a removed segment; start the publisher again to create it anew")
+	case errors.Is(err, seqlock.ErrLapped):
+		return explained(Cause(err), "the publisher writes so fast that every attempt of the read was overtaken; try again, or read with -follow, which takes the next value")
 	case errors.Is(err, seqlock.ErrLimit):
 		return explained(Cause(err), "raise the limit with -max-size, such as -max-size 1GiB, if you trust this segment")
 	case errors.Is(err, shmfile.ErrNoSpace):
@@ -71,7 +74,8 @@ func Explain(name string, err error) error {
 }
 
 // Cause is err's message without the package and operation that the
-// library's error types put before it: what went wrong, for a person.
+// library's error types (seqlock.Error, shmfile.Error, schema.Error) put
+// before it: what went wrong, for a person.
 func Cause(err error) string {
 	var (
 		se *seqlock.Error
@@ -86,6 +90,9 @@ func Cause(err error) string {
 		case errors.As(err, &fe):
 			return fe.Err.Error()
 		default:
+			if sc, ok := err.(*schema.Error); ok {
+				return sc.Err.Error()
+			}
 			return err.Error()
 		}
 	}

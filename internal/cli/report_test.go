@@ -10,9 +10,35 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
 	"github.com/seqshm/seqshm/shmfile"
 )
+
+// TestCause: the message without the prefixes of the library's error types,
+// taken from their fields; other errors as they are.
+func TestCause(t *testing.T) {
+	t.Setenv("SEQSHM_DIR", t.TempDir())
+	_, schemaErr := schema.Parse("float64")
+	_, createErr := seqlock.Create("x", &seqlock.Options{Capacity: -1})
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{&seqlock.Error{Op: "open", Name: "x", Err: seqlock.ErrNotReady}, seqlock.ErrNotReady.Error()},
+		{&seqlock.Error{Op: "open", Name: "x", Err: &shmfile.Error{Op: "open", Name: "x", Err: fs.ErrNotExist}}, fs.ErrNotExist.Error()},
+		{schemaErr, "syntax error: "},
+		{createErr, "invalid argument: capacity -1 outside"},
+		{errors.New("schema: not ours"), "schema: not ours"},
+	} {
+		if got := Cause(tt.err); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("Cause(%v) = %q, want it to start with %q", tt.err, got, tt.want)
+		}
+	}
+	if !errors.Is(schemaErr, schema.ErrSyntax) || !strings.HasPrefix(schemaErr.Error(), "schema: syntax error: ") {
+		t.Errorf("schema.Parse error = %v, want a schema.ErrSyntax saying \"schema: syntax error: ...\"", schemaErr)
+	}
+}
 
 func TestExitCode(t *testing.T) {
 	for _, tt := range []struct {
@@ -78,6 +104,7 @@ func TestExplain(t *testing.T) {
 		{wrap(&shmfile.TrustError{Path: "/d", Dir: true, UID: 4242, Mode: 0o777, Why: "w"}), "segment directory /d (owner uid 4242, mode 0777) may be written by others", true},
 		{wrap(fmt.Errorf("%w: gone", seqlock.ErrRemoved)), "segment was removed while in use", true},
 		{wrap(fmt.Errorf("%w: value of 9 bytes, the limit is 8", seqlock.ErrLimit)), "value larger than the reader's limit: value of 9 bytes", true},
+		{wrap(seqlock.ErrLapped), "reader lapped by the writer too often", true},
 	} {
 		got := Explain("x", tt.err)
 		var e *Error
