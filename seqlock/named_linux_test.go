@@ -113,3 +113,31 @@ func TestWaitSleepingAllocs(t *testing.T) {
 		t.Errorf("%.2f allocations per sleeping Wait, want 0", per)
 	}
 }
+
+// A small segment costs two pages of tmpfs, not the 64 KiB that aligning its
+// waiter area for Windows would take: a capacity-64 segment, with a value,
+// holds at most 8 KiB of /dev/shm (so that about 8,000 fit in Docker's
+// default 64 MiB).
+func TestSmallSegmentSize(t *testing.T) {
+	d, err := os.MkdirTemp("/dev/shm", "seqshm-size-")
+	if err != nil {
+		t.Skipf("no /dev/shm to measure: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	t.Setenv("SEQSHM_DIR", d)
+	p, err := seqlock.Create("small", &seqlock.Options{Capacity: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Publish(make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(d, "small"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if used := st.Blocks * 512; used > 8192 {
+		t.Errorf("a capacity-64 segment uses %d bytes of tmpfs (file size %d), want at most 8192", used, st.Size)
+	}
+}

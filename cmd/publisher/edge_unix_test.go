@@ -85,4 +85,14 @@ func TestCapacityLimits(t *testing.T) {
 			t.Errorf("publisher -capacity %s: exit %d, stderr %q; want 2 naming 1TiB", c, r.Code, r.Stderr)
 		}
 	}
+	// The maximum itself is taken: the segment is made, or (a 2 TiB file on
+	// a smaller tmpfs, as here) refused for want of space, never as a
+	// usage error.
+	for _, c := range []string{"1TiB", "1T"} {
+		r := env.Run(t, "", "publisher", "-capacity", c, "x", "v")
+		if r.Code == 2 || (r.Code == 1 && !strings.Contains(r.Stderr, "no space left")) {
+			t.Errorf("publisher -capacity %s: exit %d, stderr %q; want it accepted (exit 0, or 1 for no space)", c, r.Code, r.Stderr)
+		}
+		env.Run(t, "", "publisher", "-rm", "x")
+	}
 }
