@@ -37,26 +37,37 @@ type importJob struct {
 // better served by a sleeping wait (a wake-up costs tens of µs).
 const maxSpin = 10 * time.Millisecond
 
-func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		p       plan
-		key     string
-		prefix  string
-		maxRate = rate{natskv.DefaultMaxRate}
-		env     envelope
-	)
+// exportArgs are the flags of export that are not in its plan.
+type exportArgs struct {
+	key, prefix string
+	maxRate     rate
+	env         envelope
+}
+
+// exportFlags are export's flags, set into p and a.
+func exportFlags(p *plan, a *exportArgs) *flag.FlagSet {
+	a.maxRate = rate{natskv.DefaultMaxRate}
 	fs := flag.NewFlagSet("seqshm-bridge export", flag.ContinueOnError)
 	p.c.register(fs)
-	fs.StringVar(&key, "key", "", "")
-	fs.StringVar(&prefix, "prefix", "", "")
-	fs.Var(&maxRate, "max-rate", "")
-	fs.Var(&env, "envelope", "")
+	fs.StringVar(&a.key, "key", "", "")
+	fs.StringVar(&a.prefix, "prefix", "", "")
+	fs.Var(&a.maxRate, "max-rate", "")
+	fs.Var(&a.env, "envelope", "")
 	fs.DurationVar(&p.export.Stale, "stale", natskv.DefaultStale, "")
 	fs.DurationVar(&p.export.Heartbeat, "heartbeat", 0, "")
 	fs.BoolVar(&p.export.Takeover, "takeover", false, "")
 	fs.DurationVar(&p.export.Timeout, "timeout", natskv.DefaultTimeout, "")
 	fs.DurationVar(&p.export.Spin, "spin", 0, "")
-	args, err := parse(fs, args, stdout)
+	return fs
+}
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		p plan
+		a exportArgs
+	)
+	args, err := parse(exportFlags(&p, &a), args, stdout)
+	key, prefix := a.key, a.prefix
 	if err != nil {
 		return err
 	}
@@ -72,7 +83,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case p.export.Spin < 0 || p.export.Spin > maxSpin:
 		return usageErr("-spin must be from 0 to %v", maxSpin)
 	}
-	p.export.MaxRate, p.export.Format = maxRate.maxRate(), env.f
+	p.export.MaxRate, p.export.Format = a.maxRate.maxRate(), a.env.f
 	if len(args) == 1 && !isGlob(args[0]) {
 		if err := checkName(args[0]); err != nil {
 			return err
@@ -104,21 +115,27 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return p.execute(ctx)
 }
 
-func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		p        plan
-		job      importJob
-		capacity = cli.Size{Bytes: seqlock.DefaultCapacity}
-		mode     = cli.Mode(0o600)
-	)
+// importFlags are import's flags, set into p, job, capacity and mode.
+func importFlags(p *plan, job *importJob, capacity *cli.Size, mode *cli.Mode) *flag.FlagSet {
+	*capacity, *mode = cli.Size{Bytes: seqlock.DefaultCapacity}, cli.Mode(0o600)
 	fs := flag.NewFlagSet("seqshm-bridge import", flag.ContinueOnError)
 	p.c.register(fs)
 	fs.StringVar(&job.opts.Key, "key", "", "")
 	fs.StringVar(&job.opts.Strip, "strip", "", "")
 	fs.StringVar(&job.opts.Prefix, "prefix", "", "")
-	fs.Var(&capacity, "capacity", "")
-	fs.Var(&mode, "mode", "")
-	args, err := parse(fs, args, stdout)
+	fs.Var(capacity, "capacity", "")
+	fs.Var(mode, "mode", "")
+	return fs
+}
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		p        plan
+		job      importJob
+		capacity cli.Size
+		mode     cli.Mode
+	)
+	args, err := parse(importFlags(&p, &job, &capacity, &mode), args, stdout)
 	switch {
 	case err != nil:
 		return err

@@ -46,10 +46,17 @@ type config struct {
 	} `json:"import"`
 }
 
-func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var p plan
+// runFlags are run's flags (those of the connection and the daemon), set
+// into p.
+func runFlags(p *plan) *flag.FlagSet {
 	fs := flag.NewFlagSet("seqshm-bridge run", flag.ContinueOnError)
 	p.c.register(fs)
+	return fs
+}
+
+func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var p plan
+	fs := runFlags(&p)
 	args, err := parse(fs, args, stdout)
 	switch {
 	case err != nil:

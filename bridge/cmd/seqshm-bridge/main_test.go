@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/seqshm/seqshm/bridge/natskv"
 	"github.com/seqshm/seqshm/bridge/natstest"
+	"github.com/seqshm/seqshm/internal/cli"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
@@ -307,4 +309,23 @@ func waitKey(t *testing.T, url, key string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("key %q never written", key)
+}
+
+// TestUsageNamesEveryFlag: the usage (-h) documents every flag of every
+// subcommand, as a line of its own ("  -NAME ...").
+func TestUsageNamesEveryFlag(t *testing.T) {
+	var (
+		p        plan
+		a        exportArgs
+		job      importJob
+		capacity cli.Size
+		mode     cli.Mode
+	)
+	for _, fs := range []*flag.FlagSet{exportFlags(&p, &a), importFlags(&p, &job, &capacity, &mode), runFlags(&p)} {
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(usage, "\n  -"+f.Name+" ") {
+				t.Errorf("%s: the usage has no line for -%s", fs.Name(), f.Name)
+			}
+		})
+	}
 }

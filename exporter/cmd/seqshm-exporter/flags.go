@@ -40,14 +40,21 @@ func usageError(format string, args ...any) error {
 	return &cli.UsageError{Msg: fmt.Sprintf(format, args...), Synopsis: synopsis}
 }
 
-func parse(args []string) (*config, error) {
-	cfg := &config{maxSize: cli.Size{Bytes: exporter.DefaultMaxValue}}
+// flags are the command's flags, set into cfg.
+func flags(cfg *config) *flag.FlagSet {
+	cfg.maxSize = cli.Size{Bytes: exporter.DefaultMaxValue}
 	fs := flag.NewFlagSet(tool, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by run, help by exporterMain
 	fs.StringVar(&cfg.listen, "listen", DefaultListen, "address to serve /metrics and /healthz on")
 	fs.Var(&cfg.maxSize, "max-size", "largest value to decode (default 1MiB)")
 	fs.IntVar(&cfg.maxFields, "max-fields", exporter.DefaultMaxFields, "most numbers exported from one value")
 	fs.StringVar(&cfg.owner, "owner", "", "export only segments this user (name or uid) owns")
+	return fs
+}
+
+func parse(args []string) (*config, error) {
+	cfg := new(config)
+	fs := flags(cfg)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/internal/cli"
+	"github.com/seqshm/seqshm/internal/cli/clitest"
 	"github.com/seqshm/seqshm/internal/testproc"
 	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
@@ -233,4 +234,10 @@ func TestLogsBadSegment(t *testing.T) {
 	if n := strings.Count(stderr.String(), "seqshm-exporter: big: "); n != 1 {
 		t.Errorf("stderr has %d lines about big, want 1:\n%s", n, stderr)
 	}
+}
+
+// TestUsageNamesEveryFlag: the manual (-h) documents every flag, in its
+// Options and in the synopsis.
+func TestUsageNamesEveryFlag(t *testing.T) {
+	clitest.UsageNamesEveryFlag(t, flags(&config{}), synopsis, usage)
 }
