@@ -12,6 +12,8 @@
 #                                        the C reader's AArch64 build (clients/test.sh)
 #                  prometheus            the server that scrapes the exporter in its test
 #                  nats-server           a separate NATS server for the bridge's docs and tests
+#                  python3-numpy         numpy for Debian's /usr/bin/python3: the Python
+#                                        reader's numpy check (clients/test.sh)
 #                Note: on Debian 12 `wine64` alone has no `wine`/`wineboot`
 #                commands (only /usr/lib/wine/wine64); they come from `wine`,
 #                which wine64 merely Recommends, so it is listed explicitly.
@@ -26,6 +28,15 @@ STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2} # = staticcheck 2026.2.2; sup
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
+# have_numpy: a Python that clients/test.sh tries (python3, then
+# /usr/bin/python3) can import numpy.
+have_numpy() {
+    local py
+    for py in python3 /usr/bin/python3; do
+        "$py" -c 'import numpy' >/dev/null 2>&1 && return 0
+    done
+    return 1
+}
 now_ms() { date +%s%3N; }
 elapsed() { local s=$1 e; e=$(now_ms); printf '%d.%03ds' $(((e - s) / 1000)) $(((e - s) % 1000)); }
 
@@ -69,8 +80,11 @@ if ((want_apt)); then
     if ! have nats-server; then
         pkgs+=(nats-server)
     fi
+    if ! have_numpy; then
+        pkgs+=(python3-numpy) # clients/test.sh: the Python reader's numpy check
+    fi
     if ((${#pkgs[@]} == 0)); then
-        log "apt: wine, wineboot, wine64, qemu-aarch64, mingw, prometheus, nats-server already present; skipping"
+        log "apt: wine, wineboot, wine64, qemu-aarch64, mingw, prometheus, nats-server, numpy already present; skipping"
     else
         have apt-get || die "apt-get not found; install manually: ${pkgs[*]}"
         SUDO=()
@@ -92,6 +106,7 @@ if ((want_apt)); then
         have "$tool" || die "$tool still missing after apt install"
     done
     have qemu-aarch64 || have qemu-aarch64-static || die "qemu-aarch64 still missing after apt install"
+    have_numpy || die "numpy (python3-numpy) still missing after apt install"
     log "wine: $(wine --version 2>/dev/null || echo '?'); qemu: $( (qemu-aarch64 --version 2>/dev/null || qemu-aarch64-static --version) | head -1)"
 fi
 
@@ -107,7 +122,7 @@ if ((want_sc)); then
     else
         log "go install honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION -> $GOBIN_DIR"
         # Run outside any module/workspace so the project's go.mod/GOFLAGS don't interfere.
-        (cd "${TMPDIR:-/tmp}" && GOBIN=$GOBIN_DIR GOWORK=off GOFLAGS= \
+        (cd "${TMPDIR:-/tmp}" && GOBIN=$GOBIN_DIR GOWORK=off GOFLAGS='' \
             go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION")
         log "staticcheck: $("$SC" -version) installed in $(elapsed "$t")"
     fi
