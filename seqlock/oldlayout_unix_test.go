@@ -35,9 +35,6 @@ func TestWaiterAreaAt64KiB(t *testing.T) {
 	if got := s.r.g.notify; got != 64<<10 {
 		t.Fatalf("waiter area at %d, want the old layout's 65536", got)
 	}
-	if s.r.waiters == nil {
-		t.Error("the subscriber polls: it did not map the waiter area at 64 KiB")
-	}
 	buf := make([]byte, 64)
 	if m, err := s.Read(buf); err != nil || string(buf[:m.Len]) != "first" {
 		t.Fatalf("Read = %q, %v; want %q", buf[:m.Len], err, "first")
@@ -58,6 +55,9 @@ func TestWaiterAreaAt64KiB(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Wait did not return after a publish")
+	}
+	if s.r.waiters == nil {
+		t.Error("the subscriber polled: it did not map the waiter area at 64 KiB")
 	}
 	if v, _, err := s.ReadValue(nil); err != nil || !bytes.Equal(v, []byte("second")) {
 		t.Errorf("ReadValue = %q, %v; want %q", v, err, "second")
