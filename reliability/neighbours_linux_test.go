@@ -297,11 +297,55 @@ func TestHugeCapacityHeader(t *testing.T) {
 		want(t, fmt.Sprintf("subscriber %q", args), runTool(t, nil, dir, "subscriber", args...), 1,
 			"value larger than the reader's limit: value of 209715200 bytes", "hint: raise the limit with -max-size")
 	}
+	hugeStats(t, dir, small, big)
 	for _, name := range []string{small, big} {
 		want(t, "publisher -rm "+name, runTool(t, nil, dir, "publisher", "-rm", name), 0)
 		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("after publisher -rm %s: %v, want it gone", name, err)
 		}
+	}
+}
+
+// hugeStats is TestHugeCapacityHeader's -stats part. -stats reports
+// writes and reads no value that was there before it came, so on the
+// segments of makeHuge, which nobody writes, it reports none (rather than
+// failing on the value of big) and runs on. Once publisher (which adopts
+// them, keeping their capacity) writes, -stats reads the value: a small
+// one in the 512 GiB segment is observed; one beyond its -max-size in the
+// other makes it exit 1 as the other modes do.
+func hugeStats(t *testing.T, dir, small, big string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type report struct{ Writes, Observed int }
+	next := func(c *child) report {
+		t.Helper()
+		var r report
+		if line := c.readLine(clitest.Timeout); json.Unmarshal([]byte(line), &r) != nil {
+			t.Fatalf("%s printed %q, want a JSON report", c.name(), line)
+		}
+		return r
+	}
+	for _, name := range []string{small, big} {
+		stats := startCmd(t, toolCmd(t, ctx, nil, dir, "subscriber", "-stats", "-json", "-interval", "50ms", "-max-size", "8", name))
+		if r := next(stats); r != (report{}) {
+			t.Errorf("subscriber -stats %s, nothing written: %+v, want no writes, none observed", name, r)
+		}
+		value := map[string]string{small: "tiny", big: "more than 8 bytes"}[name]
+		want(t, "publisher "+name, runTool(t, nil, dir, "publisher", name, value), 0)
+		if name == small {
+			r := next(stats)
+			for ; r.Writes == 0; r = next(stats) {
+			}
+			if r != (report{1, 1}) {
+				t.Errorf("subscriber -stats %s after one publish: %+v, want 1 write, observed", name, r)
+			}
+			stats.kill()
+			continue
+		}
+		stats.wait(clitest.Timeout)
+		r := clitest.Result{Code: stats.cmd.ProcessState.ExitCode(), Stderr: stats.stderr.String()}
+		want(t, "subscriber -stats -max-size 8 "+name, r, 1,
+			"value larger than the reader's limit: value of 17 bytes, the limit is 8", "hint: raise the limit with -max-size")
 	}
 }
 
@@ -326,6 +370,7 @@ func TestRemovedUnderPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub.wait(clitest.Timeout)
+	oldDone := time.Now() // the old segment is written no more
 	if took := time.Since(removed); pub.cmd.ProcessState.ExitCode() != 1 || !strings.Contains(pub.stderr.String(), "segment was removed while in use") {
 		t.Errorf("publisher after its file was deleted: exit %d after %v, stderr %q; want exit 1 saying it was removed",
 			pub.cmd.ProcessState.ExitCode(), took, pub.stderr.String())
@@ -348,14 +393,76 @@ func TestRemovedUnderPublisher(t *testing.T) {
 			break
 		}
 	}
-	// -stats goes on reporting, on the new segment.
-	for range 3 {
-		stats.readLine(clitest.Timeout)
+	// -stats goes on reporting, on the new segment: a report of an
+	// interval begun after the old publisher exited that counts writes
+	// and observed values is of the new segment's, for nobody writes the
+	// old one any more. One still watching the deleted file reports none.
+	startCmd(t, toolCmd(t, ctx, nil, dir, "publisher", "-clock", "-interval", "10ms", name))
+	for deadline := time.Now().Add(clitest.Timeout); ; {
+		var r struct {
+			Time     time.Time
+			Seconds  float64
+			Writes   int
+			Observed int
+		}
+		select {
+		case line, ok := <-stats.lines:
+			if !ok {
+				<-stats.done
+				t.Fatalf("subscriber -stats exited: %v; stderr:\n%s", stats.err, stats.stderr.String())
+			}
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("subscriber -stats printed %q: %v", line, err)
+			}
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("subscriber -stats reported no writes of the new segment within %v; stderr:\n%s", clitest.Timeout, stats.stderr.String())
+		}
+		began := r.Time.Add(-time.Duration(r.Seconds * float64(time.Second)))
+		if began.After(oldDone) && r.Writes > 0 && r.Observed > 0 {
+			break
+		}
 	}
-	select {
-	case <-stats.done:
-		t.Errorf("subscriber -stats exited: %s", stats.stderr.String())
-	default:
+}
+
+// TestRemovedWhileWaiting: subscriber -wait waits for a segment that has
+// no value yet; a cleanup job deletes it, and a new publisher creates it
+// anew with a value before the -wait runs out. -wait should print that
+// value, as -follow follows the new segment. Skipped until readOnce does
+// so: it fails today; with readOnce reopening on ErrRemoved (as follow
+// does, bounded by the -wait) it passes.
+func TestRemovedWhileWaiting(t *testing.T) {
+	t.Skip("known bug: subscriber -wait exits 1 (segment was removed while in use) about 1 s after the removal, " +
+		"although a new segment with a value exists and the -wait has not run out (cmd/subscriber/value.go, readOnce)")
+	dir := segDir(t)
+	name := uniqueName(t)
+	path := filepath.Join(dir, name)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// A publisher of standard input, which sends nothing: a segment
+	// without a value.
+	pub := startCmd(t, toolCmd(t, ctx, nil, dir, "publisher", name))
+	waitFor(t, "segment without a value", func() bool {
+		return strings.Contains(runTool(t, nil, dir, "subscriber", name).Stderr, "no value published yet")
+	})
+	sub := startCmd(t, toolCmd(t, ctx, nil, dir, "subscriber", "-wait", "15s", name))
+	waitFor(t, "subscriber -wait with the segment mapped", func() bool {
+		maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", sub.cmd.Process.Pid))
+		return bytes.Contains(maps, []byte(path))
+	})
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	pub.wait(clitest.Timeout) // exits 1 once it sees its segment removed
+	want(t, "new publisher", runTool(t, nil, dir, "publisher", name, "after the removal"), 0)
+	sub.wait(clitest.Timeout)
+	var stdout []string
+	for line := range sub.lines {
+		stdout = append(stdout, line)
+	}
+	if code := sub.cmd.ProcessState.ExitCode(); code != 0 || len(stdout) != 1 || stdout[0] != "after the removal" {
+		t.Errorf("subscriber -wait 15s, its segment removed and created anew with a value: exit %d, stdout %q, stderr:\n%s\nwant exit 0 and the new value",
+			code, stdout, sub.stderr.String())
 	}
 }
 
