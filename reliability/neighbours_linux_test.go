@@ -426,13 +426,9 @@ func TestRemovedUnderPublisher(t *testing.T) {
 
 // TestRemovedWhileWaiting: subscriber -wait waits for a segment that has
 // no value yet; a cleanup job deletes it, and a new publisher creates it
-// anew with a value before the -wait runs out. -wait should print that
-// value, as -follow follows the new segment. Skipped until readOnce does
-// so: it fails today; with readOnce reopening on ErrRemoved (as follow
-// does, bounded by the -wait) it passes.
+// anew with a value before the -wait runs out. -wait prints that value, as
+// -follow follows the new segment.
 func TestRemovedWhileWaiting(t *testing.T) {
-	t.Skip("known bug: subscriber -wait exits 1 (segment was removed while in use) about 1 s after the removal, " +
-		"although a new segment with a value exists and the -wait has not run out (cmd/subscriber/value.go, readOnce)")
 	dir := segDir(t)
 	name := uniqueName(t)
 	path := filepath.Join(dir, name)

@@ -113,11 +113,21 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	if err != nil {
 		return interrupted(ctx, cfg, err)
 	}
-	defer s.Close()
-	if cfg.wait > 0 {
-		if _, err := s.Wait(waitCtx, 0); err != nil {
+	defer func() { s.Close() }()
+	for cfg.wait > 0 {
+		_, err := s.Wait(waitCtx, 0)
+		if errors.Is(err, seqlock.ErrRemoved) {
+			// Removed while we waited (and perhaps created anew): wait
+			// for the new segment's first value, as -follow does.
+			if s, err = reopen(waitCtx, cfg, s); err != nil {
+				return interrupted(ctx, cfg, explain(cfg, err))
+			}
+			continue
+		}
+		if err != nil {
 			return interrupted(ctx, cfg, explain(cfg, err))
 		}
+		break
 	}
 	pr, err := newPrinter(cfg, s.Schema())
 	if err != nil {
