@@ -450,6 +450,10 @@ func TestRemovedWhileWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub.wait(clitest.Timeout) // exits 1 once it sees its segment removed
+	if code, msg := pub.cmd.ProcessState.ExitCode(), pub.stderr.String(); code != 1 ||
+		!strings.Contains(msg, "segment was removed while in use") || strings.Contains(msg, "shmfile") {
+		t.Errorf("publisher of standard input, its segment removed before a value: exit %d, stderr:\n%s\nwant exit 1 saying it was removed, and nothing about its own failed clean-up", code, msg)
+	}
 	want(t, "new publisher", runTool(t, nil, dir, "publisher", name, "after the removal"), 0)
 	sub.wait(clitest.Timeout)
 	var stdout []string

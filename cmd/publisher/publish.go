@@ -59,7 +59,10 @@ func dropUnused(p *seqlock.Publisher, err error) error {
 	if err == nil || !p.Created() || p.Seq() != 0 {
 		return err
 	}
-	return errors.Join(err, p.Remove())
+	if rerr := p.Remove(); rerr != nil && !errors.Is(rerr, seqlock.ErrRemoved) {
+		return errors.Join(err, rerr)
+	}
+	return err // removed, or already removed (and perhaps made anew) by another
 }
 
 // closePublisher closes p, marking the segment closed cleanly, and joins a
