@@ -273,13 +273,26 @@ func wake(word *uint32) {
 	}
 }
 
-// createAhead creates the events of the epochs from at to at+batch that do
-// not exist yet.
+// createAhead creates the events of the epochs from at to at+batch-1 that
+// do not exist yet.
 func (o *waitObjects) createAhead(at uint32) {
-	if (o.top-at)&epochMask > 2*batch { // top is behind at: start again from at
+	if (o.top-at)&epochMask > 2*batch {
+		// top is behind at (or far ahead: the word moved back): start
+		// again from at. The events made so far, if any, are for epochs
+		// that are gone or far off.
+		for e, h := range o.ahead {
+			if h != 0 {
+				o.stale = append(o.stale, h)
+			}
+			delete(o.ahead, e)
+		}
 		o.top = (at - 1) & epochMask
 	}
-	for (o.top-at)&epochMask < batch {
+	// top+1-at, not top-at: top is at-1 when nothing is made yet, where
+	// top-at wraps to epochMask and nothing would be made (every wake
+	// would then open, set and close the event, and the events would be
+	// the waiters', with their default security).
+	for (o.top+1-at)&epochMask < batch {
 		o.top = (o.top + 1) & epochMask
 		o.ahead[o.top] = o.create(o.top, eventAllAccess, eventSecurity())
 	}
