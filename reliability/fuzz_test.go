@@ -32,8 +32,8 @@ func FuzzOpenSegment(f *testing.F) {
 	dir := f.TempDir()
 	f.Setenv("SEQSHM_DIR", dir)
 	// The seeds are small segments (512 bytes, or 4 KiB + 128 with a
-	// waiter area): a real one, with its waiter area 64 KiB in, would
-	// make each new input found take a minute to minimise.
+	// waiter area on the next page): every byte of a seed is one more
+	// byte for the fuzzer to minimise in each new input it finds.
 	b := smallSegment(f, dir, "seed")
 	f.Add(b, set64(b[:offSeq+8], offSeq, 5))
 	const name = "fuzzed"
