@@ -1,6 +1,7 @@
 package reliability_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -15,9 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -635,4 +638,188 @@ func TestOutOfInodes(t *testing.T) {
 		}
 	}
 	want(t, "publisher with no inodes left", last, 1, "no space left in "+dir+" for a new file (out of inodes?)", "hint: ")
+}
+
+func init() { roles["foreign-hammer"] = foreignHammer }
+
+// foreignHammer, a helper process run as another user, attaches the
+// foreign waiter area of segment file args[0] (it may: the segment is
+// readable by others, so the area is writable by them), says "attached",
+// and for args[1] (a duration) writes its waiter word as a hostile waiter
+// would: the waiter bit set again at once after every clear, and garbage
+// in between.
+func foreignHammer(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("want SEGMENT-FILE DURATION")
+	}
+	d, err := time.ParseDuration(args[1])
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var b [8]byte
+	if _, err := f.ReadAt(b[:], offNotify); err != nil {
+		return err
+	}
+	notify := binary.LittleEndian.Uint64(b[:])
+	if _, err := f.ReadAt(b[:], int64(notify)+8); err != nil { // the foreign area's id + 1
+		return err
+	}
+	id := binary.LittleEndian.Uint64(b[:])
+	if id == 0 {
+		return fmt.Errorf("the segment records no foreign waiter area")
+	}
+	area, err := unix.SysvShmAttach(int(id-1), 0, 0)
+	if err != nil {
+		return fmt.Errorf("shmat %d: %w", id-1, err)
+	}
+	defer unix.SysvShmDetach(area)
+	word := (*uint32)(unsafe.Pointer(&area[0]))
+	fmt.Println("attached")
+	var n uint64
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		for i := range uint32(1000) {
+			atomic.OrUint32(word, 1)
+			atomic.StoreUint32(word, i*2654435761|1) // any value, bit set
+			n++
+		}
+	}
+	fmt.Printf("stores=%d\n", 2*n)
+	return nil
+}
+
+// TestForeignWaiterHammered: another user who may read a segment may write
+// its foreign waiter area, and does so as hard as it can (the waiter bit
+// set again after every clear, garbage in the word). The publisher must
+// treat the word as hostile: every Publish completes (it tries to clear
+// the bit a bounded number of times, then wakes anyway), and readers see
+// every value intact. At worst it costs the publisher a wake-up per
+// publish (the rate with and without the hammer is logged, not asserted).
+func TestForeignWaiterHammered(t *testing.T) {
+	b := otherUser(t)
+	dir := sharedDir(t)
+	t.Setenv("SEQSHM_DIR", dir)
+	name := uniqueName(t)
+	p, err := seqlock.Create(name, &seqlock.Options{Capacity: 64, Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// The test binary, where the other user may run it.
+	exeDir, err := os.MkdirTemp("", "seqshm-hammer-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(exeDir)
+	exe := filepath.Join(exeDir, "reliability.test")
+	if err := copyFile(os.Args[0], exe); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(exeDir, 0o755)
+
+	publish := func(n uint64) (rate float64) {
+		val := make([]byte, 64)
+		start := time.Now()
+		for i := uint64(1); i <= n; i++ {
+			binary.LittleEndian.PutUint64(val, i)
+			binary.LittleEndian.PutUint64(val[56:], ^i) // a checksum of sorts
+			if _, err := p.Publish(val); err != nil {
+				t.Fatalf("Publish %d with a hostile waiter: %v", i, err)
+			}
+		}
+		return float64(n) / time.Since(start).Seconds()
+	}
+	const n = 200_000
+	alone := publish(n)
+
+	// The hammer runs until killed (an hour at most), so that a publisher
+	// that waited for it to stop would be caught blocked.
+	cmd := exec.Command(exe, filepath.Join(dir, name), "1h")
+	cmd.Env = append(os.Environ(), "SEQSHM_TEST_ROLE=foreign-hammer")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: b.uid, Gid: b.gid}}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	attached := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		attached <- line
+	}()
+	select {
+	case line := <-attached:
+		if line != "attached\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the hostile waiter (as %s) did not attach: %q, stderr %q", b.name, line, errOut.String())
+		}
+	case <-time.After(clitest.Timeout):
+		t.Fatalf("the hostile waiter did not attach in %v", clitest.Timeout)
+	}
+	// A reader checks every value it sees while the hammer runs.
+	s, err := seqlock.Open(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stop := make(chan struct{})
+	var bad, seen int
+	var readerDone sync.WaitGroup
+	readerDone.Add(1)
+	go func() {
+		defer readerDone.Done()
+		buf := make([]byte, 64)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			m, err := s.Read(buf)
+			if err != nil || m.Len != 64 {
+				continue
+			}
+			seen++
+			if i := binary.LittleEndian.Uint64(buf); binary.LittleEndian.Uint64(buf[56:]) != ^i {
+				bad++
+			}
+		}
+	}()
+	done := make(chan float64, 1)
+	go func() { done <- publish(n) }()
+	var hammered float64
+	select {
+	case hammered = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%d publishes took over 30 s under a hostile foreign waiter: blocked", n)
+	}
+	close(stop)
+	readerDone.Wait()
+	if bad != 0 || seen == 0 {
+		t.Errorf("reader saw %d values, %d of them not intact; want all intact", seen, bad)
+	}
+	v, m, err := s.ReadValue(nil)
+	if err != nil || m.Seq != 2*n || binary.LittleEndian.Uint64(v) != n {
+		t.Errorf("after the hostile run: value %x, write %d, %v; want value %d, write %d", v, m.Seq, err, n, 2*n)
+	}
+	t.Logf("publishes/s: %.0f alone, %.0f with a hostile waiter", alone, hammered)
+}
+
+// copyFile copies file src to dst, executable.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
 }
