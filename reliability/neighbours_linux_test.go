@@ -362,7 +362,7 @@ func TestRemovedUnderPublisher(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pub := startCmd(t, toolCmd(t, ctx, nil, dir, "publisher", "-clock", "-interval", "5ms", name))
-	waitFor(t, "the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
+	clitest.Eventually(t, "a value in the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
 	follow := startCmd(t, toolCmd(t, ctx, nil, dir, "subscriber", "-follow", "-json", name))
 	follow.readLine(clitest.Timeout)
 	stats := startCmd(t, toolCmd(t, ctx, nil, dir, "subscriber", "-stats", "-json", "-interval", "100ms", name))
@@ -440,11 +440,11 @@ func TestRemovedWhileWaiting(t *testing.T) {
 	// A publisher of standard input, which sends nothing: a segment
 	// without a value.
 	pub := startCmd(t, toolCmd(t, ctx, nil, dir, "publisher", name))
-	waitFor(t, "segment without a value", func() bool {
+	clitest.Eventually(t, "a segment without a value", func() bool {
 		return strings.Contains(runTool(t, nil, dir, "subscriber", name).Stderr, "no value published yet")
 	})
 	sub := startCmd(t, toolCmd(t, ctx, nil, dir, "subscriber", "-wait", "15s", name))
-	waitFor(t, "subscriber -wait with the segment mapped", func() bool {
+	clitest.Eventually(t, "the segment mapped by subscriber -wait", func() bool {
 		maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", sub.cmd.Process.Pid))
 		return bytes.Contains(maps, []byte(path))
 	})
@@ -469,17 +469,6 @@ func TestRemovedWhileWaiting(t *testing.T) {
 	}
 }
 
-// waitFor calls f every few milliseconds until it is true, failing the
-// test after clitest.Timeout.
-func waitFor(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(clitest.Timeout); !f(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %v", what, clitest.Timeout)
-		}
-	}
-}
-
 // TestForeignPIDNamespace: a publisher in another PID namespace (a
 // container sharing the segment directory) shows as alive with its pid
 // marked as another namespace's, and no hint suggests killing that pid.
@@ -501,7 +490,7 @@ func TestForeignPIDNamespace(t *testing.T) {
 	cmd := exec.CommandContext(ctx, unshare, "--pid", "--fork", "--kill-child", tool(t, "publisher"), "-clock", name)
 	cmd.Env = append(os.Environ(), "SEQSHM_DIR="+dir, "GORACE=atexit_sleep_ms=0")
 	startCmd(t, cmd)
-	waitFor(t, "the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
+	clitest.Eventually(t, "a value in the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
 	r := runTool(t, nil, dir, "subscriber", "-info", name)
 	if !strings.Contains(r.Stdout, "alive (pid 1 in another PID namespace") {
 		t.Errorf("subscriber -info of a publisher in another PID namespace:\n%s\nwant alive (pid 1 in another PID namespace, ...)", r.Stdout)
@@ -530,7 +519,7 @@ func TestForeignFollowerSleeps(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pub := startCmd(t, toolCmd(t, ctx, nil, dir, "publisher", "-mode", "0644", "-clock", "-interval", "500ms", name))
-	waitFor(t, "the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
+	clitest.Eventually(t, "a value in the segment", func() bool { return runTool(t, nil, dir, "subscriber", name).Code == 0 })
 	follow := startCmd(t, toolCmd(t, ctx, b, dir, "subscriber", "-follow", name))
 	for range 2 {
 		follow.readLine(clitest.Timeout)
