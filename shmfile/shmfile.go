@@ -353,6 +353,22 @@ func (s *Segment) closedError(op string) error {
 	return &Error{Op: op, Name: s.name, Err: ErrClosed}
 }
 
+// retries bounds how often a create or an open starts again because the
+// name stopped referring to the file it opened (a Remove or a take-over in
+// between).
+const retries = 100
+
+// retry calls once until it returns a segment or an error it does not ask
+// to retry (again false), at most retries times more.
+func retry(once func() (_ *Segment, again bool, _ error)) (*Segment, error) {
+	for i := 0; ; i++ {
+		s, again, err := once()
+		if s != nil || !again || i == retries {
+			return s, err
+		}
+	}
+}
+
 // The contract of each operating system's file (shmfile_linux.go and
 // shmfile_unix.go, shmfile_darwin.go, shmfile_windows.go,
 // shmfile_unsupported.go): a port that lacks one of these does not compile.

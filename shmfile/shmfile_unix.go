@@ -36,10 +36,6 @@ type sysSegment struct {
 // never acquire a controlling terminal, should the path name one.
 const openFlags = unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
 
-// retries bounds how often an open starts again because the name stopped
-// referring to the file it opened (a Remove or a take-over in between).
-const retries = 100
-
 func openat(dirfd int, path, name string, flags int, perm uint32) (int, error) {
 	for {
 		fd, err := unix.Openat(dirfd, name, flags, perm)
@@ -275,15 +271,11 @@ func createSegment(name string, size int, mode fs.FileMode) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; ; i++ {
-		s, again, err := createOnce(d, name, size, mode)
-		if s != nil || !again || i == retries {
-			if s == nil {
-				d.close()
-			}
-			return s, err
-		}
+	s, err := retry(func() (*Segment, bool, error) { return createOnce(d, name, size, mode) })
+	if s == nil {
+		d.close()
 	}
+	return s, err
 }
 
 // createOnce creates the segment in d. If the new file loses its name before
@@ -357,15 +349,11 @@ func openSegment(name string, minSize int, a *access) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; ; i++ {
-		s, again, err := openOnce(d, name, minSize, a)
-		if s != nil || !again || i == retries {
-			if s == nil {
-				d.close()
-			}
-			return s, err
-		}
+	s, err := retry(func() (*Segment, bool, error) { return openOnce(d, name, minSize, a) })
+	if s == nil {
+		d.close()
 	}
+	return s, err
 }
 
 // openOnce opens the segment in d. If a writer finds, once it holds the

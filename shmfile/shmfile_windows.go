@@ -90,10 +90,6 @@ func namespace() string {
 func mappingName(name string) string { return namespace() + `seqshm.` + name }
 func lockName(name string) string    { return namespace() + `seqshm-lock.` + name }
 
-// retries bounds how often an open starts again because the name stopped
-// referring to the file it opened (a Remove in between).
-const retries = 100
-
 const shareAll = windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE
 
 // fileID identifies a file: its volume's serial number and its file index.
@@ -238,12 +234,7 @@ func createSegment(name string, size int, mode fs.FileMode) (*Segment, error) {
 		return nil, newError("create", name, "security descriptor: "+err.Error(), err)
 	}
 	sweep(filepath.Dir(path))
-	for i := 0; ; i++ {
-		s, again, err := createOnce(path, name, size, sec)
-		if s != nil || !again || i == retries {
-			return s, err
-		}
-	}
+	return retry(func() (*Segment, bool, error) { return createOnce(path, name, size, sec) })
 }
 
 // createOnce creates the segment's file. If the new file loses its name
@@ -298,12 +289,7 @@ func openSegment(name string, minSize int, a *access) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; ; i++ {
-		s, again, err := openOnce(path, name, minSize, a)
-		if s != nil || !again || i == retries {
-			return s, err
-		}
-	}
+	return retry(func() (*Segment, bool, error) { return openOnce(path, name, minSize, a) })
 }
 
 // openOnce opens the segment's file. If a writer finds, once it holds the
