@@ -258,25 +258,21 @@ func xprocItems(c *config) []*xprocItem {
 			return cPingPong(ctx, c, mode, size, iters, warmup)
 		}
 	}
-	gpp := func(mode string) func(context.Context, int, int) ([]int64, error) {
+	// gpp runs a Go pair: pairProcs{} is this build, as this user.
+	gpp := func(pp pairProcs, mode string) func(context.Context, int, int) ([]int64, error) {
 		return func(ctx context.Context, iters, warmup int) ([]int64, error) {
-			return goPingPong(ctx, c, mode, size, iters, warmup)
+			return goPingPong(ctx, c, pp, mode, size, iters, warmup)
 		}
 	}
 	items := []*xprocItem{
-		{key: "go-spin", group: "spin", name: "seqshm, spinning reader (Go)", run: gpp("seqlock-spin")},
+		{key: "go-spin", group: "spin", name: "seqshm, spinning reader (Go)", run: gpp(pairProcs{}, "seqlock-spin")},
 		{key: "c-spin", group: "spin", name: "C seqlock, spinning reader", run: cpp("pp-seqlock")},
-		{key: "go-wait", group: "wake", name: "seqshm, Subscriber.Wait (Go)", blocking: true, run: gpp("seqlock-wait")},
+		{key: "go-wait", group: "wake", name: "seqshm, Subscriber.Wait (Go)", blocking: true, run: gpp(pairProcs{}, "seqlock-wait")},
 		{key: "c-futex", group: "wake", name: "raw futex wake (C)", blocking: true, run: cpp("pp-futex")},
-		{key: "go-futex", group: "wake", name: "raw futex wake (Go)", blocking: true, run: gpp("futex")},
+		{key: "go-futex", group: "wake", name: "raw futex wake (Go)", blocking: true, run: gpp(pairProcs{}, "futex")},
 		{key: "c-pipe", group: "pipe", name: "pipe (C)", blocking: true, run: cpp("pp-pipe")},
 		{key: "c-uds", group: "uds", name: "Unix socket (C)", blocking: true, run: cpp("pp-uds")},
-		{key: "go-uds", group: "uds", name: "Unix socket (Go net)", blocking: true, run: gpp("uds")},
-	}
-	with := func(pp pairProcs, mode string) func(context.Context, int, int) ([]int64, error) {
-		return func(ctx context.Context, iters, warmup int) ([]int64, error) {
-			return goPingPongWith(ctx, c, pp, mode, size, iters, warmup)
-		}
+		{key: "go-uds", group: "uds", name: "Unix socket (Go net)", blocking: true, run: gpp(pairProcs{}, "uds")},
 	}
 	// -xuser: Wait between two processes of two other users, each reading
 	// the other's mode-0644 segment through the foreign waiter area, in
@@ -284,15 +280,15 @@ func xprocItems(c *config) []*xprocItem {
 	if c.xuser[0] != nil {
 		pp := pairProcs{exe: c.xuserExe, creds: c.xuser, outDir: c.xuserDir}
 		items = append(items, &xprocItem{key: "go-wait-xuser", group: "wake",
-			name: "seqshm, Subscriber.Wait, each side another user (foreign waiter area)", blocking: true, run: with(pp, "seqlock-wait-shared")})
+			name: "seqshm, Subscriber.Wait, each side another user (foreign waiter area)", blocking: true, run: gpp(pp, "seqlock-wait-shared")})
 	}
 	// -alt: the same Go pairs from other builds of seqbench (another
 	// checkout's seqlock), run back to back with this build's.
 	for _, a := range c.alts {
 		pp := pairProcs{exe: a.exe}
 		items = append(items,
-			&xprocItem{key: "go-spin-" + a.name, group: "spin", name: "seqshm, spinning reader (Go, " + a.name + ")", run: with(pp, "seqlock-spin")},
-			&xprocItem{key: "go-wait-" + a.name, group: "wake", name: "seqshm, Subscriber.Wait (Go, " + a.name + ")", blocking: true, run: with(pp, "seqlock-wait")})
+			&xprocItem{key: "go-spin-" + a.name, group: "spin", name: "seqshm, spinning reader (Go, " + a.name + ")", run: gpp(pp, "seqlock-spin")},
+			&xprocItem{key: "go-wait-" + a.name, group: "wake", name: "seqshm, Subscriber.Wait (Go, " + a.name + ")", blocking: true, run: gpp(pp, "seqlock-wait")})
 	}
 	return items
 }

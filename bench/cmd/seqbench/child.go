@@ -339,9 +339,6 @@ func pairUDS(ctx context.Context, a *pairArgs, rtt []int64) error {
 // pairRuns numbers the Go pairs of this run, for unique segment names.
 var pairRuns atomic.Int64
 
-// goPingPong runs one Go pair (two re-executed processes) and returns the
-// round trips. Segments are unique per run and removed afterwards, even if
-// a side failed.
 // pairProcs says how a Go pair's processes are started: the binary (the
 // harness itself if empty; another build of seqbench for -alt), the users
 // they run as (nil: this process's) and the directory of the samples file
@@ -352,11 +349,10 @@ type pairProcs struct {
 	outDir string
 }
 
-func goPingPong(ctx context.Context, c *config, mode string, size, iters, warmup int) ([]int64, error) {
-	return goPingPongWith(ctx, c, pairProcs{}, mode, size, iters, warmup)
-}
-
-func goPingPongWith(ctx context.Context, c *config, pp pairProcs, mode string, size, iters, warmup int) ([]int64, error) {
+// goPingPong runs one Go pair (two re-executed processes, started as pp
+// says) and returns the round trips. Segments are unique per run and
+// removed afterwards, even if a side failed.
+func goPingPong(ctx context.Context, c *config, pp pairProcs, mode string, size, iters, warmup int) ([]int64, error) {
 	exe, outDir := c.exe, c.tmp
 	if pp.exe != "" {
 		exe = pp.exe
