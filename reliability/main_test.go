@@ -34,8 +34,6 @@ var roles = map[string]func(args []string) error{
 	"truncated-publisher": truncatedPublisher,
 }
 
-var binDir string // where the publisher and subscriber binaries are built
-
 // TestMain runs the tests, or a role in a helper process started by
 // startChild (internal/testproc).
 func TestMain(m *testing.M) {
@@ -43,17 +41,10 @@ func TestMain(m *testing.M) {
 	for name, role := range roles {
 		helpers[name] = func(args []string) int { return runRole(name, role, args) }
 	}
-	if os.Getenv("SEQSHM_TEST_ROLE") != "" {
-		os.Exit(testproc.Main(m, helpers))
+	code := testproc.Main(m, helpers)
+	if bins.dir != "" {
+		os.RemoveAll(bins.dir)
 	}
-	d, err := os.MkdirTemp("", "seqshm-reliability-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = d
-	code := m.Run()
-	os.RemoveAll(d)
 	os.Exit(code)
 }
 
@@ -250,16 +241,22 @@ func stopOnEOF() *atomic.Bool {
 
 var bins struct {
 	once sync.Once
+	dir  string // where the binaries are built; TestMain removes it
 	err  error
 }
 
-// binaries builds cmd/publisher and cmd/subscriber into binDir, once (with
-// -race when this test binary has it), and returns binDir.
+// binaries builds cmd/publisher and cmd/subscriber into a temporary
+// directory, once (with -race when this test binary has it), and returns
+// the directory.
 func binaries(t testing.TB) string {
 	t.Helper()
-	bins.once.Do(func() { _, bins.err = clitest.Build(binDir, "publisher", "subscriber") })
+	bins.once.Do(func() {
+		if bins.dir, bins.err = os.MkdirTemp("", "seqshm-reliability-bin-"); bins.err == nil {
+			_, bins.err = clitest.Build(bins.dir, "publisher", "subscriber")
+		}
+	})
 	if bins.err != nil {
 		t.Fatal(bins.err)
 	}
-	return binDir
+	return bins.dir
 }

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seqshm/seqshm/internal/cli/clitest"
+	"github.com/seqshm/seqshm/internal/testproc"
 	"github.com/seqshm/seqshm/seqlock"
 )
 
@@ -727,8 +728,8 @@ func TestForeignWaiterHammered(t *testing.T) {
 
 	// The hammer runs until killed (an hour at most), so that a publisher
 	// that waited for it to stop would be caught blocked.
-	cmd := exec.Command(exe, filepath.Join(dir, name), "1h")
-	cmd.Env = append(os.Environ(), "SEQSHM_TEST_ROLE=foreign-hammer")
+	cmd := testproc.Command("foreign-hammer", filepath.Join(dir, name), "1h")
+	cmd.Path = exe // the copy the other user may run
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: b.uid, Gid: b.gid}}
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut
