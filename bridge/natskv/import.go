@@ -200,7 +200,7 @@ func (im *importer) create(key string, t *target, sc *schema.Schema) error {
 	}
 	t.pub = pub
 	im.o.Stats.count(func(s *Stats) { s.Importing.Add(1) })
-	im.o.Logf("importing key %q of bucket %q into segment %q (%s)", key, im.o.Bucket, t.name, describeSchema(pub.Schema()))
+	im.o.Logf("importing key %q of bucket %q into segment %q (%s)", key, im.o.Bucket, t.name, seqlock.DescribeSchema(pub.Schema()))
 	return nil
 }
 
@@ -209,19 +209,7 @@ func (im *importer) create(key string, t *target, sc *schema.Schema) error {
 func (im *importer) mismatch(key, segment string, have, want *schema.Schema) error {
 	return &Error{Op: "import", Bucket: im.o.Bucket, Key: key, Err: fmt.Errorf(
 		"%w: segment %q holds %s, the key carries %s; import into another segment name, or remove the segment first (publisher -rm %s)",
-		ErrSchemaMismatch, segment, describeSchema(have), describeSchema(want), segment)}
-}
-
-// describeSchema names a schema for messages: "text values", "struct
-// values {float64 x; float64 y}"; nil is bytes.
-func describeSchema(s *schema.Schema) string {
-	switch {
-	case s == nil:
-		return "bytes values"
-	case s.Kind() == schema.Struct:
-		return "struct values {" + s.String() + "}"
-	}
-	return s.Kind().String() + " values"
+		ErrSchemaMismatch, segment, seqlock.DescribeSchema(have), seqlock.DescribeSchema(want), segment)}
 }
 
 func (im *importer) runAndClose(ctx context.Context, nc *nats.Conn) error {
@@ -400,14 +388,14 @@ func (im *importer) matches(key string, t *target, sc *schema.Schema) bool {
 	if sc == nil || sc.Equal(have) {
 		if t.skipping != nil {
 			t.skipping = nil
-			im.o.Logf("key %q carries %s again, as segment %q: importing", key, describeSchema(have), t.name)
+			im.o.Logf("key %q carries %s again, as segment %q: importing", key, seqlock.DescribeSchema(have), t.name)
 		}
 		return true
 	}
 	if !sc.Equal(t.skipping) {
 		t.skipping = sc
 		im.o.Logf("key %q now carries %s, but segment %q holds %s: its values are skipped until they match again (to follow the change, stop the import, remove the segment and start it again)",
-			key, describeSchema(sc), t.name, describeSchema(have))
+			key, seqlock.DescribeSchema(sc), t.name, seqlock.DescribeSchema(have))
 	}
 	return false
 }
