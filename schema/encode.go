@@ -32,6 +32,9 @@ import (
 // encoding) string.
 func (s *Schema) EncodeJSON(dst, obj []byte) (_ []byte, err error) {
 	defer wrapErr(&err)
+	if s.kind == JSON { // Compact checks the document: no need to decode it
+		return appendCompact(dst, obj, ErrEncode)
+	}
 	dec := json.NewDecoder(bytes.NewReader(obj))
 	dec.UseNumber()
 	var v any
@@ -54,12 +57,6 @@ func (s *Schema) EncodeJSON(dst, obj []byte) (_ []byte, err error) {
 			return dst[:start], err
 		}
 		return dst, nil
-	case JSON:
-		buf := bytes.NewBuffer(dst)
-		if err := json.Compact(buf, obj); err != nil {
-			return dst, fmt.Errorf("%w: %v", ErrEncode, err)
-		}
-		return buf.Bytes(), nil
 	default:
 		str, ok := v.(string)
 		if !ok {

@@ -37,16 +37,23 @@ func (s *Schema) AppendJSON(dst, value []byte) (_ []byte, err error) {
 	case Text:
 		return appendQuoted(dst, value), nil
 	case JSON:
-		buf := bytes.NewBuffer(dst)
-		if err := json.Compact(buf, value); err != nil {
-			return dst, fmt.Errorf("%w: %v", ErrValue, err)
-		}
-		return buf.Bytes(), nil
+		return appendCompact(dst, value, ErrValue)
 	default:
 		dst = append(dst, '"')
 		dst = base64.StdEncoding.AppendEncode(dst, value)
 		return append(dst, '"'), nil
 	}
+}
+
+// appendCompact appends the JSON document js to dst without insignificant
+// space, or returns dst and an error wrapping sentinel if js is not one
+// JSON document.
+func appendCompact(dst, js []byte, sentinel error) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	if err := json.Compact(buf, js); err != nil {
+		return dst, fmt.Errorf("%w: %v", sentinel, err)
+	}
+	return buf.Bytes(), nil
 }
 
 func appendObject(dst, v []byte, n *node) []byte {
@@ -212,12 +219,12 @@ func (s *Schema) AppendLogfmt(dst, value []byte) (_ []byte, err error) {
 		dst, _ = appendLogfmt(dst, value, s.root, scratch[:0], false)
 		return dst, nil
 	case JSON:
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, value); err != nil {
-			return dst, fmt.Errorf("%w: %v", ErrValue, err)
+		js, err := appendCompact(nil, value, ErrValue)
+		if err != nil {
+			return dst, err
 		}
 		dst = append(dst, "value="...)
-		return appendQuoted(dst, buf.Bytes()), nil
+		return appendQuoted(dst, js), nil
 	default:
 		dst = append(dst, "value="...)
 		return s.AppendJSON(dst, value)
