@@ -26,39 +26,24 @@ func makeSegments(tb testing.TB, n int) {
 	tb.Helper()
 	for i := range n {
 		name := fmt.Sprintf("seg%04d", i)
-		var err error
 		switch i % 4 {
 		case 0:
-			var pub *seqlock.TypedPublisher[pose]
-			if pub, err = seqlock.CreateTyped[pose](name, nil); err == nil {
+			pub, err := seqlock.CreateTyped[pose](name, nil)
+			if err == nil {
 				_, err = pub.Publish(pose{X: float64(i), Y: 2, Cov: [3]float32{1, 2, 3}, OK: true})
 				pub.Close()
 			}
+			if err != nil {
+				tb.Fatal(err)
+			}
 		case 1:
-			err = create(name, schema.JSON, fmt.Sprintf(`{"pos":{"x":%d,"y":2.5},"v":[1,2],"ok":true,"id":"abc"}`, i))
+			publish(tb, name, kind(schema.JSON), fmt.Sprintf(`{"pos":{"x":%d,"y":2.5},"v":[1,2],"ok":true,"id":"abc"}`, i))
 		case 2:
-			err = create(name, schema.Text, fmt.Sprintf("ax=0.01 ay=-0.02 az=%d", i))
+			publish(tb, name, kind(schema.Text), fmt.Sprintf("ax=0.01 ay=-0.02 az=%d", i))
 		case 3:
-			err = create(name, schema.Bytes, "opaque bytes, exported as facts only")
-		}
-		if err != nil {
-			tb.Fatal(err)
+			publish(tb, name, nil, "opaque bytes, exported as facts only")
 		}
 	}
-}
-
-func create(name string, k schema.Kind, value string) error {
-	var sch *schema.Schema
-	if k != schema.Bytes {
-		sch = kind(k)
-	}
-	pub, err := seqlock.Create(name, &seqlock.Options{Schema: sch})
-	if err != nil {
-		return err
-	}
-	defer pub.Close()
-	_, err = pub.Publish([]byte(value))
-	return err
 }
 
 // scrapeHandler is /metrics as seqshm-exporter serves it, over the

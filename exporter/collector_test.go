@@ -33,15 +33,15 @@ func newCollector(t *testing.T, opts *exporter.Options) *exporter.Collector {
 
 // publish creates the segment name with the kind's schema (nil: bytes),
 // publishes value and closes the publisher.
-func publish(t *testing.T, name string, kind *schema.Schema, value string) {
-	t.Helper()
+func publish(tb testing.TB, name string, kind *schema.Schema, value string) {
+	tb.Helper()
 	pub, err := seqlock.Create(name, &seqlock.Options{Schema: kind})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer pub.Close()
 	if _, err := pub.Publish([]byte(value)); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 }
 
