@@ -88,9 +88,9 @@ func BinarySize(b []byte) (_ int, err error) {
 
 // UnmarshalBinary decodes a binary schema that fills b exactly. It treats
 // b as hostile: it never panics, allocates memory proportional to len(b)
-// at most, and returns ErrFormat (or ErrInvalid, wrapped in ErrFormat) for
-// anything but the canonical encoding of a valid schema, checking the
-// recorded offsets, sizes and alignments against the computed layout.
+// at most, and returns ErrFormat for anything but the canonical encoding
+// of a valid schema (a rule of New broken included), checking the recorded
+// offsets, sizes and alignments against the computed layout.
 func UnmarshalBinary(b []byte) (_ *Schema, err error) {
 	defer wrapErr(&err)
 	n, err := BinarySize(b)

@@ -49,8 +49,8 @@ type Field struct {
 	Unit string
 	// Fields are the fields of a Nested struct, else nil.
 	Fields []Field
-	// Offset is the field's byte offset in its struct. Fields and Lookup
-	// set it; New ignores it and computes the C layout.
+	// Offset is the field's byte offset in its struct. Fields sets it;
+	// New ignores it and computes the C layout.
 	Offset int
 }
 
