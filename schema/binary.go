@@ -20,14 +20,13 @@ var le = binary.LittleEndian
 
 // MarshalBinary returns the binary encoding of s (see the package
 // documentation): at most MaxBinarySize bytes. The error is always nil.
-func (s *Schema) MarshalBinary() (_ []byte, err error) {
-	defer wrapErr(&err)
+func (s *Schema) MarshalBinary() ([]byte, error) {
 	return bytes.Clone(s.bin), nil
 }
 
-// AppendBinary appends the binary encoding of s to b.
-func (s *Schema) AppendBinary(b []byte) (_ []byte, err error) {
-	defer wrapErr(&err)
+// AppendBinary appends the binary encoding of s to b. The error is always
+// nil.
+func (s *Schema) AppendBinary(b []byte) ([]byte, error) {
 	return append(b, s.bin...), nil
 }
 
