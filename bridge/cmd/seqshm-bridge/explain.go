@@ -29,7 +29,7 @@ func explain(c *common, err error, eo *natskv.ExportOptions) error {
 	case errors.As(err, &owned):
 		msg := fmt.Sprintf("another exporter owns key %s", owned.Key)
 		if owned.Owner != 0 {
-			msg += fmt.Sprintf(" (owner %016x, last write %v ago)", owned.Owner, owned.Age)
+			msg += fmt.Sprintf(" (owner %016x, last write %v ago)", owned.Owner, cli.RoundDuration(owned.Age))
 		}
 		stale := natskv.DefaultStale
 		if eo != nil && eo.Stale > 0 {
