@@ -109,12 +109,9 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<-
 		s.report(o, serr, out, ch)
 		return true
 	}
-	seq, length, published := m.Seq, m.Len, m.UnixNano
+	seq, length, published := m.Seq, m.Len, m.Time()
 	if !decode {
-		seq, length, published = st.Seq, st.Len, 0
-		if !st.Published.IsZero() {
-			published = st.Published.UnixNano()
-		}
+		seq, length, published = st.Seq, st.Len, st.Published
 	}
 
 	now := time.Now()
@@ -125,9 +122,9 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<-
 	s.emit(out, ch, descWrites, s.lSegment, float64(seq), true)
 	if seq != 0 { // a value was published
 		s.emit(out, ch, descValueBytes, s.lSegment, float64(length), false)
-		if published != 0 {
-			s.emit(out, ch, descTimestamp, s.lSegment, float64(published)/1e9, false)
-			s.emit(out, ch, descAge, s.lSegment, now.Sub(time.Unix(0, published)).Seconds(), false)
+		if !published.IsZero() {
+			s.emit(out, ch, descTimestamp, s.lSegment, float64(published.UnixNano())/1e9, false)
+			s.emit(out, ch, descAge, s.lSegment, now.Sub(published).Seconds(), false)
 		}
 	}
 	s.emit(out, ch, descCapacity, s.lSegment, float64(st.Capacity), false)
