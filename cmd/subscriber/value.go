@@ -31,14 +31,14 @@ type printer struct {
 	cfg   *config
 	sc    *schema.Schema
 	field *schema.Accessor // -field, resolved in sc
-	buf   []byte
-	enc   *json.Encoder // of -json values, to out
 	out   *bufio.Writer
+	enc   *json.Encoder // of -json values, to out
+	buf   []byte        // the decoded value
 }
 
-// newPrinter returns the printer for values described by sc.
-func newPrinter(cfg *config, sc *schema.Schema) (*printer, error) {
-	p := &printer{cfg: cfg, sc: sc}
+// newPrinter returns the printer to out for values described by sc.
+func newPrinter(cfg *config, sc *schema.Schema, out *bufio.Writer) (*printer, error) {
+	p := &printer{cfg: cfg, sc: sc, out: out, enc: json.NewEncoder(out)}
 	if cfg.field == "" {
 		return p, nil
 	}
@@ -56,24 +56,24 @@ func newPrinter(cfg *config, sc *schema.Schema) (*printer, error) {
 }
 
 // print prints one value and a newline.
-func (p *printer) print(out *bufio.Writer, m seqlock.Meta, value []byte) error {
+func (p *printer) print(m seqlock.Meta, value []byte) error {
 	var err error
 	b := p.buf[:0]
 	if !p.cfg.json {
+		// Text, json and bytes go out as they are, without a copy.
 		switch {
 		case p.field != nil:
-			b, err = p.field.AppendText(b, value)
+			p.buf, err = p.field.AppendText(b, value)
+			value = p.buf
 		case p.sc.Kind() == schema.Struct:
-			b, err = p.sc.AppendLogfmt(b, value)
-		default:
-			b = append(b, value...)
+			p.buf, err = p.sc.AppendLogfmt(b, value)
+			value = p.buf
 		}
 		if err != nil {
 			return p.decodeError(err)
 		}
-		p.buf = append(b, '\n')
-		_, err = out.Write(p.buf)
-		return err
+		p.out.Write(value)
+		return p.out.WriteByte('\n') // bufio keeps a failed Write's error
 	}
 	v := valueJSON{Name: p.cfg.name, Seq: m.Seq, Time: m.Time(), Field: p.cfg.field}
 	switch {
@@ -94,9 +94,6 @@ func (p *printer) print(out *bufio.Writer, m seqlock.Meta, value []byte) error {
 	p.buf = b
 	if v.ValueBase64 == nil {
 		v.Value = b
-	}
-	if p.enc == nil || p.out != out {
-		p.enc, p.out = json.NewEncoder(out), out
 	}
 	return p.enc.Encode(v)
 }
@@ -129,7 +126,7 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		}
 		break
 	}
-	pr, err := newPrinter(cfg, s.Schema())
+	pr, err := newPrinter(cfg, s.Schema(), out)
 	if err != nil {
 		return err
 	}
@@ -137,7 +134,7 @@ func readOnce(ctx context.Context, cfg *config, out *bufio.Writer) error {
 	if err != nil {
 		return explain(cfg, err)
 	}
-	return pr.print(out, m, value)
+	return pr.print(m, value)
 }
 
 // follow prints the latest value and each new one until ctx ends, or
@@ -155,7 +152,7 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		buf  []byte
 		last uint64
 	)
-	pr, err := newPrinter(cfg, s.Schema())
+	pr, err := newPrinter(cfg, s.Schema(), out)
 	if err != nil {
 		return err
 	}
@@ -166,7 +163,7 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 				return stopped(ctx, explain(cfg, err))
 			}
 			last = 0
-			if pr, err = newPrinter(cfg, s.Schema()); err != nil {
+			if pr, err = newPrinter(cfg, s.Schema(), out); err != nil {
 				return err
 			}
 			continue
@@ -189,7 +186,7 @@ func follow(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		}
 		last = m.Seq
 		n++
-		if err := pr.print(out, m, value); err != nil {
+		if err := pr.print(m, value); err != nil {
 			var e *cli.Error
 			if errors.As(err, &e) {
 				return err
