@@ -65,15 +65,13 @@ type Publisher struct {
 	seg     *shmfile.Segment
 	w       *Writer
 	created bool
-	closed  bool
 	kind    schema.Kind // what Publish checks values against
 	foreign []byte      // the foreign waiter area (foreign_linux.go), nil if none
 
-	gate    atomic.Uint32 // gate* bits: what Publish must check; 0 on the fast path
-	gone    chan struct{} // closed when removed is set
-	mu      sync.Mutex    // guards watch and stopped
-	watch   *time.Timer   // runs checkRemoved every RemovedCheckInterval
-	stopped bool
+	gate  atomic.Uint32 // gate* bits: what Publish must check; 0 on the fast path
+	gone  chan struct{} // closed when gateRemoved is set
+	mu    sync.Mutex    // guards watch; Close stops it
+	watch *time.Timer   // runs checkRemoved every RemovedCheckInterval until Close
 }
 
 // Create opens the named segment for publishing, creating it if it does
@@ -223,7 +221,7 @@ func foreignPID(ns uint64) bool {
 func (p *Publisher) checkRemoved() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stopped {
+	if p.gate.Load()&gateClosed != 0 {
 		return
 	}
 	if replaced, err := p.seg.Replaced(); err == nil && replaced {
@@ -360,7 +358,7 @@ func (p *Publisher) Mode() (fs.FileMode, error) {
 // for a publisher that gives up, such as one whose first value failed; Close
 // it afterwards.
 func (p *Publisher) Remove() error {
-	if p.closed {
+	if p.gate.Load()&gateClosed != 0 {
 		return ErrClosed
 	}
 	return p.seg.Remove()
@@ -370,13 +368,10 @@ func (p *Publisher) Remove() error {
 // unmaps the segment. The segment and its last value remain for
 // subscribers (like a retained message) until removed with Remove.
 func (p *Publisher) Close() error {
-	if p.closed {
-		return nil
+	if p.gate.Or(gateClosed)&gateClosed != 0 {
+		return nil // closed before
 	}
-	p.closed = true
-	p.gate.Or(gateClosed)
 	p.mu.Lock()
-	p.stopped = true
 	p.watch.Stop()
 	p.mu.Unlock()
 	_, err := faultSafe(func() (struct{}, error) { return struct{}{}, p.w.Close() })
