@@ -79,23 +79,22 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 	if err := checkRegion(region); err != nil {
 		return nil, err
 	}
-	if opts == nil {
-		opts = &WriterOptions{}
+	var o WriterOptions
+	if opts != nil {
+		o = *opts
 	}
-	fingerprint := opts.Fingerprint
-	if sc := opts.Schema; sc != nil && sc.Kind() == schema.Struct {
-		if opts.Capacity != 0 && opts.Capacity != sc.Size() {
-			return nil, fmt.Errorf("%w: capacity %d for a struct schema of %d bytes", ErrInvalid, opts.Capacity, sc.Size())
+	if sc := o.Schema; sc != nil && sc.Kind() == schema.Struct {
+		if o.Capacity != 0 && o.Capacity != sc.Size() {
+			return nil, fmt.Errorf("%w: capacity %d for a struct schema of %d bytes", ErrInvalid, o.Capacity, sc.Size())
 		}
-		opts = &WriterOptions{Capacity: sc.Size(), Fingerprint: sc.Fingerprint(), NoTimestamp: opts.NoTimestamp, Schema: sc, anySchema: opts.anySchema}
-		fingerprint = opts.Fingerprint
+		o.Capacity, o.Fingerprint = sc.Size(), sc.Fingerprint()
 	}
 	h := headerAt(region)
 	// Readers check the magic last-written-first-read: load it atomically so
 	// that on arm64 the header fields written before it are visible.
 	m := h.loadMagic()
 	var g geometry
-	kept := opts.Schema // the region's schema, once initialised or adopted
+	kept := o.Schema // the region's schema, once initialised or adopted
 	switch {
 	case m == 0 && !allZero(region[:min(len(region), zeroCheck)]):
 		// Not ours: a zero magic with other bytes set is another
@@ -103,21 +102,21 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		// header, which Remove can clear away).
 		return nil, fmt.Errorf("%w: zero magic, but the region is not all zero", ErrNotSeqshm)
 	case m == 0:
-		capacity := opts.Capacity
+		capacity := o.Capacity
 		if capacity == 0 {
-			capacity = opts.initCapacity
+			capacity = o.initCapacity
 		}
 		if capacity < 1 || capacity > MaxCapacity {
 			return nil, fmt.Errorf("%w: capacity %d outside [1, %d]", ErrInvalid, capacity, MaxCapacity)
 		}
 		var enc []byte
-		if opts.Schema != nil {
+		if o.Schema != nil {
 			var err error
-			if enc, err = opts.Schema.MarshalBinary(); err != nil {
+			if enc, err = o.Schema.MarshalBinary(); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 			}
 		}
-		g = newGeometry(capacity, fingerprint, 0, len(enc))
+		g = newGeometry(capacity, o.Fingerprint, 0, len(enc))
 		if g.totalSize > len(region) {
 			return nil, fmt.Errorf("%w: region of %d bytes too small for capacity %d (need %d)", ErrInvalid, len(region), capacity, g.totalSize)
 		}
@@ -137,19 +136,19 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 		if err != nil {
 			return nil, err
 		}
-		otherValues := !opts.anySchema && (fingerprint != g.fingerprint || !adoptable(have, opts.Schema))
-		if opts.Capacity != 0 && opts.Capacity != g.capacity || otherValues {
+		otherValues := !o.anySchema && (o.Fingerprint != g.fingerprint || !adoptable(have, o.Schema))
+		if o.Capacity != 0 && o.Capacity != g.capacity || otherValues {
 			return nil, &IncompatibleError{
-				Capacity: g.capacity, WantCapacity: opts.Capacity,
-				Fingerprint: g.fingerprint, WantFingerprint: fingerprint,
-				Schema: have, WantSchema: opts.Schema,
+				Capacity: g.capacity, WantCapacity: o.Capacity,
+				Fingerprint: g.fingerprint, WantFingerprint: o.Fingerprint,
+				Schema: have, WantSchema: o.Schema,
 			}
 		}
 		kept = have
 		g.flags = writerFlags()
 		h.storeFlags(g.flags)
 	}
-	w := &Writer{h: h, g: g, stamp: !opts.NoTimestamp, schema: kept}
+	w := &Writer{h: h, g: g, stamp: !o.NoTimestamp, schema: kept}
 	w.seq = &h.seq
 	w.slots = slotsOf(region, g)
 	if g.notify != 0 {
