@@ -203,22 +203,16 @@ func waitFor(t *testing.T, b *syncBuffer, sub string) {
 	}
 }
 
-// openWait opens the named segment once it exists. (seqlock.OpenWait
-// fails, instead of waiting, if it finds the file created but not yet
-// sized.)
+// openWait opens the named segment once it exists.
 func openWait(t *testing.T, name string) *seqlock.Subscriber {
 	t.Helper()
-	deadline := time.Now().Add(hangGuard)
-	for {
-		s, err := seqlock.Open(name, nil)
-		if err == nil {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("segment %q never appeared: %v", name, err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	s, err := seqlock.OpenWait(ctx, name, nil)
+	if err != nil {
+		t.Fatalf("segment %q never appeared: %v", name, err)
 	}
+	return s
 }
 
 // TestExportImport runs both subcommands against one server: a value
