@@ -630,6 +630,38 @@ static inline uint64_t seqshm_fnv1a64(const unsigned char *p, size_t n) {
     return h == 0 ? 1 : h;
 }
 
+/* seqshm__utf8_next decodes the UTF-8 sequence at p[i] (i < n) into *cp and
+ * returns its length, or 0 if it is not valid UTF-8: a bad lead or
+ * continuation byte, a truncated, overlong or surrogate sequence, or a code
+ * point above U+10FFFF. */
+static inline size_t seqshm__utf8_next(const unsigned char *p, size_t n, size_t i, uint32_t *cp) {
+    unsigned c = p[i];
+    size_t k;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if ((c & 0xe0) == 0xc0)
+        k = 1, *cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        k = 2, *cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        k = 3, *cp = c & 0x07;
+    else
+        return 0;
+    if (n - i <= k)
+        return 0;
+    for (size_t j = 1; j <= k; j++) {
+        if ((p[i + j] & 0xc0) != 0x80)
+            return 0;
+        *cp = *cp << 6 | (p[i + j] & 0x3f);
+    }
+    if ((k == 1 && *cp < 0x80) || (k == 2 && *cp < 0x800) || (k == 3 && *cp < 0x10000) || *cp > 0x10ffff ||
+        (*cp >= 0xd800 && *cp <= 0xdfff))
+        return 0;
+    return k + 1;
+}
+
 /* seqshm__unit_ok checks a unit: printable UTF-8 without [ ] { } ; , # " \
  * and without leading or trailing spaces. Go checks printability with
  * unicode.IsPrint; this check refuses the same ASCII, invalid UTF-8, the C1
@@ -640,40 +672,20 @@ static inline int seqshm__unit_ok(const unsigned char *u, size_t n) {
         return 1;
     if (u[0] == ' ' || u[n - 1] == ' ')
         return 0;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = u[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f || strchr("[]{};,#\"\\", (int)c) != NULL)
-                return 0;
-            i++;
-            continue;
-        }
-        size_t k;
+    for (size_t i = 0, k; i < n; i += k) {
         uint32_t cp;
-        if ((c & 0xe0) == 0xc0)
-            k = 1, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-            k = 2, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-            k = 3, cp = c & 0x07;
-        else
+        k = seqshm__utf8_next(u, n, i, &cp);
+        if (k == 0)
             return 0;
-        if (n - i <= k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((u[i + j] & 0xc0) != 0x80)
+        if (cp < 0x80) {
+            if (cp < 0x20 || cp == 0x7f || strchr("[]{};,#\"\\", (int)cp) != NULL)
                 return 0;
-            cp = cp << 6 | (u[i + j] & 0x3f);
+        } else if (cp <= 0xa0 || cp == 0xad || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200f) ||
+                   (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 ||
+                   cp == 0xfeff || (cp >= 0xe000 && cp <= 0xf8ff) || (cp >= 0xfff9 && cp <= 0xfffb) ||
+                   cp >= 0xf0000) {
+            return 0;
         }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        if (cp <= 0xa0 || cp == 0xad || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200f) ||
-            (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff ||
-            (cp >= 0xe000 && cp <= 0xf8ff) || (cp >= 0xfff9 && cp <= 0xfffb) || cp >= 0xf0000)
-            return 0;
-        i += k + 1;
     }
     return 1;
 }
