@@ -40,8 +40,7 @@ func Of(t reflect.Type) (_ *Schema, err error) {
 	if name == "" {
 		name = "struct"
 	}
-	g := goWalker{}
-	fields, err := g.fields(t, name, 1)
+	fields, err := goFields(t, name)
 	if err != nil {
 		return nil, err
 	}
@@ -55,21 +54,14 @@ func Of(t reflect.Type) (_ *Schema, err error) {
 	return s, nil
 }
 
-type goWalker struct{ count int }
-
-func (g *goWalker) fields(t reflect.Type, path string, depth int) ([]Field, error) {
-	if depth > MaxDepth {
-		return nil, fmt.Errorf("%w: %s: structs nested deeper than %d levels", ErrInvalid, path, MaxDepth)
-	}
+// goFields describes the fields of the struct type t, whose path is path.
+// New checks the limits (nesting, number of fields): a Go type is finite.
+func goFields(t reflect.Type, path string) ([]Field, error) {
 	var out []Field
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if sf.Name == "_" {
 			continue
-		}
-		g.count++
-		if g.count > MaxFields {
-			return nil, fmt.Errorf("%w: more than %d fields", ErrInvalid, MaxFields)
 		}
 		fpath := path + "." + sf.Name
 		f, char, err := parseTag(sf)
@@ -121,7 +113,7 @@ func (g *goWalker) fields(t reflect.Type, path string, depth int) ([]Field, erro
 		case reflect.Float64:
 			f.Type = Float64
 		case reflect.Struct:
-			sub, err := g.fields(ft, fpath, depth+1)
+			sub, err := goFields(ft, fpath)
 			if err != nil {
 				return nil, err
 			}
