@@ -85,10 +85,8 @@ func Cause(err error) string {
 		switch {
 		case errors.As(err, &se):
 			err = se.Err
-		case errors.As(err, &fe) && fe.Op != "":
-			err = fe.Err
 		case errors.As(err, &fe):
-			return fe.Err.Error()
+			err = fe.Err
 		default:
 			if sc, ok := err.(*schema.Error); ok {
 				return sc.Err.Error()
