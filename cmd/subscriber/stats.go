@@ -61,8 +61,11 @@ func stats(ctx context.Context, cfg *config, out *bufio.Writer) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if replaced, _ := s.Replaced(); err == nil && cfg.spin && replaced {
-			err = seqlock.ErrRemoved // -spin does not Wait, which would say so
+		if err == nil && cfg.spin {
+			// -spin does not Wait, which would say so: ask.
+			if replaced, _ := s.Replaced(); replaced {
+				err = seqlock.ErrRemoved
+			}
 		}
 		if errors.Is(err, seqlock.ErrRemoved) {
 			// Removed, or removed and created anew: report on the new
