@@ -9,8 +9,8 @@
 //	pub, err := seqlock.Create("imu", nil) // or CreateTyped[T]
 //	pub.Publish(value)
 //
-//	sub, err := seqlock.Open("imu", nil)        // or OpenTyped[T]
-//	m, err := sub.Read(buf)                // buf[:m.Len], m.Seq, m.Time()
+//	sub, err := seqlock.Open("imu", nil) // or OpenTyped[T]
+//	m, err := sub.Read(buf)              // buf[:m.Len], m.Seq, m.Time()
 //
 // Publisher and Subscriber work on named segments (package shmfile).
 // Writer and Reader run the same protocol on any byte region, with no

@@ -219,10 +219,9 @@ func (s *Subscriber) Reader() *Reader { return s.r }
 // waiter area, a page of System V shared memory it may write, and polls
 // (with a backoff of up to 5 ms) where there is none: elsewhere than Linux,
 // in another IPC namespace, or with a publisher that predates it. On macOS
-// every subscriber polls. If the segment is
-// removed or replaced while Wait waits, Wait returns an error wrapping
-// ErrRemoved within about RemovedCheckInterval of its last publish: reopen
-// it to follow the new one.
+// every subscriber polls. If the segment is removed or replaced while Wait
+// waits, Wait returns an error wrapping ErrRemoved within about
+// RemovedCheckInterval of its last publish: reopen it to follow the new one.
 //
 // To be woken by a cancel, a sleeping Wait registers a hook on ctx
 // (context.AfterFunc). The Subscriber keeps that hook between Waits that use

@@ -1,8 +1,8 @@
 // Package shmfile maps named operating-system shared-memory segments and
 // guards each with a single-writer lock.
 //
-// A segment is a named block of memory that any process of the same user
-// can map: Create makes one and maps it read-write, OpenWriter maps an
+// A segment is a named block of memory that any process its permissions
+// allow (Options.Mode; by default its user's only) can map: Create makes one and maps it read-write, OpenWriter maps an
 // existing one read-write, OpenReader maps one read-only. The package knows
 // nothing of what the bytes mean; it gives a mapped []byte, a writer lock
 // and clear errors.
