@@ -75,7 +75,9 @@
 //
 // Export uses the caller's goroutine plus one blocked in Subscriber.Wait;
 // ExportGlob one sender goroutine per segment plus one poller and the
-// caller's; Import and ImportKeys the caller's goroutine for any number of
-// keys. All may run concurrently with each other on one *nats.Conn. Errors
-// are *Error (Op, Bucket, Key, Err) or *OwnedError.
+// caller's (with WaitPerSegment or Spin, one in Subscriber.Wait per
+// segment instead of the poller); Import and ImportKeys the caller's
+// goroutine for any number of keys. All may run concurrently with each
+// other on one *nats.Conn. Errors are *Error (Op, Bucket, Key, Err) or
+// *OwnedError.
 package natskv

@@ -49,11 +49,11 @@ func CheckExportMapping(m ExportMapping) error {
 // connection: one sender goroutine per segment sleeps between writes, and
 // one poller goroutine detects new values in all segments at the rate cap
 // (or, with ExportOptions.WaitPerSegment or Spin, one goroutine per segment
-// blocked in Subscriber.Wait, as Export does). It looks
-// for new segments every ScanInterval. A segment whose key another
-// exporter owns is left alone, with a log line, and tried again after
-// Stale; one whose export fails otherwise is tried again at the next
-// scan. It returns nil when ctx ends, after releasing its keys.
+// blocked in Subscriber.Wait, as Export does). It looks for new segments
+// every ScanInterval. A segment whose key another exporter owns, or that
+// cannot be opened, is left alone, with a log line, and tried again after
+// Stale; one whose export fails otherwise is tried again at the next scan.
+// It returns nil when ctx ends, after releasing its keys.
 func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *ExportOptions) error {
 	o, err := opts.withDefaults()
 	if err != nil {

@@ -188,7 +188,7 @@ func (l *logRecorder) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
-// waitLog waits until a line containing sub was logged.
+// wait waits until a line containing sub was logged.
 func (l *logRecorder) wait(sub string) {
 	l.t.Helper()
 	deadline := time.Now().Add(hangGuard)

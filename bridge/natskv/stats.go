@@ -13,7 +13,7 @@ type Stats struct {
 	Failures  atomic.Uint64 // failed writes and watches (retried)
 }
 
-// add is a nil-safe helper for the optional Stats of the options.
+// count applies f to s unless s is nil: the options' Stats are optional.
 func (s *Stats) count(f func(*Stats)) {
 	if s != nil {
 		f(s)
