@@ -61,16 +61,12 @@ func loneKind(text string) (Kind, bool) {
 			return 0, false
 		}
 	}
-	if len(words) != 1 {
-		return 0, false
-	}
-	switch words[0] {
-	case "bytes":
-		return Bytes, true
-	case "text":
-		return Text, true
-	case "json":
-		return JSON, true
+	if len(words) == 1 {
+		for k, name := range kindNames[:Struct] {
+			if words[0] == name {
+				return Kind(k), true
+			}
+		}
 	}
 	return 0, false
 }
