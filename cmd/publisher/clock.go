@@ -18,7 +18,6 @@ func publishClock(ctx context.Context, cfg *config) (err error) {
 		return err
 	}
 	defer func() { err = closePublisher(p, err) }()
-	defer func() { err = dropUnused(p, err) }()
 	if len(cli.TimeLayout)+6 > p.Capacity() { // "Z07:00" may be written out as "+hh:mm"
 		return tooLong(cfg.name, "a time stamp", p.Capacity())
 	}

@@ -20,7 +20,6 @@ func publishOnce(cfg *config) (err error) {
 		return err
 	}
 	defer func() { err = closePublisher(p, err) }()
-	defer func() { err = dropUnused(p, err) }()
 	value, err := newEncoder(p, cfg.name).encode("VALUE", []byte(*cfg.value))
 	if err != nil {
 		return err
@@ -65,9 +64,11 @@ func dropUnused(p *seqlock.Publisher, err error) error {
 	return err // removed, or already removed (and perhaps made anew) by another
 }
 
-// closePublisher closes p, marking the segment closed cleanly, and joins a
-// failure of Close to err.
+// closePublisher drops p's segment if err left it unused (dropUnused),
+// closes p, marking the segment closed cleanly, and joins a failure of
+// Close to err.
 func closePublisher(p *seqlock.Publisher, err error) error {
+	err = dropUnused(p, err)
 	if cerr := p.Close(); cerr != nil && err == nil {
 		return cli.Explain(p.Name(), cerr)
 	}
@@ -93,7 +94,6 @@ func publishLines(ctx context.Context, cfg *config, stdin io.Reader) (err error)
 		return err
 	}
 	defer func() { err = closePublisher(p, err) }()
-	defer func() { err = dropUnused(p, err) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the reader below, unless it is blocked in a read
 	enc := newEncoder(p, cfg.name)
