@@ -89,6 +89,6 @@ func headerAt(region []byte) *header {
 func slotHeaderAt(b []byte, off int) *slotHeader {
 	h := b[off : off+slotHeaderSize : off+slotHeaderSize]
 	// Safe: in bounds (above), 8-byte aligned (caller), and slotHeader is
-	// three uint64s at the offsets the layout gives (checked in layout.go).
+	// three uint64s at the offsets the layout gives (checked above).
 	return (*slotHeader)(unsafe.Pointer(unsafe.SliceData(h)))
 }
