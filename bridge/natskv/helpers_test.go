@@ -151,8 +151,6 @@ func waitSegment(t testing.TB, name string, ok func(seqlock.Meta, []byte) bool) 
 	}
 }
 
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
-
 // logRecorder collects log lines, for tests that look for one, and
 // passes them on to t.Logf.
 type logRecorder struct {

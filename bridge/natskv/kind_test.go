@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -242,7 +243,7 @@ func TestImportSchemaChange(t *testing.T) {
 	s2, _ := schema.Parse("float64 x; float64 y")
 	put := func(seq uint64, sc *schema.Schema, x float64) {
 		t.Helper()
-		v, err := sc.EncodeJSON(nil, []byte(sprintf(`{"x":%v}`, x)))
+		v, err := sc.EncodeJSON(nil, []byte(fmt.Sprintf(`{"x":%v}`, x)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package natskv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -75,7 +76,7 @@ func TestImportInvalidKey(t *testing.T) {
 	logf := func(format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
-		log = append(log, strings.TrimSpace(sprintf(format, args...)))
+		log = append(log, strings.TrimSpace(fmt.Sprintf(format, args...)))
 	}
 	start(t, func(ctx context.Context) error {
 		return ImportKeys(ctx, nc, ">", &ImportOptions{Capacity: 64, Logf: logf})
