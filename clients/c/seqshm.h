@@ -896,17 +896,22 @@ static inline int seqshm_schema_decode(const unsigned char *area, size_t n, seqs
     return SEQSHM_OK;
 }
 
-/* seqshm__copy_area copies n bytes at src (8-byte aligned, n bytes
- * readable) from a shared mapping to private memory: relaxed atomic loads,
- * whole words and then single bytes, nothing past src + n. */
-static inline void seqshm__copy_area(unsigned char *dst, const unsigned char *src, size_t n) {
-    size_t i = 0;
+/* seqshm__copy copies n bytes at src (8-byte aligned, with roundup(n, 8)
+ * bytes readable: true of a slot's payload, as the slot size is a multiple
+ * of 8, and of the schema area, as slot 0 follows it at an 8-byte
+ * boundary) from the shared mapping to dst, one relaxed atomic word at a
+ * time. dst gets exactly n bytes: the last word is copied partially. */
+static inline void seqshm__copy(unsigned char *dst, const unsigned char *src, uint64_t n) {
+    const _Atomic uint64_t *w = (const _Atomic uint64_t *)(const void *)src;
+    uint64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint64_t x = atomic_load_explicit((const _Atomic uint64_t *)(const void *)(src + i), memory_order_relaxed);
+        uint64_t x = atomic_load_explicit(&w[i / 8], memory_order_relaxed);
         memcpy(dst + i, &x, 8);
     }
-    for (; i < n; i++)
-        dst[i] = atomic_load_explicit((const _Atomic unsigned char *)(const void *)(src + i), memory_order_relaxed);
+    if (i < n) {
+        uint64_t x = atomic_load_explicit(&w[i / 8], memory_order_relaxed);
+        memcpy(dst + i, &x, (size_t)(n - i));
+    }
 }
 
 /* seqshm_decode_schema_area decodes the schema area of a validated segment
@@ -930,7 +935,7 @@ static inline int seqshm_decode_schema_area(const unsigned char *base, const seq
         return SEQSHM_E_NOMEM;
     /* A private copy: a writer changing the area meanwhile cannot make the
      * decoder see two versions of a byte. */
-    seqshm__copy_area(b, base + SEQSHM_HEADER_SIZE, (size_t)n);
+    seqshm__copy(b, base + SEQSHM_HEADER_SIZE, n);
     char d[200];
     int rc = seqshm_schema_decode(b, (size_t)n, s, d, sizeof d);
     free(b);
@@ -1408,23 +1413,6 @@ static inline const char *seqshm_errmsg(const seqshm *h, int rc) {
 }
 
 /* ---- Reading ------------------------------------------------------------- */
-
-/* seqshm__copy copies n bytes of the payload at src (8-byte aligned, with
- * roundup(n, 8) bytes readable: the payload area of a slot is rounded up to
- * 8 bytes) to dst, one relaxed atomic word at a time. dst gets exactly n
- * bytes: the last word is copied partially. */
-static inline void seqshm__copy(unsigned char *dst, const unsigned char *src, uint64_t n) {
-    const _Atomic uint64_t *w = (const _Atomic uint64_t *)(const void *)src;
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x = atomic_load_explicit(&w[i / 8], memory_order_relaxed);
-        memcpy(dst + i, &x, 8);
-    }
-    if (i < n) {
-        uint64_t x = atomic_load_explicit(&w[i / 8], memory_order_relaxed);
-        memcpy(dst + i, &x, (size_t)(n - i));
-    }
-}
 
 static inline void seqshm__yield(void) {
 #ifdef SEQSHM_WINDOWS
