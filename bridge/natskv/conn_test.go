@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/seqshm/seqshm/bridge/natstest"
-	"github.com/seqshm/seqshm/seqlock"
 )
 
 // TestNoJetStream: a server without JetStream is reported at once as
@@ -168,5 +167,4 @@ func TestRateCap(t *testing.T) {
 	if string(env.Value) != "499" {
 		t.Errorf("key = %q, want the last value %q", env.Value, "499")
 	}
-	_ = seqlock.ErrNoValue
 }
