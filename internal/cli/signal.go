@@ -27,23 +27,22 @@ func (s *Signal) code() int {
 
 // SignalContext is signal.NotifyContext whose context, once a signal
 // arrives, has a *Signal as its cause (context.Cause), so that a tool can
-// tell a clean stop from an interrupted wait and say which signal it was.
+// tell a clean stop from an interrupted wait and say which signal it was
+// (NotifyContext's own cause is only text).
 func SignalContext(parent context.Context, sigs ...os.Signal) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, sigs...)
-	done := make(chan struct{})
 	go func() {
 		select {
 		case sig := <-ch:
 			cancel(&Signal{Sig: sig})
-		case <-done:
+		case <-ctx.Done():
 		}
 	}()
 	return ctx, func() {
-		signal.Stop(ch)
-		close(done)
 		cancel(context.Canceled)
+		signal.Stop(ch)
 	}
 }
 
