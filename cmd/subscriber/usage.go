@@ -15,9 +15,8 @@ and never blocks its publisher.
 
 Without a mode flag, subscriber prints the latest value and exits: text and
 json values as they are, struct values as name=value pairs (logfmt), bytes as
-they are. A segment
-that does not exist, or holds no value yet, is an error unless -wait gives
-the time to wait for one.
+they are. A segment that does not exist, or holds no value yet, is an error
+unless -wait gives the time to wait for one.
 
 With -follow, it prints the latest value and then each new one until
 interrupted. It sleeps while no value comes (it uses no CPU); values published
@@ -32,11 +31,12 @@ values stamped with their publish time (publisher does so unless
 -no-timestamp). -spin busy-polls instead of sleeping: lower latency, one
 CPU at 100%.
 
-With -info, it prints the segment's facts: capacity, number of writes, length,
+With -info, it prints the segment's facts: capacity, what its values are
+(text, json, bytes, or a struct and its schema), number of writes, length,
 publish time and age of the latest value, the state of its publisher (alive,
-closed, died or none) and its pid, mode, size and creation time. -list prints
-the same for every segment, one a line. -json prints one JSON object a line
-for values, -info, -list and -stats.
+closed, died or none) and its pid, owner, mode, size and creation time.
+-list prints the same for every segment, one a line. -json prints one JSON
+object a line for values, -info, -list and -stats.
 
 Options:
     -follow        Print each new value until interrupted.
