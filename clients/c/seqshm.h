@@ -1189,6 +1189,20 @@ static inline int seqshm__attach(seqshm *h) {
     return rc;
 }
 
+static inline void seqshm_close(seqshm *h);
+
+/* seqshm__open_failed releases what a failed open holds and returns rc,
+ * keeping the path and the error's detail for seqshm_errmsg. */
+static inline int seqshm__open_failed(seqshm *h, int rc) {
+    char path[sizeof h->path], d[sizeof h->detail];
+    memcpy(path, h->path, sizeof path);
+    memcpy(d, h->detail, sizeof d);
+    seqshm_close(h);
+    memcpy(h->path, path, sizeof path);
+    memcpy(h->detail, d, sizeof d);
+    return rc;
+}
+
 #ifndef SEQSHM_WINDOWS
 
 /* seqshm_open_path opens the segment file at path read-only, maps it and
@@ -1250,17 +1264,7 @@ static inline int seqshm_open_path(seqshm *h, const char *path) {
     h->map_size = size;
     h->fd = fd;
     int rc = seqshm__attach(h);
-    if (rc != SEQSHM_OK) {
-        char d[sizeof h->detail];
-        memcpy(d, h->detail, sizeof d);
-        munmap(p, size);
-        close(fd);
-        seqshm__init(h);
-        strcpy(h->path, path);
-        memcpy(h->detail, d, sizeof d);
-        return rc;
-    }
-    return SEQSHM_OK;
+    return rc == SEQSHM_OK ? rc : seqshm__open_failed(h, rc);
 }
 
 /* seqshm_open opens the segment NAME in seqshm_dir(). */
@@ -1353,28 +1357,11 @@ static inline int seqshm_open(seqshm *h, const char *name) {
     h->base = (const unsigned char *)p;
     h->map_size = (size_t)mbi.RegionSize;
     h->mapping = m;
-    if (h->map_size < SEQSHM_HEADER_SIZE) {
-        UnmapViewOfFile(p);
-        CloseHandle(m);
-        char path[sizeof h->path];
-        memcpy(path, h->path, sizeof path);
-        seqshm__init(h);
-        memcpy(h->path, path, sizeof path);
-        return seqshm__fail(h, SEQSHM_E_NOTREADY, "mapping smaller than the %d-byte header", SEQSHM_HEADER_SIZE);
-    }
+    if (h->map_size < SEQSHM_HEADER_SIZE)
+        return seqshm__open_failed(h, seqshm__fail(h, SEQSHM_E_NOTREADY, "mapping smaller than the %d-byte header",
+                                                   SEQSHM_HEADER_SIZE));
     int rc = seqshm__attach(h);
-    if (rc != SEQSHM_OK) {
-        char d[sizeof h->detail], path[sizeof h->path];
-        memcpy(d, h->detail, sizeof d);
-        memcpy(path, h->path, sizeof path);
-        UnmapViewOfFile(p);
-        CloseHandle(m);
-        seqshm__init(h);
-        memcpy(h->path, path, sizeof path);
-        memcpy(h->detail, d, sizeof d);
-        return rc;
-    }
-    return SEQSHM_OK;
+    return rc == SEQSHM_OK ? rc : seqshm__open_failed(h, rc);
 }
 
 /* seqshm_close unmaps the segment and closes its handle. */
