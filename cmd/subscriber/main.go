@@ -129,7 +129,7 @@ func parse(args []string) (*config, error) {
 
 	rest := fs.Args()
 	if cfg.list {
-		for _, f := range []string{"wait", "owner", "max-size", "field"} {
+		for _, f := range []string{"wait", "owner", "max-size"} {
 			if given[f] {
 				return nil, usageError("-list does not go with -%s", f)
 			}
