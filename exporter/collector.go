@@ -115,7 +115,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	c.gen++
-	out := &samples{size: c.lastSize}
+	out := &samples{ch: ch, size: c.lastSize}
 	seen := 0
 	for _, info := range infos {
 		if !c.Match(info.Name) {
@@ -127,7 +127,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			c.segs[info.Name] = s
 		}
 		s.gen = c.gen
-		if s.collect(&c.opts, info, out, ch) {
+		if s.collect(&c.opts, info, out) {
 			seen++
 		}
 	}
@@ -138,9 +138,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			delete(c.segs, name)
 		}
 	}
-	m := out.next()
-	*m = sample{desc: descSegments, value: float64(seen)}
-	ch <- m
+	out.send(descSegments, nil, float64(seen), false)
 	c.lastSize = out.count
 }
 

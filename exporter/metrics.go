@@ -68,21 +68,26 @@ func (s *sample) Write(m *dto.Metric) error {
 	return nil
 }
 
-// samples hands out samples in chunks, so that a scrape makes a few
-// allocations rather than one a metric.
+// samples sends the samples of one scrape to ch, allocating them in
+// chunks, so that a scrape makes a few allocations rather than one a
+// metric.
 type samples struct {
+	ch    chan<- prometheus.Metric
 	chunk []sample
 	size  int // the size of the first chunk
-	count int // samples handed out
+	count int // samples sent
 }
 
-func (p *samples) next() *sample {
+// send sends the sample of d with labels and v.
+func (p *samples) send(d *prometheus.Desc, labels []*dto.LabelPair, v float64, counter bool) {
 	if len(p.chunk) == cap(p.chunk) {
 		p.chunk = make([]sample, 0, max(p.size, 64))
 	}
 	p.count++
 	p.chunk = p.chunk[:len(p.chunk)+1]
-	return &p.chunk[len(p.chunk)-1]
+	m := &p.chunk[len(p.chunk)-1]
+	*m = sample{desc: d, labels: labels, value: v, counter: counter}
+	p.ch <- m
 }
 
 // labelPair returns a label pair of the shared name and a value.

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/seqshm/seqshm/schema"
 	"github.com/seqshm/seqshm/seqlock"
@@ -42,11 +41,11 @@ func newSegment(name string) *segment {
 	return s
 }
 
-// collect reads the segment once and sends its metrics to ch. It returns
+// collect reads the segment once and sends its metrics to out. It returns
 // false if the file is no segment to export (not a seqshm segment,
 // unreadable by this user, not of Options.Owner), which it then skips
 // without opening it again until the file changes.
-func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<- prometheus.Metric) bool {
+func (s *segment) collect(o *Options, info shmfile.Info, out *samples) bool {
 	if s.skip != nil {
 		if s.skip.Size == info.Size && s.skip.ModTime.Equal(info.ModTime) && s.skip.UID == info.UID && s.skip.Mode == info.Mode {
 			return false
@@ -66,7 +65,7 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<-
 			return false
 		}
 		if err != nil {
-			s.report(o, err, out, ch)
+			s.report(o, err, out)
 			return true
 		}
 		s.sub = sub
@@ -100,13 +99,13 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<-
 		// The facts are there; the value is too large to decode.
 	case err != nil:
 		s.close() // reopen at the next scrape: truncated, corrupt, ...
-		s.report(o, err, out, ch)
+		s.report(o, err, out)
 		return true
 	}
 	st, serr := s.sub.Stat()
 	if serr != nil {
 		s.close()
-		s.report(o, serr, out, ch)
+		s.report(o, serr, out)
 		return true
 	}
 	seq, length, published := m.Seq, m.Len, m.Time()
@@ -116,24 +115,24 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples, ch chan<-
 
 	now := time.Now()
 	if err == nil && seq != 0 && decode {
-		err = s.fields.decode(s.sch, o, value, out, ch)
+		err = s.fields.decode(s.sch, o, value, out)
 	}
-	s.report(o, err, out, ch)
-	s.emit(out, ch, descWrites, s.lSegment, float64(seq), true)
+	s.report(o, err, out)
+	out.send(descWrites, s.lSegment, float64(seq), true)
 	if seq != 0 { // a value was published
-		s.emit(out, ch, descValueBytes, s.lSegment, float64(length), false)
+		out.send(descValueBytes, s.lSegment, float64(length), false)
 		if !published.IsZero() {
-			s.emit(out, ch, descTimestamp, s.lSegment, float64(published.UnixNano())/1e9, false)
-			s.emit(out, ch, descAge, s.lSegment, now.Sub(published).Seconds(), false)
+			out.send(descTimestamp, s.lSegment, float64(published.UnixNano())/1e9, false)
+			out.send(descAge, s.lSegment, now.Sub(published).Seconds(), false)
 		}
 	}
-	s.emit(out, ch, descCapacity, s.lSegment, float64(st.Capacity), false)
+	out.send(descCapacity, s.lSegment, float64(st.Capacity), false)
 	for i := range s.lState {
 		v := 0.0
 		if int(st.Writer) == i {
 			v = 1
 		}
-		s.emit(out, ch, descWriterState, s.lState[i], v, false)
+		out.send(descWriterState, s.lState[i], v, false)
 	}
 	return true
 }
@@ -150,7 +149,7 @@ func notOurs(err error) bool {
 
 // report sends seqshm_up and seqshm_read_errors_total for the outcome err
 // of this scrape, and logs a change.
-func (s *segment) report(o *Options, err error, out *samples, ch chan<- prometheus.Metric) {
+func (s *segment) report(o *Options, err error, out *samples) {
 	up := 1.0
 	if err != nil {
 		up = 0
@@ -167,14 +166,8 @@ func (s *segment) report(o *Options, err error, out *samples, ch chan<- promethe
 			o.Log(s.name, nil)
 		}
 	}
-	s.emit(out, ch, descUp, s.lSegment, up, false)
-	s.emit(out, ch, descReadErrors, s.lSegment, s.readErrors, true)
-}
-
-func (s *segment) emit(out *samples, ch chan<- prometheus.Metric, d *prometheus.Desc, labels []*dto.LabelPair, v float64, counter bool) {
-	m := out.next()
-	*m = sample{desc: d, labels: labels, value: v, counter: counter}
-	ch <- m
+	out.send(descUp, s.lSegment, up, false)
+	out.send(descReadErrors, s.lSegment, s.readErrors, true)
 }
 
 // close closes the Subscriber, if open: the next scrape opens the segment

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/seqshm/seqshm/schema"
 )
@@ -27,7 +26,6 @@ type fieldLabels struct {
 	onNumber func(string, []int, float64)
 	onPath   func([]byte, float64)
 	out      *samples
-	ch       chan<- prometheus.Metric
 	sent     int
 	max      int
 }
@@ -60,13 +58,13 @@ func addUnits(units map[string]string, prefix string, fields []schema.Field) {
 // o.MaxFields. It returns an error if the value is not what its kind says
 // (a struct of the wrong size, JSON that does not parse, text that is not
 // UTF-8).
-func (f *fieldLabels) decode(sch *schema.Schema, o *Options, value []byte, out *samples, ch chan<- prometheus.Metric) error {
+func (f *fieldLabels) decode(sch *schema.Schema, o *Options, value []byte, out *samples) error {
 	if f.onNumber == nil { // made once: a func value made at each call would be allocated each time
 		f.onNumber, f.onPath = f.number, f.pathNumber
 	}
 	f.gen++
-	f.out, f.ch, f.sent, f.max = out, ch, 0, o.MaxFields
-	defer func() { f.out, f.ch = nil, nil }()
+	f.out, f.sent, f.max = out, 0, o.MaxFields
+	defer func() { f.out = nil }()
 	switch sch.Kind() {
 	case schema.Struct:
 		return sch.Numbers(value, f.onNumber)
@@ -85,9 +83,7 @@ func (f *fieldLabels) decode(sch *schema.Schema, o *Options, value []byte, out *
 }
 
 func (f *fieldLabels) send(labels []*dto.LabelPair, v float64) {
-	m := f.out.next()
-	*m = sample{desc: descValue, labels: labels, value: v}
-	f.ch <- m
+	f.out.send(descValue, labels, v, false)
 	f.sent++
 }
 
