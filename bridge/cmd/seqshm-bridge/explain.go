@@ -38,7 +38,7 @@ func explain(c *common, err error, eo *natskv.ExportOptions) error {
 		return fail(msg,
 			"a key has one exporter; export this segment under another -key, or stop the other exporter",
 			fmt.Sprintf("if the other exporter died, its key is free after %v without writes (-stale); run again then, or with -takeover", stale))
-	case errors.Is(err, natskv.ErrNoJetStream):
+	case errors.Is(err, natskv.ErrNoJetStream), errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 		return fail(detail, "the bridge needs JetStream: start nats-server with -js (or jetstream {} in its config), or enable JetStream for the account")
 	case errors.Is(err, natskv.ErrPermission):
 		return fail(detail,
@@ -48,8 +48,6 @@ func explain(c *common, err error, eo *natskv.ExportOptions) error {
 		return fail(detail, "check -creds, or -user and -password (NATS_USER, NATS_PASSWORD)")
 	case errors.Is(err, nats.ErrNoServers):
 		return fail(detail, "is nats-server running, with JetStream (nats-server -js)? give its URL with -server or NATS_URL")
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
-		return fail(detail, "the bridge needs JetStream: start nats-server with -js, or enable JetStream for the account")
 	case errors.Is(err, natskv.ErrTooLarge):
 		return fail(detail, "give the local segment a larger -capacity (remove it first: publisher -rm NAME)")
 	case errors.Is(err, seqlock.ErrBusy):
