@@ -73,15 +73,13 @@ func FuzzWalkJSON(f *testing.F) {
 		}
 		want := map[string]float64{}
 		refNumbers(v, "", want)
-		for p, w := range want {
-			g, ok := got[p]
-			if !ok {
+		// Paths only: with a duplicate key encoding/json keeps the last
+		// value and the walker the first; values are checked by
+		// TestWalkJSON.
+		for p := range want {
+			if _, ok := got[p]; !ok {
 				t.Fatalf("%s: path %q missing; got %v", doc, p, got)
 			}
-			// With a duplicate key encoding/json keeps the last value
-			// and the walker the first: values are checked by TestWalkJSON.
-			_ = g
-			_ = w
 		}
 	})
 }
