@@ -2,8 +2,9 @@
 // version 1, docs/layout.md), the control of seqrate. It reads as fast as
 // it can (or once every EVERY ns) during [START, START+DUR) of
 // CLOCK_REALTIME and prints one line of counts in seqrate's format.
-// An attempt is retried up to 1000 times (as the C++ control of
-// shared/repro/boost-compare); a read that gives up counts as lapped.
+// An attempt is retried up to 1000 times (as the C++ seqlock reader of the
+// outside comparison driver, docs/benchmarks.md); a read that gives up
+// counts as lapped.
 //
 //   ratereader PATH SIZE START_NS DUR_NS EVERY_NS CPU   (CPU -1: not pinned)
 #define _GNU_SOURCE
