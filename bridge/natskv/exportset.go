@@ -82,7 +82,7 @@ func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *
 		err  error
 	}
 	var (
-		running = map[string]bool{}      // segments being exported
+		running = map[string]string{}    // segment → key, of the segments being exported
 		keys    = map[string]string{}    // key → segment, to refuse two segments on one key
 		refused = map[string]time.Time{} // segment → when to try again
 		done    = make(chan result)
@@ -98,7 +98,7 @@ func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *
 			}
 			return
 		}
-		running[name], keys[key] = true, name
+		running[name], keys[key] = key, name
 		so := o
 		so.Key = key
 		go func() {
@@ -112,7 +112,7 @@ func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *
 		}
 		now := time.Now()
 		for _, info := range infos {
-			if running[info.Name] || now.Before(refused[info.Name]) {
+			if running[info.Name] != "" || now.Before(refused[info.Name]) {
 				continue
 			}
 			for _, m := range maps {
@@ -138,12 +138,8 @@ func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *
 			}
 			return nil
 		case r := <-done:
+			delete(keys, running[r.name])
 			delete(running, r.name)
-			for k, n := range keys {
-				if n == r.name {
-					delete(keys, k)
-				}
-			}
 			var owned *OwnedError
 			if errors.As(r.err, &owned) {
 				o.Logf("segment %q not exported: another exporter owns key %q; trying again in %v", r.name, owned.Key, o.Stale)
