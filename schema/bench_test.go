@@ -8,8 +8,9 @@ import (
 	"github.com/seqshm/seqshm/schema"
 )
 
-// The benchmarks decode a 32-field struct (telemetry: float64, float32,
-// int64, int32, int16, uint*, bool and arrays, 264 bytes) to JSON.
+// The benchmarks use a 32-field struct (telemetry: float64, float32,
+// int64, int32, int16, uint*, bool and arrays, 264 bytes): its values
+// printed, walked and encoded, and its schema decoded.
 
 func benchValue(b *testing.B) (*schema.Schema, telemetry, []byte) {
 	need8(b)
