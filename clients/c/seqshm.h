@@ -571,7 +571,7 @@ static inline int seqshm_decode_header(const unsigned char *base, size_t size, s
         SEQSHM__BAD(SEQSHM_E_CORRUPT, "slots at %llu and %llu (size %llu) outside the %llu-byte segment",
                     (unsigned long long)s0, (unsigned long long)s1, (unsigned long long)ss,
                     (unsigned long long)total);
-    if ((s0 < s1 && s0 + ss > s1) || (s1 < s0 && s1 + ss > s0) || s0 == s1)
+    if (seqshm__overlap(s0, ss, s1, ss))
         SEQSHM__BAD(SEQSHM_E_CORRUPT, "slots at %llu and %llu overlap", (unsigned long long)s0,
                     (unsigned long long)s1);
     if (nt != 0 && (nt % 8 != 0 || nt < hs || nt > total || total - nt < SEQSHM_NOTIFY_SIZE ||

@@ -518,7 +518,7 @@ def _decode_header(words, size):
         raise Corrupt(f"corrupt segment: slot size {ss} for capacity {cap}")
     if not fits(s0) or not fits(s1):
         raise Corrupt(f"corrupt segment: slots at {s0} and {s1} (size {ss}) outside the {total}-byte segment")
-    if (s0 < s1 and s0 + ss > s1) or (s1 < s0 and s1 + ss > s0) or s0 == s1:
+    if overlap(s0, ss, s1, ss):
         raise Corrupt(f"corrupt segment: slots at {s0} and {s1} overlap")
     if nt != 0 and (nt % 8 != 0 or nt < hs or nt > total or total - nt < NOTIFY_SIZE
                     or overlap(nt, NOTIFY_SIZE, s0, ss) or overlap(nt, NOTIFY_SIZE, s1, ss)):
