@@ -77,7 +77,7 @@ export flags:
                       0; docs/bridge.md, "Latency")
 
 import flags:
-  -key K              key or key wildcard, for one NAME (default NAME)
+  -key K              key, for one NAME (default NAME)
   -strip S            with a PATTERN: removed from each key first
   -prefix P           with a PATTERN: put before each segment name
   -capacity SIZE      capacity of the local segments (not of struct ones,
