@@ -11,11 +11,12 @@ import (
 // interval it loads each registered segment's write number (an atomic
 // load, no system call) and signals the exporters whose segment has a new
 // value. It replaces one goroutine sleeping in Subscriber.Wait per
-// segment, whose bounded futex sleeps (every 100 ms, with a check that the
-// segment was not replaced) cost a third of a core for 1,000 idle segments
-// (docs/bridge.md, "Change detection"). A change is seen at most one
-// interval late; ExportGlob polls at the rate cap, which bounds the delay
-// of a write anyway. It is safe for concurrent use.
+// segment, whose bounded futex sleeps (every 100 ms) cost a third of a
+// core for 1,000 idle segments when each also checked that its segment was
+// not replaced (now at most once a second; docs/bridge.md, "Change
+// detection with many segments"). A change is seen at most one interval
+// late; ExportGlob polls at the rate cap, which bounds the delay of a
+// write anyway. It is safe for concurrent use.
 type poller struct {
 	mu      sync.Mutex
 	entries map[*pollEntry]struct{}
