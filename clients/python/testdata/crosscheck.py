@@ -49,18 +49,9 @@ def schema_types(fields, prefix=""):
     return out
 
 
-def flatten(obj, path=""):
+def flatten(obj):
     """path -> leaf of a decoded struct: dicts, lists and leaves (JSON or read_decoded)."""
-    out = {}
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.update(flatten(v, f"{path}.{k}" if path else k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            out.update(flatten(v, f"{path}[{i}]"))
-    else:
-        out[path] = obj
-    return out
+    return dict(seqshm._leaves(obj, ""))
 
 
 def flatten_numpy(a, path=""):
