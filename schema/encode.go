@@ -130,7 +130,7 @@ func fillField(b []byte, f *field, v any, path string) error {
 		copy(b, s)
 		return nil
 	case f.n == 0:
-		return fillElem(b, f.typ, f.sub, v, path)
+		return fillElem(b, f.typ, f.sub, v, path, -1)
 	}
 	a, ok := v.([]any)
 	if !ok {
@@ -140,14 +140,26 @@ func fillField(b []byte, f *field, v any, path string) error {
 		return fmt.Errorf("%w: field %s: %d elements, %v[%d] holds at most %d", ErrEncode, path, len(a), f.typ, f.n, f.n)
 	}
 	for i, e := range a {
-		if err := fillElem(b[i*f.esize:(i+1)*f.esize], f.typ, f.sub, e, path+"["+strconv.Itoa(i)+"]"); err != nil {
+		if err := fillElem(b[i*f.esize:(i+1)*f.esize], f.typ, f.sub, e, path, i); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func fillElem(b []byte, t Type, sub *node, v any, path string) error {
+// elemPath names element i of the field at path, or the field itself if i
+// is -1: "arr[1]". fillElem calls it for errors only, so that a value
+// encoded without error makes no strings for the paths of its elements.
+func elemPath(path string, i int) string {
+	if i < 0 {
+		return path
+	}
+	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// fillElem encodes v as element i of the field at path (i is -1 for a
+// field that is not an array).
+func fillElem(b []byte, t Type, sub *node, v any, path string, i int) error {
 	if v == nil {
 		return nil
 	}
@@ -155,7 +167,7 @@ func fillElem(b []byte, t Type, sub *node, v any, path string) error {
 	case Bool:
 		x, ok := v.(bool)
 		if !ok {
-			return fmt.Errorf("%w: field %s: bool takes true or false, not %s", ErrEncode, path, jsonType(v))
+			return fmt.Errorf("%w: field %s: bool takes true or false, not %s", ErrEncode, elemPath(path, i), jsonType(v))
 		}
 		if x {
 			b[0] = 1
@@ -164,9 +176,9 @@ func fillElem(b []byte, t Type, sub *node, v any, path string) error {
 	case Nested:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return fmt.Errorf("%w: field %s: struct takes an object, not %s", ErrEncode, path, jsonType(v))
+			return fmt.Errorf("%w: field %s: struct takes an object, not %s", ErrEncode, elemPath(path, i), jsonType(v))
 		}
-		return fillNode(b, sub, m, path+".")
+		return fillNode(b, sub, m, elemPath(path, i)+".")
 	case Float32, Float64:
 		bits := 8 * t.Size()
 		var x float64
@@ -175,7 +187,7 @@ func fillElem(b []byte, t Type, sub *node, v any, path string) error {
 			var err error
 			x, err = strconv.ParseFloat(string(v), bits)
 			if err != nil {
-				return fmt.Errorf("%w: field %s: %s out of range for %v", ErrEncode, path, v, t)
+				return fmt.Errorf("%w: field %s: %s out of range for %v", ErrEncode, elemPath(path, i), v, t)
 			}
 		case string:
 			switch v {
@@ -186,10 +198,10 @@ func fillElem(b []byte, t Type, sub *node, v any, path string) error {
 			case "-Inf":
 				x = math.Inf(-1)
 			default:
-				return fmt.Errorf("%w: field %s: %v takes a number, \"NaN\", \"+Inf\" or \"-Inf\", not %s", ErrEncode, path, t, jsonType(v))
+				return fmt.Errorf("%w: field %s: %v takes a number, \"NaN\", \"+Inf\" or \"-Inf\", not %s", ErrEncode, elemPath(path, i), t, jsonType(v))
 			}
 		default:
-			return fmt.Errorf("%w: field %s: %v takes a number, not %s", ErrEncode, path, t, jsonType(v))
+			return fmt.Errorf("%w: field %s: %v takes a number, not %s", ErrEncode, elemPath(path, i), t, jsonType(v))
 		}
 		if t == Float32 {
 			le.PutUint32(b, math.Float32bits(float32(x)))
@@ -200,7 +212,7 @@ func fillElem(b []byte, t Type, sub *node, v any, path string) error {
 	}
 	num, ok := v.(json.Number)
 	if !ok {
-		return fmt.Errorf("%w: field %s: %v takes an integer, not %s", ErrEncode, path, t, jsonType(v))
+		return fmt.Errorf("%w: field %s: %v takes an integer, not %s", ErrEncode, elemPath(path, i), t, jsonType(v))
 	}
 	s := string(num)
 	bits := 8 * t.Size()
@@ -212,15 +224,15 @@ func fillElem(b []byte, t Type, sub *node, v any, path string) error {
 		u = uint64(x)
 	} else {
 		if strings.HasPrefix(s, "-") && strings.Trim(s[1:], "0") != "" && !strings.ContainsAny(s, ".eE") {
-			return fmt.Errorf("%w: field %s: negative %s for %v", ErrEncode, path, s, t)
+			return fmt.Errorf("%w: field %s: negative %s for %v", ErrEncode, elemPath(path, i), s, t)
 		}
 		u, err = strconv.ParseUint(strings.TrimPrefix(s, "-"), 10, bits)
 	}
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return fmt.Errorf("%w: field %s: %s out of range for %v", ErrEncode, path, s, t)
+			return fmt.Errorf("%w: field %s: %s out of range for %v", ErrEncode, elemPath(path, i), s, t)
 		}
-		return fmt.Errorf("%w: field %s: %s is not an integer (%v takes integer literals)", ErrEncode, path, s, t)
+		return fmt.Errorf("%w: field %s: %s is not an integer (%v takes integer literals)", ErrEncode, elemPath(path, i), s, t)
 	}
 	switch t.Size() {
 	case 1:
