@@ -223,8 +223,7 @@ func corrupt(name, kind string) error {
 	if err := writeOnce(region, opts, []byte("hello")); err != nil {
 		return err
 	}
-	b := damage(append([]byte(nil), region...))
-	return os.WriteFile(filepath.Join(shmfile.Dir(), name), b, 0o600)
+	return os.WriteFile(filepath.Join(shmfile.Dir(), name), damage(region), 0o600)
 }
 
 // Pos is a nested struct of Record.
@@ -449,7 +448,6 @@ func badSchema(name, kind string) error {
 	if string(region[256:260]) != "SQSC" || !bytes.Equal(region[256:256+len(enc)], enc) {
 		return errors.New("the schema is not where docs/layout.md says")
 	}
-	b := append([]byte(nil), region...)
-	damage(b, len(enc))
-	return os.WriteFile(filepath.Join(shmfile.Dir(), name), b, 0o600)
+	damage(region, len(enc))
+	return os.WriteFile(filepath.Join(shmfile.Dir(), name), region, 0o600)
 }
