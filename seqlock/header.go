@@ -3,7 +3,7 @@ package seqlock
 import "sync/atomic"
 
 // header is the first headerSize bytes of a segment, as docs/layout.md
-// gives them: fifteen little-endian 64-bit words, a reserved one, and the
+// gives them: sixteen little-endian 64-bit words (bytes 0..127) and the
 // counter alone on bytes 128..255. It is the one way Go code reaches the
 // header of a region (headerAt): its offsets are checked at compile time
 // against the off* constants in words_unsafe.go.

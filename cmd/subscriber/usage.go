@@ -67,7 +67,9 @@ Segments are files in $SEQSHM_DIR if it is set, else /dev/shm on Linux and
 $TMPDIR/seqshm on macOS and %LOCALAPPDATA%\seqshm on Windows.
 
 Exit status: 0 on success or a clean stop by signal, 1 on failure (such as
-no such segment, or no value yet), 2 on a usage error.
+no such segment, or no value yet), 2 on a usage error, 128 plus the
+signal's number (130 for SIGINT, 143 for SIGTERM) when a signal interrupts
+-wait before a value came.
 
 Examples:
     $ publisher greeting hello
