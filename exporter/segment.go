@@ -83,20 +83,17 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples) bool {
 		err   error
 	)
 	if decode {
-		for try := 0; try < 2; try++ { // a lapped reader may simply read again
-			if value, m, err = s.sub.ReadValue(s.buf[:0]); !errors.Is(err, seqlock.ErrLapped) {
-				break
-			}
-		}
-		if err == nil {
+		if value, m, err = s.sub.ReadValue(s.buf[:0]); err == nil {
 			s.buf = value[:0]
 		}
 	}
 	switch {
 	case errors.Is(err, seqlock.ErrNoValue):
 		err = nil
-	case errors.Is(err, seqlock.ErrLimit):
-		// The facts are there; the value is too large to decode.
+	case errors.Is(err, seqlock.ErrLimit), errors.Is(err, seqlock.ErrLapped):
+		// The facts are there (from Stat, below); the value is too large
+		// to decode, or was overtaken by the writer on every one of
+		// ReadValue's attempts: the next scrape reads a newer one.
 	case err != nil:
 		s.close() // reopen at the next scrape: truncated, corrupt, ...
 		s.report(o, err, out)
@@ -109,7 +106,7 @@ func (s *segment) collect(o *Options, info shmfile.Info, out *samples) bool {
 		return true
 	}
 	seq, length, published := m.Seq, m.Len, m.Time()
-	if !decode {
+	if !decode || err != nil {
 		seq, length, published = st.Seq, st.Len, st.Published
 	}
 
