@@ -156,7 +156,8 @@ def agree(name, args):
         with open(path, encoding="utf-8") as f:
             text = f.read()
         if src == "go-json":
-            sources[src] = flatten(json.loads(text)["value"])
+            # Go writes a negative zero as -0, which Python parses as the int 0.
+            sources[src] = flatten(json.loads(text, parse_int=lambda s: -0.0 if s == "-0" else int(s))["value"])
         else:
             sources[src] = parse_fields(text)
     with seqshm.open(name) as s:

@@ -259,7 +259,7 @@ var record = Record{
 	Frame: [8]byte{'b', 'a', 's', 'e', '_', 'l', 'n', 'k'},
 	NaN:   math.NaN(), PInf: math.Inf(1), NInf: float32(math.Inf(-1)),
 	I8: -128, U16: 65535, I64: math.MinInt64,
-	Pos:   Pos{X: math.MaxFloat64, Y: -0.0},
+	Pos:   Pos{X: math.MaxFloat64, Y: float32(math.Copysign(0, -1))},
 	Pts:   [2]Pos{{X: 1, Y: 2}, {X: 1e300, Y: 3.25}},
 	Flags: [2]bool{false, true}, U8s: [3]uint8{0, 7, 255},
 }
