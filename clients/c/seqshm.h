@@ -1556,12 +1556,12 @@ static inline int seqshm_writer_lock(seqshm *h, int64_t *pid) {
 }
 
 /* seqshm_state_name names the writer's state from the header and the lock
- * probe, as seqlock.Subscriber.Status does: "running" if a writer holds
- * the lock (whatever the state says: it may still be initialising),
- * "closed" if the last writer closed cleanly, "none" if no writer ever
- * opened the segment, "died" otherwise (state running or init with the
- * lock free: the writer exited without closing), "unknown" if the lock
- * could not be probed and the state does not say. */
+ * probe, as seqlock.Subscriber.Stat does: "running" (Go: "alive") if a
+ * writer holds the lock (whatever the state says: it may still be
+ * initialising), "closed" if the last writer closed cleanly, "none" if no
+ * writer ever opened the segment, "died" otherwise (state running or init
+ * with the lock free: the writer exited without closing), "unknown" if the
+ * lock could not be probed and the state does not say. */
 static inline const char *seqshm_state_name(uint64_t state, int lock_held, uint64_t seq, uint64_t pid) {
     if (lock_held == 1)
         return "running";

@@ -724,10 +724,10 @@ class Segment:
     def info(self):
         """Describe the segment: geometry, counter and the writer's state.
 
-        writer is, as seqlock.Subscriber.Status says: "running" if a writer
-        holds the lock, "closed" if the last one closed cleanly, "none" if no
-        writer ever opened it, "died" if one exited without closing, and
-        "unknown" if the lock could not be probed.
+        writer is, as seqlock.Subscriber.Stat says: "running" (Go: "alive")
+        if a writer holds the lock, "closed" if the last one closed cleanly,
+        "none" if no writer ever opened it, "died" if one exited without
+        closing, and "unknown" if the lock could not be probed.
         """
         w = self._words
         writer, counter, state, pid, held, lock_pid = self._writer()
