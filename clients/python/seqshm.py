@@ -114,7 +114,8 @@ OFF_MAGIC, OFF_VERSION, OFF_HEADER_SIZE, OFF_CAPACITY = 0, 8, 16, 24
 OFF_SLOT_SIZE, OFF_SLOT0, OFF_SLOT1, OFF_TOTAL_SIZE = 32, 40, 48, 56
 OFF_FINGERPRINT, OFF_CREATED, OFF_WRITER_STATE, OFF_WRITER_PID = 64, 72, 80, 88
 OFF_WRITER_START, OFF_NOTIFY, OFF_FLAGS, OFF_PID_NS = 96, 104, 112, 120
-OFF_COUNTER = OFF_SEQ = 128  # the counter: 2n-1 while write n is in progress, 2n once it is complete
+OFF_COUNTER = 128  # the counter: 2n-1 while write n is in progress, 2n once it is complete
+OFF_SEQ = OFF_COUNTER  # older name of the counter's offset
 HEADER_SIZE = 256  # the fixed header; the schema area follows, up to the header size
 SLOT_HEADER_SIZE = 64
 SLOT_OFF_LEN, SLOT_OFF_TIME, SLOT_OFF_WRITE_NUM = 0, 8, 16
@@ -641,7 +642,7 @@ class Segment:
 
     def seq(self):
         """The write number of the newest complete value, 0 if none."""
-        return self._words[OFF_SEQ // 8] // 2
+        return self._words[OFF_COUNTER // 8] // 2
 
     def read(self):
         """Return (seq, value, publish_time_ns) of the newest complete value.
@@ -656,7 +657,7 @@ class Segment:
         limit = min(cap, self.max_value)
         slots = self._g["slots"]
         for lap in range(MAX_LAPS):
-            s1 = w[OFF_SEQ // 8]
+            s1 = w[OFF_COUNTER // 8]
             if s1 < 2:
                 raise NoValue("no value published yet")
             fence()  # acquire: the loads below after s1 (matters on AArch64)
@@ -669,7 +670,7 @@ class Segment:
             # and only up to the limit (the buffer is sized from the value).
             value = mm[off + SLOT_HEADER_SIZE: off + SLOT_HEADER_SIZE + n] if n <= limit else b""
             fence()  # the copy's loads before the second counter load
-            s2 = w[OFF_SEQ // 8]
+            s2 = w[OFF_COUNTER // 8]
             if s2 < s1 or s2 - 2 * m > 2:
                 if lap % 64 == 63:
                     os.sched_yield()
