@@ -1297,10 +1297,13 @@ static inline void seqshm_close(seqshm *h) {
 
 /* seqshm__win_file_mapping opens the segment file NAME in seqshm_dir()
  * read-only and returns an unnamed read-only mapping of it, or NULL if there
- * is no such file. The file is opened sharing read, write and delete, as
- * the Go publisher's, and without following a reparse point (a link is not
- * a segment). */
-static inline HANDLE seqshm__win_file_mapping(const char *name, char *path, size_t path_len) {
+ * is no such file (or it is empty: *size is then 0). *size is the file's
+ * size, which bounds the region: a view is rounded up to whole pages, and
+ * the bytes past the end of the file read as zeros. The file is opened
+ * sharing read, write and delete, as the Go publisher's, and without
+ * following a reparse point (a link is not a segment). */
+static inline HANDLE seqshm__win_file_mapping(const char *name, char *path, size_t path_len, long long *size) {
+    *size = -1;
     const char *dir = seqshm_dir();
     if (dir[0] == 0)
         return NULL;
@@ -1311,6 +1314,13 @@ static inline HANDLE seqshm__win_file_mapping(const char *name, char *path, size
                            OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
     if (f == INVALID_HANDLE_VALUE)
         return NULL;
+    LARGE_INTEGER fs;
+    if (!GetFileSizeEx(f, &fs) || fs.QuadPart == 0) { /* an empty file cannot be mapped */
+        *size = 0;
+        CloseHandle(f);
+        return NULL;
+    }
+    *size = fs.QuadPart;
     HANDLE m = CreateFileMappingW(f, NULL, PAGE_READONLY, 0, 0, NULL);
     CloseHandle(f); /* the mapping keeps the file open */
     return m;
@@ -1326,7 +1336,14 @@ static inline int seqshm_open(seqshm *h, const char *name) {
     seqshm__init(h);
     if (!seqshm_valid_name(name))
         return seqshm__fail(h, SEQSHM_E_NAME, "segment names are 1-200 characters of [A-Za-z0-9._-], not starting with '.'");
-    HANDLE m = seqshm__win_file_mapping(name, h->path, sizeof h->path);
+    long long file_size;
+    HANDLE m = seqshm__win_file_mapping(name, h->path, sizeof h->path, &file_size);
+    if (file_size >= 0 && file_size < SEQSHM_HEADER_SIZE) { /* as on Linux */
+        if (m != NULL)
+            CloseHandle(m);
+        return seqshm__fail(h, SEQSHM_E_NOTREADY, "file of %lld bytes is smaller than the %d-byte header", file_size,
+                            SEQSHM_HEADER_SIZE);
+    }
     if (m == NULL) {
         snprintf(h->path, sizeof h->path, "%s%s", SEQSHM_WIN_MAPPING_PREFIX, name);
         wchar_t wname[sizeof SEQSHM_WIN_MAPPING_PREFIX + SEQSHM_MAX_NAME];
@@ -1356,6 +1373,8 @@ static inline int seqshm_open(seqshm *h, const char *name) {
     }
     h->base = (const unsigned char *)p;
     h->map_size = (size_t)mbi.RegionSize;
+    if (file_size > 0 && (unsigned long long)file_size < (unsigned long long)h->map_size)
+        h->map_size = (size_t)file_size; /* the view's page rounding is not the segment's */
     h->mapping = m;
     if (h->map_size < SEQSHM_HEADER_SIZE)
         return seqshm__open_failed(h, seqshm__fail(h, SEQSHM_E_NOTREADY, "mapping smaller than the %d-byte header",

@@ -74,6 +74,17 @@ run subscriber imu
 expect "subscriber imu prints the retained value" 0 "^$VALUE\$"
 run seqshm-cat imu
 expect "seqshm-cat.exe (clients/c) reads the retained value from the file" 0 "$VALUE"
+# Files cut short: the C reader bounds the region by the file's size, not by
+# its view (rounded up to whole pages, the rest reading as zeros).
+head -c 100 "$TMP/seqshm/imu" >"$TMP/seqshm/short"
+head -c $(($(stat -c %s "$TMP/seqshm/imu") - 64)) "$TMP/seqshm/imu" >"$TMP/seqshm/cut"
+run seqshm-cat short
+expect "seqshm-cat.exe: a 100-byte file is not initialised yet" 1 '^$'
+grep -q 'not initialised yet: file of 100 bytes' "$TMP/stderr" || fail "seqshm-cat.exe short: $(cat "$TMP/stderr")"
+run seqshm-cat cut
+expect "seqshm-cat.exe: a file 64 bytes short of its header's size is refused" 1 '^$'
+grep -q 'corrupt segment: header says [0-9]* bytes, region has' "$TMP/stderr" || fail "seqshm-cat.exe cut: $(cat "$TMP/stderr")"
+rm -f "$TMP/seqshm/short" "$TMP/seqshm/cut"
 run subscriber -list
 expect "subscriber -list shows imu" 0 '^imu +'
 run publisher -rm imu
