@@ -82,15 +82,9 @@ static uint64_t le64(const unsigned char *p) {
     return v;
 }
 
-static uint32_t le32(const unsigned char *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* verify reports whether p is the test payload of write seq. */
 static int verify(const unsigned char *p, uint64_t n, uint64_t seq) {
-    return n >= 12 && le64(p) == seq && le32(p + n - 4) == crc32_ieee(p, (size_t)n - 4);
+    return n >= 12 && le64(p) == seq && seqshm__le32(p + n - 4) == crc32_ieee(p, (size_t)n - 4);
 }
 
 /* ---- JSON output ------------------------------------------------------- */
@@ -155,7 +149,7 @@ static void print_number(FILE *out, const seqshm_value *v, const seqshm_field *f
                          int json) {
     int rc;
     if (f->type == SEQSHM_T_CHAR) {
-        char buf[SEQSHM_SCHEMA_MAX_SIZE < 4096 ? SEQSHM_SCHEMA_MAX_SIZE : 4096];
+        char buf[4096]; /* a longer char[N] is cut, still NUL-terminated */
         rc = seqshm_get_str(v, path, buf, sizeof buf);
         if (rc == SEQSHM_OK) {
             if (json)
