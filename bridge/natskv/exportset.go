@@ -52,7 +52,7 @@ func CheckExportMapping(m ExportMapping) error {
 // blocked in Subscriber.Wait, as Export does). It looks for new segments
 // every ScanInterval. A segment whose key another exporter owns, or that
 // cannot be opened, is left alone, with a log line, and tried again after
-// Stale; one whose export fails otherwise is tried again at the next scan.
+// Stale, and so is one whose export fails otherwise.
 // It returns nil when ctx ends, after releasing its keys.
 func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *ExportOptions) error {
 	o, err := opts.withDefaults()
@@ -140,12 +140,16 @@ func ExportGlob(ctx context.Context, nc *nats.Conn, maps []ExportMapping, opts *
 		case r := <-done:
 			delete(keys, running[r.name])
 			delete(running, r.name)
+			// A failed export (a segment corrupt, truncated or beyond the
+			// reader's limit) is tried again after Stale, as a segment
+			// another exporter owns: not at every scan, with a line each.
 			var owned *OwnedError
 			if errors.As(r.err, &owned) {
 				o.Logf("segment %q not exported: another exporter owns key %q; trying again in %v", r.name, owned.Key, o.Stale)
 				refused[r.name] = time.Now().Add(o.Stale)
 			} else if r.err != nil {
-				o.Logf("segment %q: %v", r.name, r.err)
+				o.Logf("segment %q: %v; trying again in %v", r.name, r.err, o.Stale)
+				refused[r.name] = time.Now().Add(o.Stale)
 			}
 			goto wait
 		case <-scan.C:

@@ -72,6 +72,23 @@ func TestExportValueLimit(t *testing.T) {
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
 		t.Errorf("key after an export that could not read the value: %v, want none written", err)
 	}
+
+	// Through a glob: the failed segment is tried again after Stale, not
+	// at every scan (ScanInterval) with a log line each.
+	log := &logRecorder{t: t}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	globDone := make(chan error, 1)
+	go func() {
+		globDone <- ExportGlob(ctx, nc, []ExportMapping{{Glob: name}}, &ExportOptions{Stale: time.Minute, Logf: log.logf})
+	}()
+	log.wait(`segment "limit": `)
+	time.Sleep(3 * ScanInterval) // three scans; the test passes either way
+	cancel()
+	<-globDone
+	if n, want := log.count(`segment "limit": `), `trying again in 1m0s`; n != 1 || log.count(want) != 1 {
+		t.Errorf("ExportGlob logged the failed segment %d times in three scans, %d of them saying %q; want once", n, log.count(want), want)
+	}
 }
 
 // checkLimitError fails the test unless err is an export *Error for key
