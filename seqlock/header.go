@@ -17,7 +17,8 @@ type header struct {
 	headerSize  uint64    // bytes before slot 0
 	capacity    uint64    // largest value, bytes
 	slotSize    uint64    // bytes per slot: slot header + payload, a multiple of slotAlign
-	slot        [2]uint64 // offsets of the slots
+	slot0       uint64    // offset of slot 0; the others follow it
+	slotCount   uint64    // number of slots, a power of two
 	totalSize   uint64    // bytes of the segment as created
 	fingerprint uint64    // type fingerprint; 0 = raw bytes
 	created     uint64    // creation time, Unix ns
@@ -28,7 +29,7 @@ type header struct {
 	flags       uint64    // flag* bits
 	pidNS       uint64    // that writer's PID namespace (Linux: inode of /proc/self/ns/pid); 0 if unknown
 	// seq counts half-steps: it is 2n−1 while write n is in progress (into
-	// slot n%2) and 2n once write n is complete, so the newest complete
+	// slot n%slotCount) and 2n once write n is complete, so the newest complete
 	// write is seq/2 and an odd seq means a write is under way. Only the
 	// writer stores it; it never decreases.
 	seq uint64

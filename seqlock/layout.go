@@ -11,7 +11,7 @@ import (
 	"github.com/seqshm/seqshm/schema"
 )
 
-// Layout version 1, byte by byte. docs/layout.md is the normative description
+// Layout version 2, byte by byte. docs/layout.md is the normative description
 // for implementers in other languages; the constants here must match it.
 //
 // All fields are little-endian unsigned 64-bit integers unless noted.
@@ -20,9 +20,9 @@ const (
 	offVersion       = 8   // layout version, 1
 	offHeaderSize    = 16  // bytes of header before slot 0 (256 in version 1)
 	offCapacity      = 24  // maximum payload bytes per value
-	offSlotSize      = 32  // bytes per slot: 64-byte slot header + payload, a multiple of 128
-	offSlot0         = 40  // offset of slot 0
-	offSlot1         = 48  // offset of slot 1
+	offSlotSize      = 32  // bytes per slot: 32-byte slot header + payload, a multiple of 128
+	offSlot0         = 40  // offset of slot 0; slot i is at slot0 + i*slotSize
+	offSlotCount     = 48  // number of slots, a power of two in [minSlots, maxSlots]
 	offTotalSize     = 56  // bytes of the whole segment as created
 	offFingerprint   = 64  // type fingerprint; 0 = raw bytes
 	offCreated       = 72  // creation time, Unix nanoseconds (int64)
@@ -34,12 +34,19 @@ const (
 	offPIDNS         = 120 // the last writer's PID namespace, 0 if unknown
 	offSeq           = 128 // the sequence counter, alone on bytes 128..255
 	headerSize       = 256
-	slotHeaderSize   = 64 // per slot: length, publish time, write number, reserved
+	slotHeaderSize   = 32 // per slot: its sequence word, length, publish time, reserved
 	slotAlign        = 128
 	notifySize       = 128
-	offSlotLen       = 0  // within a slot: payload length in bytes
-	offSlotTime      = 8  // within a slot: publish time, Unix ns (int64), 0 = not stamped
-	offSlotWriteNum  = 16 // within a slot: the write number n stored in it
+	offSlotSeq       = 0  // within a slot: 2n-1 while write n is in progress in it, 2n once complete
+	offSlotLen       = 8  // within a slot: payload length in bytes
+	offSlotTime      = 16 // within a slot: publish time, Unix ns (int64), 0 = not stamped
+	minSlots         = 2
+	maxSlots         = 64
+	// smallSlot is the largest slot that gets manySlots slots; larger ones
+	// get fewSlots (slotCountFor).
+	smallSlot = 4096
+	manySlots = 8
+	fewSlots  = 4
 	offNotifyWaiter  = 0  // within the waiter area: uint32 event count: bit 0 waiters may sleep, bits 1-31 wake epoch
 	offNotifyForeign = 8  // within the waiter area: 1 + the System V id of the foreign waiter area, 0 if none (Linux)
 
@@ -57,8 +64,9 @@ var magic = [8]byte{'S', 'E', 'Q', 'S', 'H', 'M', 0, 0}
 var magicWord = binary.LittleEndian.Uint64(magic[:])
 
 // LayoutVersion is the version of the segment layout this package writes
-// and the only one it reads.
-const LayoutVersion = 1
+// and the only one it reads. Version 1 (two slots, validated against the
+// counter) is refused with ErrVersion.
+const LayoutVersion = 2
 
 // Writer states, stored at offWriterState.
 const (
@@ -80,28 +88,40 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // errBigEndian is returned on machines the layout does not support.
 var errBigEndian = fmt.Errorf("big-endian machines are not supported: %w", errors.ErrUnsupported)
 
-// slotHeader is the start of a slot: its length, publish time and write
-// number, at offSlotLen, offSlotTime and offSlotWriteNum.
+// slotHeader is the start of a slot: its sequence word, length and publish
+// time, at offSlotSeq, offSlotLen and offSlotTime.
 type slotHeader struct {
+	// seq is the slot's own sequence word, in the counter's units: 2n-1
+	// while write n is in progress in the slot, 2n once it is complete, 0
+	// before the slot's first write. A reader validates its copy against
+	// this word, which changes only when the slot is rewritten (every
+	// slotCount writes), not against the counter, which changes twice per
+	// write (docs/memory-model.md).
+	seq    uint64
 	length uint64
 	time   uint64
-	num    uint64
 }
 
-// slots is how a Writer or a Reader reaches the two slots of its region:
-// their headers (which the assembly indexes; a payload starts
-// slotHeaderSize bytes after its header) and their payloads.
+// slots is how a Writer or a Reader reaches the slots of its region: their
+// headers (which the assembly indexes; a payload starts slotHeaderSize
+// bytes after its header) and their payloads, and mask, the slot count
+// less one: write n goes into slot n&mask.
 type slots struct {
-	hdr     [2]*slotHeader
-	payload [2][]byte
+	hdr     []*slotHeader
+	payload [][]byte
+	mask    uint64
 }
 
 // slotsOf returns the slots of region, laid out by g.
 func slotsOf(region []byte, g geometry) (s slots) {
-	for i, off := range g.slot {
+	s.hdr = make([]*slotHeader, g.slotCount)
+	s.payload = make([][]byte, g.slotCount)
+	for i := range g.slotCount {
+		off := g.slot0 + i*g.slotSize
 		s.hdr[i] = slotHeaderAt(region, off)
 		s.payload[i] = region[off+slotHeaderSize : off+slotHeaderSize+roundUp(g.capacity, 8)]
 	}
+	s.mask = uint64(g.slotCount - 1)
 	return s
 }
 
@@ -124,7 +144,8 @@ type geometry struct {
 	headerSize  int // bytes before slot 0: the header and the schema area
 	capacity    int
 	slotSize    int
-	slot        [2]int // offsets of the two slots
+	slot0       int // offset of slot 0; slot i is at slot0 + i*slotSize
+	slotCount   int // a power of two in [minSlots, maxSlots]
 	totalSize   int
 	fingerprint uint64
 	notify      int // offset of the waiter area, 0 if none
@@ -134,6 +155,18 @@ type geometry struct {
 // slotSizeFor returns the bytes one slot takes for a capacity.
 func slotSizeFor(capacity int) int {
 	return roundUp(slotHeaderSize+roundUp(capacity, 8), slotAlign)
+}
+
+// slotCountFor returns how many slots a writer gives slots of slotSize
+// bytes: enough that a reader copying the newest value is not lapped by a
+// writer writing back to back (docs/design-decisions.md, "Slots with their
+// own sequence words"), fewer for large slots, whose writes take as long
+// as their copies.
+func slotCountFor(slotSize int) int {
+	if slotSize <= smallSlot {
+		return manySlots
+	}
+	return fewSlots
 }
 
 func roundUp(n, align int) int { return (n + align - 1) / align * align }
@@ -166,16 +199,16 @@ func schemaLen(s *schema.Schema) int {
 }
 
 // newGeometry lays out a region: the header, a schema area of schemaLen
-// bytes (rounded up to slotAlign), the two slots, and the waiter area on a
+// bytes (rounded up to slotAlign), the slots, and the waiter area on a
 // page of its own, so that a subscriber can map it writable apart from the
 // values (waiterAlign: the page size; on Windows the 64 KiB allocation
 // granularity, which view offsets must be multiples of).
 func newGeometry(capacity int, fingerprint, flags uint64, schemaLen int) geometry {
 	g := geometry{capacity: capacity, slotSize: slotSizeFor(capacity), fingerprint: fingerprint, flags: flags}
 	g.headerSize = headerSize + roundUp(schemaLen, slotAlign)
-	g.slot[0] = g.headerSize
-	g.slot[1] = g.headerSize + g.slotSize
-	g.notify = roundUp(g.slot[1]+g.slotSize, waiterAlign)
+	g.slot0 = g.headerSize
+	g.slotCount = slotCountFor(g.slotSize)
+	g.notify = roundUp(g.slot0+g.slotCount*g.slotSize, waiterAlign)
 	g.totalSize = g.notify + notifySize
 	return g
 }
@@ -187,7 +220,8 @@ func (g geometry) encode(h *header) {
 	h.headerSize = uint64(g.headerSize)
 	h.capacity = uint64(g.capacity)
 	h.slotSize = uint64(g.slotSize)
-	h.slot = [2]uint64{uint64(g.slot[0]), uint64(g.slot[1])}
+	h.slot0 = uint64(g.slot0)
+	h.slotCount = uint64(g.slotCount)
 	h.totalSize = uint64(g.totalSize)
 	h.fingerprint = g.fingerprint
 	h.notify = uint64(g.notify)
@@ -211,11 +245,11 @@ func decodeHeader(region []byte) (geometry, error) {
 		return g, fmt.Errorf("%w: bad magic %q", ErrNotSeqshm, region[offMagic:offMagic+8])
 	}
 	if v := atomic.LoadUint64(&h.version); v != LayoutVersion {
-		return g, fmt.Errorf("%w: layout version %d, this reader knows %d", ErrVersion, v, LayoutVersion)
+		return g, versionError(v)
 	}
 	size := uint64(len(region))
 	hs, capacity, slotSize := atomic.LoadUint64(&h.headerSize), atomic.LoadUint64(&h.capacity), atomic.LoadUint64(&h.slotSize)
-	s0, s1, total := atomic.LoadUint64(&h.slot[0]), atomic.LoadUint64(&h.slot[1]), atomic.LoadUint64(&h.totalSize)
+	s0, count, total := atomic.LoadUint64(&h.slot0), atomic.LoadUint64(&h.slotCount), atomic.LoadUint64(&h.totalSize)
 	notify := atomic.LoadUint64(&h.notify)
 	switch {
 	case hs < headerSize || hs > size:
@@ -226,23 +260,32 @@ func decodeHeader(region []byte) (geometry, error) {
 		return g, fmt.Errorf("%w: capacity %d", ErrCorrupt, capacity)
 	case slotSize < slotHeaderSize+capacity || slotSize > total || slotSize%8 != 0:
 		return g, fmt.Errorf("%w: slot size %d for capacity %d", ErrCorrupt, slotSize, capacity)
-	case !slotFits(s0, slotSize, hs, total) || !slotFits(s1, slotSize, hs, total):
-		return g, fmt.Errorf("%w: slots at %d and %d (size %d) outside the %d-byte segment", ErrCorrupt, s0, s1, slotSize, total)
-	case s0 < s1 && s0+slotSize > s1, s1 < s0 && s1+slotSize > s0, s0 == s1:
-		return g, fmt.Errorf("%w: slots at %d and %d overlap", ErrCorrupt, s0, s1)
+	case count < minSlots || count > maxSlots || count&(count-1) != 0:
+		return g, fmt.Errorf("%w: slot count %d, not a power of two in [%d, %d]", ErrCorrupt, count, minSlots, maxSlots)
+	case !slotFits(s0, count*slotSize, hs, total):
+		return g, fmt.Errorf("%w: %d slots of %d bytes at %d outside the %d-byte segment", ErrCorrupt, count, slotSize, s0, total)
 	case notify != 0 && (notify%8 != 0 || notify < hs || notify > total || total-notify < notifySize ||
-		rangesOverlap(notify, notifySize, s0, slotSize) || rangesOverlap(notify, notifySize, s1, slotSize)):
+		rangesOverlap(notify, notifySize, s0, count*slotSize)):
 		return g, fmt.Errorf("%w: waiter area at %d", ErrCorrupt, notify)
 	}
 	g.headerSize = int(hs)
 	g.capacity = int(capacity)
 	g.slotSize = int(slotSize)
-	g.slot = [2]int{int(s0), int(s1)}
+	g.slot0 = int(s0)
+	g.slotCount = int(count)
 	g.totalSize = int(total)
 	g.fingerprint = atomic.LoadUint64(&h.fingerprint)
 	g.notify = int(notify)
 	g.flags = h.loadFlags()
 	return g, nil
+}
+
+// versionError is the error for a header of layout version v.
+func versionError(v uint64) error {
+	if v == 1 {
+		return fmt.Errorf("%w: layout version 1, written by an older seqshm; this one reads version %d only", ErrVersion, LayoutVersion)
+	}
+	return fmt.Errorf("%w: layout version %d, this reader knows %d", ErrVersion, v, LayoutVersion)
 }
 
 // schemaMagic starts a schema area (package schema's binary format).
@@ -277,9 +320,10 @@ func decodeSchema(region []byte, g geometry) (*schema.Schema, error) {
 	return s, nil
 }
 
-// slotFits reports whether a slot at off of size n lies after the header,
-// inside total bytes, with its payload 8-byte aligned. All values are
-// bounded by the region length, so the sums cannot overflow.
+// slotFits reports whether slots of n bytes in all at off lie after the
+// header, inside total bytes, with their payloads 8-byte aligned. off and
+// total are bounded by the region length, n by maxSlots times it, so the
+// sums cannot overflow.
 func slotFits(off, n, hs, total uint64) bool {
 	return off >= hs && off%8 == 0 && off <= total && total-off >= n
 }

@@ -17,9 +17,10 @@ import (
 // package (built here with symbols: go test strips its binaries), what the
 // amd64 argument of docs/memory-model.md assumes of the compiler: in
 // Writer.write (the Go write path, for slots too large for the assembly)
-// the odd counter store (the inlined body of beginWrite) comes before the
-// payload copy (the call to runtime.memmove), and the even counter store
-// (commitWrite) after it, neither eliminated nor moved. A Go release that
+// the odd counter store (the inlined body of commitWrite) and the odd slot
+// word store (beginWrite) come before the payload copy (the call to
+// runtime.memmove), and the even slot word and counter stores (commitWrite)
+// after it, in that order, none eliminated or moved. A Go release that
 // changed this would fail here rather than tear values.
 func TestCompiledWriteOrder(t *testing.T) {
 	begin, commit := sourceLine(t, "order_amd64.go", "func beginWrite("), sourceLine(t, "order_amd64.go", "func commitWrite(")
@@ -39,15 +40,16 @@ func TestCompiledWriteOrder(t *testing.T) {
 		switch {
 		case m == nil:
 		case m[1] == begin && store.MatchString(m[2]):
-			events = append(events, "odd")
+			events = append(events, "beginWrite")
 		case m[1] == commit && store.MatchString(m[2]):
-			events = append(events, "even")
+			events = append(events, "commitWrite")
 		case strings.Contains(m[2], "CALL runtime.memmove"):
 			events = append(events, "memmove")
 		}
 	}
-	if got := strings.Join(events, " "); got != "odd memmove even" {
-		t.Errorf("Writer.write's counter stores (%s, %s) and payload copy compiled in the order %q, want \"odd memmove even\"\n%s", begin, commit, got, out)
+	const want = "commitWrite beginWrite memmove commitWrite commitWrite"
+	if got := strings.Join(events, " "); got != want {
+		t.Errorf("Writer.write's stores of the counter and slot word (%s, %s) and payload copy compiled in the order %q, want %q\n%s", begin, commit, got, want, out)
 	}
 }
 

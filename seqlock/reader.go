@@ -9,8 +9,9 @@ import (
 )
 
 // maxLaps bounds the attempts of one Read. A reader is lapped only when the
-// writer completes two writes during one copy, so in practice Read succeeds
-// on its first or second attempt; the bound turns a pathological case (a
+// writer begins slotCount writes between the reader's load of the counter
+// and the end of its copy, so in practice Read succeeds on its first or
+// second attempt; the bound turns a pathological case (a
 // reader descheduled again and again, or a hostile writer) into ErrLapped
 // instead of an endless loop. (On amd64 readSlow runs after the
 // assembly's readSmallLaps attempts, so a read gives up after 1016.)
@@ -131,41 +132,46 @@ func readSlow(r *Reader, buf []byte) (Meta, error) {
 	capacity := uint64(r.g.capacity)
 	for lap := 0; lap < maxLaps; lap++ {
 		// Acquire (LDAR on arm64): the loads below are not performed
-		// before this one.
-		s1 := atomic.LoadUint64(r.seq)
-		if s1 < 2 {
+		// before this one, so they see the slot word of write m at least.
+		c := atomic.LoadUint64(r.seq)
+		if c < 2 {
 			return Meta{}, ErrNoValue
 		}
-		m := s1 / 2 // newest complete write; its slot is m%2
-		h := r.hdr[m&1]
-		// The length is untrusted until validated: copy only what is in
-		// bounds, and decide after the second counter load.
-		n := loadMeta(&h.length)
-		if n <= capacity && n <= uint64(len(buf)) {
-			copyOut(buf[:n], r.payload[m&1])
-		}
-		// Read after the copy (still inside the window) so that fewer
-		// values live across the copy's call.
-		t := loadMeta(&h.time)
-		num := loadMeta(&h.num)
-		// The payload loads above complete before the counter load below
-		// (DMB ISHLD on arm64; see loadFence on amd64).
-		loadFence()
-		s2 := atomic.LoadUint64(r.seq)
-		// Slot m%2 is next written by write m+2, which first stores
-		// 2m+3. Any smaller counter means our copy is intact. A counter
-		// below s1 means a hostile writer; treat it as a lap. (Written as
-		// a difference, which cannot overflow once s2 >= s1 >= 2m.)
-		if s2 < s1 || s2-2*m > 2 {
-			// Lapped: back off in proportion to the laps before the
-			// next attempt, as readValue does (slot_amd64.s), so that
-			// the attempts drift against the writer's rhythm instead
-			// of losing the same race again at once.
+		m := c / 2 // newest complete write; its slot is m&mask
+		h := r.hdr[m&r.mask]
+		// Acquire: the slot's length, time and payload loads below are
+		// not performed before this one.
+		s1 := atomic.LoadUint64(&h.seq)
+		if s1 != 2*m {
+			if s1 < 2*m {
+				// The writer stores the slot word of write m before
+				// the counter that says m is complete.
+				return Meta{}, corruptSlot(m&r.mask, s1, 0, m, capacity)
+			}
+			// Write m+slotCount (or a later one) has begun here.
 			spinPause(uint64(min(readSmallLaps+lap+1, readBackoff)))
 			continue
 		}
-		if n > capacity || num != m {
-			return Meta{}, corruptSlot(m&1, num, n, m, capacity)
+		// The length is untrusted until validated: copy only what is in
+		// bounds, and decide after the second load of the slot word.
+		n := loadMeta(&h.length)
+		if n <= capacity && n <= uint64(len(buf)) {
+			copyOut(buf[:n], r.payload[m&r.mask])
+		}
+		t := loadMeta(&h.time)
+		// The loads above complete before the slot word's second load
+		// (DMB ISHLD on arm64; see loadFence on amd64).
+		loadFence()
+		if atomic.LoadUint64(&h.seq) != s1 {
+			// Lapped: the writer began write m+slotCount in this slot
+			// during the copy. Back off in proportion to the laps
+			// before the next attempt, as readValue does
+			// (slot_amd64.s).
+			spinPause(uint64(min(readSmallLaps+lap+1, readBackoff)))
+			continue
+		}
+		if n > capacity {
+			return Meta{}, corruptSlot(m&r.mask, s1, n, m, capacity)
 		}
 		meta := Meta{Len: int(n), Seq: m, UnixNano: int64(t)}
 		if n > uint64(len(buf)) {
@@ -180,6 +186,9 @@ func readSlow(r *Reader, buf []byte) (Meta, error) {
 // slot. It is kept out of readSlow so that readSlow's frame stays small.
 //
 //go:noinline
-func corruptSlot(slot, num, n, m, capacity uint64) error {
-	return fmt.Errorf("%w: slot %d holds write %d of %d bytes, expected write %d of at most %d", ErrCorrupt, slot, num, n, m, capacity)
+func corruptSlot(slot, word, n, m, capacity uint64) error {
+	if word < 2*m {
+		return fmt.Errorf("%w: slot %d holds sequence word %d, below the %d of write %d that the counter says is complete", ErrCorrupt, slot, word, 2*m, m)
+	}
+	return fmt.Errorf("%w: slot %d holds write %d of %d bytes, at most %d fit", ErrCorrupt, slot, m, n, capacity)
 }

@@ -97,16 +97,18 @@ checks:
 	JA	slow
 	MOVQ	Writer_next(R13), R9
 	MOVQ	R9, R10
-	ANDQ	$1, R10
-	MOVQ	(Writer_slots+slots_hdr)(R13)(R10*8), R11
+	ANDQ	(Writer_slots+slots_mask)(R13), R10
+	MOVQ	(Writer_slots+slots_hdr)(R13), R11
+	MOVQ	(R11)(R10*8), R11
 	LEAQ	const_slotHeaderSize(R11), DI
-	// Odd: write n in progress. TSO keeps every later store after it.
+	// Odd counter, then odd slot word: write n in progress in slot
+	// n&mask. TSO keeps every later store after them.
 	LEAQ	-1(R9)(R9*1), R12
 	MOVQ	R12, (R8)
+	MOVQ	R12, slotHeader_seq(R11)
 	MOVQ	CX, slotHeader_length(R11)
 	MOVQ	t+32(FP), AX
 	MOVQ	AX, slotHeader_time(R11)
-	MOVQ	R9, slotHeader_num(R11)
 	MOVQ	p_base+8(FP), SI
 	// Copy the payload.
 	COPY
@@ -114,6 +116,9 @@ checks:
 	MOVQ	R12, Writer_expect(R13)
 	LEAQ	1(R9), AX
 	MOVQ	AX, Writer_next(R13)
+	// Even slot word: write n complete in its slot. A plain store is a
+	// release store under TSO.
+	MOVQ	R12, slotHeader_seq(R11)
 	// Even: write n complete. Plain or fenced: Writer.commit, fence.go.
 	CMPB	(Writer_commitFence+commitFence_fence)(R13), $0
 	JNE	fenced
@@ -175,8 +180,17 @@ retry:
 	MOVQ	R9, R10
 	SHRQ	$1, R10
 	MOVQ	R10, AX
-	ANDQ	$1, AX
-	MOVQ	(Reader_slots+slots_hdr)(R13)(AX*8), R11
+	ANDQ	(Reader_slots+slots_mask)(R13), AX
+	MOVQ	(Reader_slots+slots_hdr)(R13), R11
+	MOVQ	(R11)(AX*8), R11
+	// The slot word must be 2m: below, the slot contradicts the counter
+	// (readSlow reports it); above, write m+slotCount or a later one has
+	// begun in the slot.
+	LEAQ	(R10)(R10*1), DX
+	MOVQ	slotHeader_seq(R11), BX
+	CMPQ	BX, DX
+	JB	slow
+	JA	lapped
 	LEAQ	const_slotHeaderSize(R11), SI
 	MOVQ	slotHeader_length(R11), CX
 	CMPQ	CX, (Reader_g+geometry_capacity)(R13)
@@ -187,19 +201,10 @@ retry:
 	// Copy the payload.
 	COPY
 	MOVQ	slotHeader_time(R11), SI
-	MOVQ	slotHeader_num(R11), DI
-	// TSO: the loads above are performed before this one.
-	MOVQ	(R8), AX
-	// Intact unless the counter went back (s2 < s1) or write m+2 began
-	// (s2 > 2m+2).
-	CMPQ	AX, R9
-	JB	lapped
-	LEAQ	(R10)(R10*1), DX
-	SUBQ	DX, AX
-	CMPQ	AX, $2
-	JA	lapped
-	CMPQ	DI, R10
-	JNE	slow
+	// TSO: the loads above are performed before this one. Intact unless
+	// the slot word changed (write m+slotCount began).
+	CMPQ	BX, slotHeader_seq(R11)
+	JNE	lapped
 	MOVQ	CX, m_Len+32(FP)
 	MOVQ	R10, m_Seq+40(FP)
 	MOVQ	SI, m_UnixNano+48(FP)
@@ -209,12 +214,11 @@ retry:
 lapped:
 	DECQ	R12
 	JZ	slow
-	// Back off before the next attempt: one PAUSE per lap so far. A retry
-	// at once takes the counter and slot lines from a writer that is
-	// about to lap us again, and the next attempt, in the same phase of
-	// its writes, loses the same way (issue 18); waiting longer after
-	// each lap shifts the attempts against the writer's rhythm, and
-	// PAUSE keeps the loop from issuing loads of those lines meanwhile.
+	// Back off before the next attempt: one PAUSE per lap so far, so
+	// that a reader lapped again and again shifts its attempts against
+	// the writer's rhythm instead of losing the same race at once, and
+	// PAUSE keeps the loop from issuing loads of the writer's lines
+	// meanwhile.
 	MOVQ	$const_readSmallLaps, CX
 	SUBQ	R12, CX
 backoff:

@@ -48,9 +48,9 @@ func alignedBytes(n, align int) []byte {
 }
 
 // The slotHeader fields must sit where the layout says (compile-time check).
+var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.seq)-offSlotSeq]
 var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.length)-offSlotLen]
 var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.time)-offSlotTime]
-var _ = [1]struct{}{}[unsafe.Offsetof(slotHeader{}.num)-offSlotWriteNum]
 
 // The header fields must sit where the layout says (compile-time check).
 var (
@@ -59,8 +59,8 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(header{}.headerSize)-offHeaderSize]
 	_ = [1]struct{}{}[unsafe.Offsetof(header{}.capacity)-offCapacity]
 	_ = [1]struct{}{}[unsafe.Offsetof(header{}.slotSize)-offSlotSize]
-	_ = [1]struct{}{}[unsafe.Offsetof(header{}.slot)-offSlot0]
-	_ = [1]struct{}{}[unsafe.Offsetof(header{}.slot)+8-offSlot1]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.slot0)-offSlot0]
+	_ = [1]struct{}{}[unsafe.Offsetof(header{}.slotCount)-offSlotCount]
 	_ = [1]struct{}{}[unsafe.Offsetof(header{}.totalSize)-offTotalSize]
 	_ = [1]struct{}{}[unsafe.Offsetof(header{}.fingerprint)-offFingerprint]
 	_ = [1]struct{}{}[unsafe.Offsetof(header{}.created)-offCreated]

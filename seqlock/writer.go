@@ -158,7 +158,8 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 	w.useAsm = slotAsm && g.capacity <= slotAsmMax
 	s := atomic.LoadUint64(w.seq)
 	// A counter at 2n-2 means write n is next; at 2n-1 a writer died during
-	// write n, whose slot no reader uses, so the next write redoes write n.
+	// write n, whose slot no reader uses (they read slot (n-1)%slotCount),
+	// so the next write redoes write n.
 	w.next = s/2 + 1
 	w.expect = s
 	h.storeWriter(os.Getpid(), pidNamespace(), time.Now().UnixNano())
@@ -249,19 +250,25 @@ func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 		return 0, w.writeError(len(p))
 	}
 	n := w.next
-	i := n & 1
+	i := n & w.mask
 	h, payload := w.hdr[i], w.payload[i]
 	w.expect, w.next = 2*n, n+1
-	// Odd: write n is in progress in slot n%2. Readers keep using slot
-	// (n-1)%2. The stores below stay after this one
-	// (docs/memory-model.md).
-	beginWrite(seq, 2*n-1)
+	// Odd counter: write n is in progress. Readers do not check it (they
+	// check the slot's word); it is there for Stat and for a second
+	// writer, whose next check fails from now on.
+	commitWrite(seq, 2*n-1)
+	// Odd slot word: write n is in progress in slot n%slotCount, which
+	// readers of write n-slotCount, the value it held, now see changed.
+	// The stores below stay after this one (docs/memory-model.md).
+	beginWrite(&h.seq, 2*n-1)
 	storeMeta(&h.length, uint64(len(p)))
 	storeMeta(&h.time, uint64(unixNano))
-	storeMeta(&h.num, n)
 	copyIn(payload, p)
-	// Even: write n is complete. Release: the stores above are visible to
-	// any reader that loads this value; fenced or not, see fence.go.
+	// Even slot word, then even counter: write n is complete. Release:
+	// the stores above are visible to any reader that loads the slot
+	// word's new value, and the slot word to any reader that loads the
+	// counter's; fenced or not, see fence.go.
+	commitWrite(&h.seq, 2*n)
 	w.commit(seq, 2*n)
 	if w.waiters != nil && atomic.LoadUint32(w.waiters)&waiterBit != 0 ||
 		w.foreign != nil && atomic.LoadUint32(w.foreign)&waiterBit != 0 {

@@ -61,7 +61,9 @@ func Explain(name string, err error) error {
 	case errors.Is(err, shmfile.ErrNotSegment):
 		return explained("not a segment (a link, directory or device is at its path)")
 	case errors.Is(err, seqlock.ErrVersion):
-		return explained("segment has an unsupported layout version (made by a newer seqshm?)")
+		return explained(Cause(err),
+			"a segment of an older seqshm: stop its publisher, remove it with: publisher -rm "+name+", and start the publisher again;",
+			"of a newer seqshm: use tools of that version")
 	case errors.Is(err, seqlock.ErrCorrupt):
 		return explained(Cause(err), "remove it with: publisher -rm "+name)
 	case errors.Is(err, seqlock.ErrNotReady):

@@ -92,7 +92,7 @@ func TestExplain(t *testing.T) {
 		{wrap(seqlock.ErrNotSeqshm), "not a seqshm segment", false},
 		{wrap(shmfile.ErrTooSmall), "not a seqshm segment", false},
 		{wrap(shmfile.ErrNotSegment), "not a segment", false},
-		{wrap(seqlock.ErrVersion), "segment has an unsupported layout version", false},
+		{wrap(fmt.Errorf("%w: layout version 1, written by an older seqshm", seqlock.ErrVersion)), "unsupported layout version: layout version 1, written by an older seqshm", true},
 		{wrap(fmt.Errorf("%w: slot 1 holds write 3", seqlock.ErrCorrupt)), "corrupt segment: slot 1 holds write 3", true},
 		{wrap(seqlock.ErrNotReady), "segment not initialised yet", true},
 		{wrap(errors.ErrUnsupported), "not supported on ", false},
