@@ -12,22 +12,22 @@ import "sync/atomic"
 // access is an atomic load or store, except in encode, which fills a header
 // nobody can read yet (its magic is still zero).
 type header struct {
-	magic       uint64    // magicWord; stored last by the creator (release), loaded first by readers (acquire)
-	version     uint64    // LayoutVersion
-	headerSize  uint64    // bytes before slot 0
-	capacity    uint64    // largest value, bytes
-	slotSize    uint64    // bytes per slot: slot header + payload, a multiple of slotAlign
-	slot0       uint64    // offset of slot 0; the others follow it
-	slotCount   uint64    // number of slots, a power of two
-	totalSize   uint64    // bytes of the segment as created
-	fingerprint uint64    // type fingerprint; 0 = raw bytes
-	created     uint64    // creation time, Unix ns
-	writerState uint64    // stateInit, stateRunning or stateClosed
-	writerPID   uint64    // process id of the last writer to open the segment, in its PID namespace
-	writerStart uint64    // when that writer opened it, Unix ns
-	notify      uint64    // offset of the waiter area; 0 if none
-	flags       uint64    // flag* bits
-	pidNS       uint64    // that writer's PID namespace (Linux: inode of /proc/self/ns/pid); 0 if unknown
+	magic       uint64 // magicWord; stored last by the creator (release), loaded first by readers (acquire)
+	version     uint64 // LayoutVersion
+	headerSize  uint64 // bytes before slot 0
+	capacity    uint64 // largest value, bytes
+	slotSize    uint64 // bytes per slot: slot header + payload, a multiple of slotAlign
+	slot0       uint64 // offset of slot 0; the others follow it
+	slotCount   uint64 // number of slots, a power of two
+	totalSize   uint64 // bytes of the segment as created
+	fingerprint uint64 // type fingerprint; 0 = raw bytes
+	created     uint64 // creation time, Unix ns
+	writerState uint64 // stateInit, stateRunning or stateClosed
+	writerPID   uint64 // process id of the last writer to open the segment, in its PID namespace
+	writerStart uint64 // when that writer opened it, Unix ns
+	notify      uint64 // offset of the waiter area; 0 if none
+	flags       uint64 // flag* bits
+	pidNS       uint64 // that writer's PID namespace (Linux: inode of /proc/self/ns/pid); 0 if unknown
 	// seq counts half-steps: it is 2n−1 while write n is in progress (into
 	// slot n%slotCount) and 2n once write n is complete, so the newest complete
 	// write is seq/2 and an odd seq means a write is under way. Only the

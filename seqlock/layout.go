@@ -16,39 +16,39 @@ import (
 //
 // All fields are little-endian unsigned 64-bit integers unless noted.
 const (
-	offMagic         = 0   // 8 bytes "SEQSHM\x00\x00"
-	offVersion       = 8   // layout version, 1
-	offHeaderSize    = 16  // bytes of header before slot 0 (256 in version 1)
-	offCapacity      = 24  // maximum payload bytes per value
-	offSlotSize      = 32  // bytes per slot: 32-byte slot header + payload, a multiple of 128
-	offSlot0         = 40  // offset of slot 0; slot i is at slot0 + i*slotSize
-	offSlotCount     = 48  // number of slots, a power of two in [minSlots, maxSlots]
-	offTotalSize     = 56  // bytes of the whole segment as created
-	offFingerprint   = 64  // type fingerprint; 0 = raw bytes
-	offCreated       = 72  // creation time, Unix nanoseconds (int64)
-	offWriterState   = 80  // stateInit, stateRunning or stateClosed
-	offWriterPID     = 88  // process id of the last writer to open the segment
-	offWriterStart   = 96  // when that writer opened it, Unix nanoseconds (int64)
-	offNotify        = 104 // offset of the waiter area, 0 if none
-	offFlags         = 112 // flag bits, see flag*
-	offPIDNS         = 120 // the last writer's PID namespace, 0 if unknown
-	offSeq           = 128 // the sequence counter, alone on bytes 128..255
-	headerSize       = 256
-	slotHeaderSize   = 32 // per slot: its sequence word, length, publish time, reserved
-	slotAlign        = 128
-	notifySize       = 128
-	offSlotSeq       = 0  // within a slot: 2n-1 while write n is in progress in it, 2n once complete
-	offSlotLen       = 8  // within a slot: payload length in bytes
-	offSlotTime      = 16 // within a slot: publish time, Unix ns (int64), 0 = not stamped
-	minSlots         = 2
-	maxSlots         = 64
+	offMagic       = 0   // 8 bytes "SEQSHM\x00\x00"
+	offVersion     = 8   // layout version, 1
+	offHeaderSize  = 16  // bytes of header before slot 0 (256 in version 1)
+	offCapacity    = 24  // maximum payload bytes per value
+	offSlotSize    = 32  // bytes per slot: 32-byte slot header + payload, a multiple of 128
+	offSlot0       = 40  // offset of slot 0; slot i is at slot0 + i*slotSize
+	offSlotCount   = 48  // number of slots, a power of two in [minSlots, maxSlots]
+	offTotalSize   = 56  // bytes of the whole segment as created
+	offFingerprint = 64  // type fingerprint; 0 = raw bytes
+	offCreated     = 72  // creation time, Unix nanoseconds (int64)
+	offWriterState = 80  // stateInit, stateRunning or stateClosed
+	offWriterPID   = 88  // process id of the last writer to open the segment
+	offWriterStart = 96  // when that writer opened it, Unix nanoseconds (int64)
+	offNotify      = 104 // offset of the waiter area, 0 if none
+	offFlags       = 112 // flag bits, see flag*
+	offPIDNS       = 120 // the last writer's PID namespace, 0 if unknown
+	offSeq         = 128 // the sequence counter, alone on bytes 128..255
+	headerSize     = 256
+	slotHeaderSize = 32 // per slot: its sequence word, length, publish time, reserved
+	slotAlign      = 128
+	notifySize     = 128
+	offSlotSeq     = 0  // within a slot: 2n-1 while write n is in progress in it, 2n once complete
+	offSlotLen     = 8  // within a slot: payload length in bytes
+	offSlotTime    = 16 // within a slot: publish time, Unix ns (int64), 0 = not stamped
+	minSlots       = 2
+	maxSlots       = 64
 	// smallSlot is the largest slot that gets manySlots slots; larger ones
 	// get fewSlots (slotCountFor).
-	smallSlot = 4096
-	manySlots = 8
-	fewSlots  = 4
-	offNotifyWaiter  = 0  // within the waiter area: uint32 event count: bit 0 waiters may sleep, bits 1-31 wake epoch
-	offNotifyForeign = 8  // within the waiter area: 1 + the System V id of the foreign waiter area, 0 if none (Linux)
+	smallSlot        = 4096
+	manySlots        = 8
+	fewSlots         = 4
+	offNotifyWaiter  = 0 // within the waiter area: uint32 event count: bit 0 waiters may sleep, bits 1-31 wake epoch
+	offNotifyForeign = 8 // within the waiter area: 1 + the System V id of the foreign waiter area, 0 if none (Linux)
 
 )
 
