@@ -1,5 +1,5 @@
 // ratereader: a minimal C seqlock reader of a seqshm segment (layout
-// version 1, docs/layout.md), the control of seqrate. It reads as fast as
+// version 2, docs/layout.md), the control of seqrate. It reads as fast as
 // it can (or once every EVERY ns) during [START, START+DUR) of
 // CLOCK_REALTIME and prints one line of counts in seqrate's format.
 // An attempt is retried up to 1000 times (as the C++ seqlock reader of the
@@ -28,24 +28,27 @@ static int64_t now(void) {
 
 #define U64(b, off) ((uint64_t *)((char *)(b) + (off)))
 
-struct seg { const uint64_t *seq; const char *slot[2]; uint64_t cap; };
+struct seg { const uint64_t *seq; const char *slot0; uint64_t slot_size, mask, cap; };
 
 // seq_read: the protocol of docs/layout.md, as bench/c/seqref.c, with a
 // bound. Returns the write number, 0 if lapped 1000 times.
 __attribute__((noinline)) static uint64_t seq_read(const struct seg *s, void *buf, size_t buflen, size_t *len) {
 	for (int a = 0; a < 1000; a++) {
-		uint64_t s1 = __atomic_load_n(s->seq, __ATOMIC_ACQUIRE);
-		if (s1 < 2) return 0;
-		uint64_t m = s1 / 2;
-		const char *slot = s->slot[m & 1];
-		uint64_t n = *(volatile uint64_t *)(slot + 0);
-		uint64_t k = *(volatile uint64_t *)(slot + 16);
-		(void)*(volatile uint64_t *)(slot + 8);
-		if (n <= s->cap && n <= buflen) memcpy(buf, slot + 64, n);
+		uint64_t c = __atomic_load_n(s->seq, __ATOMIC_ACQUIRE);
+		if (c < 2) return 0;
+		uint64_t m = c / 2;
+		const char *slot = s->slot0 + (m & s->mask) * s->slot_size;
+		uint64_t s1 = __atomic_load_n((const uint64_t *)slot, __ATOMIC_ACQUIRE);
+		if (s1 != 2 * m) {
+			if (s1 < 2 * m) { fprintf(stderr, "ratereader: corrupt\n"); exit(1); }
+			continue;
+		}
+		uint64_t n = *(volatile uint64_t *)(slot + 8);
+		(void)*(volatile uint64_t *)(slot + 16);
+		if (n <= s->cap && n <= buflen) memcpy(buf, slot + 32, n);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		uint64_t s2 = __atomic_load_n(s->seq, __ATOMIC_RELAXED);
-		if (s2 > 2 * m + 2 || s2 < s1) continue;
-		if (n > s->cap || k != m) { fprintf(stderr, "ratereader: corrupt\n"); exit(1); }
+		if (__atomic_load_n((const uint64_t *)slot, __ATOMIC_RELAXED) != s1) continue;
+		if (n > s->cap) { fprintf(stderr, "ratereader: corrupt\n"); exit(1); }
 		*len = n;
 		return m;
 	}
@@ -79,7 +82,8 @@ int main(int argc, char **argv) {
 	char *b = mmap(0, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (b == MAP_FAILED) { perror("mmap"); return 1; }
 	while (__atomic_load_n(U64(b, 0), __ATOMIC_ACQUIRE) == 0) usleep(1000);
-	struct seg s = {U64(b, 128), {b + *U64(b, 40), b + *U64(b, 48)}, *U64(b, 24)};
+	if (*U64(b, 8) != 2) { fprintf(stderr, "ratereader: layout version %lu, want 2\n", (unsigned long)*U64(b, 8)); return 1; }
+	struct seg s = {U64(b, 128), b + *U64(b, 40), *U64(b, 32), *U64(b, 48) - 1, *U64(b, 24)};
 	unsigned char *buf = aligned_alloc(64, 4096 > size ? 4096 : size);
 	uint64_t ops = 0, lapped = 0, fresh = 0, bad = 0, last = 0;
 	int64_t d = start - now() - 2000000;

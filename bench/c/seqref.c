@@ -1,5 +1,5 @@
 // seqref: the C reference for seqbench. A seqlock reader and writer on the
-// SAME byte layout as seqlock/layout.go (layout version 1), written the way
+// SAME byte layout as seqlock/layout.go (layout version 2), written the way
 // a careful C programmer would (rigtorp/Linux style: relaxed/acquire/release
 // atomics around memcpy), plus the kernel baselines (pipe, Unix socket, raw
 // futex) as ping-pong pairs. Built by seqbench with `gcc -O2`.
@@ -39,21 +39,23 @@
 // ---- layout (must match seqlock/layout.go) ----
 enum {
 	OFF_MAGIC = 0, OFF_VERSION = 8, OFF_HEADER_SIZE = 16, OFF_CAPACITY = 24,
-	OFF_SLOT_SIZE = 32, OFF_SLOT0 = 40, OFF_SLOT1 = 48, OFF_TOTAL = 56,
+	OFF_SLOT_SIZE = 32, OFF_SLOT0 = 40, OFF_SLOT_COUNT = 48, OFF_TOTAL = 56,
 	OFF_FINGERPRINT = 64, OFF_CREATED = 72, OFF_WSTATE = 80, OFF_WPID = 88,
 	OFF_WSTART = 96, OFF_NOTIFY = 104, OFF_FLAGS = 112, OFF_SEQ = 128,
-	HEADER_SIZE = 256, SLOT_HEADER = 64, SLOT_ALIGN = 128,
+	HEADER_SIZE = 256, SLOT_HEADER = 32, SLOT_ALIGN = 128,
 	NOTIFY_SIZE = 128,
-	OFF_SLOT_LEN = 0, OFF_SLOT_TIME = 8, OFF_SLOT_NUM = 16,
+	OFF_SLOT_SEQ = 0, OFF_SLOT_LEN = 8, OFF_SLOT_TIME = 16,
 };
 static const char MAGIC[8] = {'S', 'E', 'Q', 'S', 'H', 'M', 0, 0};
 
 static size_t roundup(size_t n, size_t a) { return (n + a - 1) / a * a; }
 static size_t slot_size(size_t cap) { return roundup(SLOT_HEADER + roundup(cap, 8), SLOT_ALIGN); }
+// slot_count: 8 slots of up to 4 KiB, else 4 (seqlock/layout.go, slotCountFor).
+static size_t slot_count(size_t cap) { return slot_size(cap) <= 4096 ? 8 : 4; }
 // The waiter area starts on a page of its own (seqlock/waitalign_other.go;
 // on Windows the 64 KiB allocation granularity, which this file does not
 // target).
-static size_t notify_off(size_t cap) { return roundup(HEADER_SIZE + 2 * slot_size(cap), (size_t)sysconf(_SC_PAGESIZE)); }
+static size_t notify_off(size_t cap) { return roundup(HEADER_SIZE + slot_count(cap) * slot_size(cap), (size_t)sysconf(_SC_PAGESIZE)); }
 static size_t total_size(size_t cap) { return notify_off(cap) + NOTIFY_SIZE; }
 
 #define U64(b, off) ((uint64_t *)((char *)(b) + (off)))
@@ -61,19 +63,20 @@ static size_t total_size(size_t cap) { return notify_off(cap) + NOTIFY_SIZE; }
 struct seg {
 	uint64_t *seq;
 	uint32_t *waiters;
-	char *slot[2];
+	char *slot0;
+	uint64_t slot_size, mask;
 	uint64_t cap;
 	uint64_t next; // writer: number of the next write
 };
 
 static void seg_init_header(char *b, size_t cap) {
 	size_t ss = slot_size(cap);
-	*U64(b, OFF_VERSION) = 1;
+	*U64(b, OFF_VERSION) = 2;
 	*U64(b, OFF_HEADER_SIZE) = HEADER_SIZE;
 	*U64(b, OFF_CAPACITY) = cap;
 	*U64(b, OFF_SLOT_SIZE) = ss;
 	*U64(b, OFF_SLOT0) = HEADER_SIZE;
-	*U64(b, OFF_SLOT1) = HEADER_SIZE + ss;
+	*U64(b, OFF_SLOT_COUNT) = slot_count(cap);
 	*U64(b, OFF_TOTAL) = total_size(cap);
 	*U64(b, OFF_NOTIFY) = notify_off(cap);
 	*U64(b, OFF_WSTATE) = 1;
@@ -87,29 +90,32 @@ static void seg_init_header(char *b, size_t cap) {
 static int seg_attach(struct seg *s, char *b) {
 	uint64_t m;
 	memcpy(&m, MAGIC, 8);
-	if (__atomic_load_n(U64(b, OFF_MAGIC), __ATOMIC_ACQUIRE) != m || *U64(b, OFF_VERSION) != 1) return -1;
+	if (__atomic_load_n(U64(b, OFF_MAGIC), __ATOMIC_ACQUIRE) != m || *U64(b, OFF_VERSION) != 2) return -1;
 	s->cap = *U64(b, OFF_CAPACITY);
 	s->seq = U64(b, OFF_SEQ);
-	s->slot[0] = b + *U64(b, OFF_SLOT0);
-	s->slot[1] = b + *U64(b, OFF_SLOT1);
+	s->slot0 = b + *U64(b, OFF_SLOT0);
+	s->slot_size = *U64(b, OFF_SLOT_SIZE);
+	s->mask = *U64(b, OFF_SLOT_COUNT) - 1;
 	uint64_t n = *U64(b, OFF_NOTIFY);
 	s->waiters = n ? (uint32_t *)(b + n) : NULL;
 	s->next = __atomic_load_n(s->seq, __ATOMIC_RELAXED) / 2 + 1;
 	return 0;
 }
 
-// seq_write: odd store, fence, payload and slot header, release store of
-// the even value. On x86-64 every access here is a plain MOV (the fences
-// are compiler barriers); on arm64 it is STR; DMB ISHST; ...; STLR.
+// seq_write: odd counter, odd slot word, fence, slot header and payload,
+// release stores of the even slot word and counter. On x86-64 every access
+// here is a plain MOV (the fences are compiler barriers); on arm64 it is
+// STR; STR; DMB ISHST; ...; STLR; STLR.
 __attribute__((noinline)) static void seq_write(struct seg *s, const void *p, size_t n, int notify) {
 	uint64_t w = s->next++;
-	char *slot = s->slot[w & 1];
+	char *slot = s->slot0 + (w & s->mask) * s->slot_size;
 	__atomic_store_n(s->seq, 2 * w - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(U64(slot, OFF_SLOT_SEQ), 2 * w - 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(slot + SLOT_HEADER, p, n);
 	*U64(slot, OFF_SLOT_LEN) = n;
 	*U64(slot, OFF_SLOT_TIME) = 0;
-	*U64(slot, OFF_SLOT_NUM) = w;
+	memcpy(slot + SLOT_HEADER, p, n);
+	__atomic_store_n(U64(slot, OFF_SLOT_SEQ), 2 * w, __ATOMIC_RELEASE);
 	__atomic_store_n(s->seq, 2 * w, __ATOMIC_RELEASE);
 	// The waiter word's check, as the Go writer does it (docs/layout.md W5):
 	// a load; only with bit 0 set, a CAS that clears it and a wake.
@@ -120,23 +126,26 @@ __attribute__((noinline)) static void seq_write(struct seg *s, const void *p, si
 	}
 }
 
-// seq_read: the same checks as the Go Reader (length against capacity and
-// buffer, write number against the counter, lapping). Returns the length,
-// -1 for no value, -2 for corrupt; *num gets the write number.
+// seq_read: the same checks as the Go Reader (the slot word against the
+// counter, length against capacity and buffer, lapping). Returns the
+// length, -1 for no value, -2 for corrupt; *num gets the write number.
 __attribute__((noinline)) static long seq_read(const struct seg *s, void *buf, size_t buflen, uint64_t *num) {
 	for (;;) {
-		uint64_t s1 = __atomic_load_n(s->seq, __ATOMIC_ACQUIRE);
-		if (s1 < 2) return -1;
-		uint64_t m = s1 / 2;
-		const char *slot = s->slot[m & 1];
+		uint64_t c = __atomic_load_n(s->seq, __ATOMIC_ACQUIRE);
+		if (c < 2) return -1;
+		uint64_t m = c / 2;
+		const char *slot = s->slot0 + (m & s->mask) * s->slot_size;
+		uint64_t s1 = __atomic_load_n((const uint64_t *)(slot + OFF_SLOT_SEQ), __ATOMIC_ACQUIRE);
+		if (s1 != 2 * m) {
+			if (s1 < 2 * m) return -2;
+			continue;
+		}
 		uint64_t n = *(volatile uint64_t *)(slot + OFF_SLOT_LEN);
-		uint64_t k = *(volatile uint64_t *)(slot + OFF_SLOT_NUM);
-		(void)*(volatile uint64_t *)(slot + OFF_SLOT_TIME); // as the Go Reader: Meta.UnixNano
 		if (n <= s->cap && n <= buflen) memcpy(buf, slot + SLOT_HEADER, n);
+		(void)*(volatile uint64_t *)(slot + OFF_SLOT_TIME); // as the Go Reader: Meta.UnixNano
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		uint64_t s2 = __atomic_load_n(s->seq, __ATOMIC_RELAXED);
-		if (s2 > 2 * m + 2 || s2 < s1) continue;
-		if (n > s->cap || k != m) return -2;
+		if (__atomic_load_n((const uint64_t *)(slot + OFF_SLOT_SEQ), __ATOMIC_RELAXED) != s1) continue;
+		if (n > s->cap) return -2;
 		*num = m;
 		return (long)n;
 	}
@@ -414,7 +423,7 @@ static int check(const char *path) {
 	}
 	size_t cap = s.cap;
 	if (*U64(b, OFF_HEADER_SIZE) != HEADER_SIZE || *U64(b, OFF_SLOT_SIZE) != slot_size(cap) ||
-	    *U64(b, OFF_SLOT0) != HEADER_SIZE || *U64(b, OFF_SLOT1) != HEADER_SIZE + slot_size(cap) ||
+	    *U64(b, OFF_SLOT0) != HEADER_SIZE || *U64(b, OFF_SLOT_COUNT) != slot_count(cap) ||
 	    *U64(b, OFF_NOTIFY) != notify_off(cap) || *U64(b, OFF_TOTAL) != total_size(cap) ||
 	    (size_t)st.st_size < total_size(cap)) {
 		fprintf(stderr, "seqref: %s: header does not match the layout for capacity %zu\n", path, cap);
