@@ -11,9 +11,11 @@
 //
 // (from bench/; needs gcc and taskset). Columns: new values seen per second
 // (median over rounds, min–max), ErrLapped (or the C reader giving up after
-// 1000 attempts) as a share of Read calls, the reader's voluntary context
-// switches per second (futex sleeps: Read must make none), and go/C, the
-// median of the per-round ratios of new values per second.
+// 1000 attempts) as a share of Read calls, the reader process's voluntary
+// context switches per second (all threads: the Go runtime's sysmon sleeps
+// count), those of the reading thread alone where the reader is locked to
+// it (futex sleeps: Read must make none), and go/C, the median of the
+// per-round ratios of new values per second.
 //
 // Load 3 paces the writer at one write per µs and times each Write (two
 // reads of the time-stamp counter around it); it runs with each reader at full rate
@@ -96,7 +98,7 @@ var loads = []load{{"64 B full rate", 64, 0, 0}, {"64 B every 10 µs", 64, 10 * 
 // alone is the pseudo-reader of the paced-writer load: no reader at all.
 const alone = "alone"
 
-type result struct{ fresh, ops, lapped, vcsw, secs, wns, wnet float64 }
+type result struct{ fresh, ops, lapped, vcsw, tvcsw, secs, wns, wnet float64 }
 
 func drive() error {
 	rounds := flag.Int("rounds", 3, "interleaved rounds")
@@ -227,15 +229,15 @@ func drive() error {
 			}
 			kv, wkv := parseKV(rout.String()), parseKV(wout.String())
 			res[key{r.p.name, r.l.name, r.impl}] = append(res[key{r.p.name, r.l.name, r.impl}], result{
-				fresh: f(kv, "fresh"), ops: f(kv, "ops"), lapped: f(kv, "lapped"), vcsw: f(kv, "vcsw"), secs: f(kv, "secs"),
+				fresh: f(kv, "fresh"), ops: f(kv, "ops"), lapped: f(kv, "lapped"), vcsw: f(kv, "vcsw"), tvcsw: tf(kv), secs: f(kv, "secs"),
 				wns: f(wkv, "wns"), wnet: f(wkv, "wnet")})
 		}
 		fmt.Fprintf(os.Stderr, "round %d/%d done\n", round+1, *rounds)
 	}
 	host, _ := os.Hostname()
 	fmt.Printf("seqrate: %d rounds of %v, %d CPUs, %s, %s\n\n", *rounds, *dur, runtime.NumCPU(), host, runtime.Version())
-	fmt.Println("| placement | load | reader | new values/s | ÷ C (median per round) | lapped (% of reads) | reader vcsw/s |")
-	fmt.Println("|---|---|---|---:|---:|---:|---:|")
+	fmt.Println("| placement | load | reader | new values/s | ÷ C (median per round) | lapped (% of reads) | reader vcsw/s | reading thread vcsw/s |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|")
 	fr := func(r result) float64 { return r.fresh / r.secs }
 	vals := func(rs []result, fn func(result) float64) []float64 {
 		var v []float64
@@ -268,8 +270,12 @@ func drive() error {
 				if len(ratios) > 0 && impl != "c" {
 					ratio = fmt.Sprintf("%.2f", med(ratios))
 				}
-				fmt.Printf("| %s | %s | %s | %s | %s | %.0f (%.4f%%) | %s |\n", p.name, l.name, impl, mm(vals(g, fr)), ratio,
-					lap, 100*lap/max(all, 1), mm(vals(g, func(r result) float64 { return r.vcsw / r.secs })))
+				thread := "—"
+				if g[0].tvcsw >= 0 {
+					thread = mm(vals(g, func(r result) float64 { return r.tvcsw / r.secs }))
+				}
+				fmt.Printf("| %s | %s | %s | %s | %s | %.0f (%.4f%%) | %s | %s |\n", p.name, l.name, impl, mm(vals(g, fr)), ratio,
+					lap, 100*lap/max(all, 1), mm(vals(g, func(r result) float64 { return r.vcsw / r.secs })), thread)
 			}
 		}
 	}
@@ -362,10 +368,29 @@ func isTorn(p []byte) bool {
 	return false
 }
 
+// csw returns the voluntary context switches of the whole process (all
+// its threads: the Go runtime's sysmon sleeps count too).
 func csw() int64 {
 	var ru unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru)
 	return ru.Nvcsw
+}
+
+// threadCsw returns those of the calling thread alone: the reading
+// thread's, when the reader's goroutine is locked to it.
+func threadCsw() int64 {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_THREAD, &ru)
+	return ru.Nvcsw
+}
+
+// tf is the reading thread's voluntary switches of a result line, -1 if
+// the line has none (the reader was not locked to one thread).
+func tf(kv map[string]string) float64 {
+	if _, ok := kv["tvcsw"]; !ok {
+		return -1
+	}
+	return f(kv, "tvcsw")
 }
 
 func waitUntil(t int64) {
@@ -514,7 +539,7 @@ func child(role string, args []string) error {
 			time.Sleep(time.Millisecond)
 		}
 		waitUntil(*start)
-		v0 := csw()
+		v0, tv0 := csw(), threadCsw()
 		t0 := time.Now()
 		if *every > 0 {
 			for next := t0.UnixNano(); next < end; {
@@ -531,7 +556,11 @@ func child(role string, args []string) error {
 			}
 		}
 		secs := time.Since(t0).Seconds()
-		fmt.Printf("role=reader impl=go ops=%d secs=%.4f rate=%.0f torn=%d lapped=%d fresh=%d vcsw=%d\n", ops, secs, float64(ops)/secs, torn, lapped, fresh, csw()-v0)
+		fmt.Printf("role=reader impl=go ops=%d secs=%.4f rate=%.0f torn=%d lapped=%d fresh=%d vcsw=%d", ops, secs, float64(ops)/secs, torn, lapped, fresh, csw()-v0)
+		if *lock >= 0 {
+			fmt.Printf(" tvcsw=%d", threadCsw()-tv0)
+		}
+		fmt.Println()
 		if torn > 0 {
 			return fmt.Errorf("%d torn reads", torn)
 		}
