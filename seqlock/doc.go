@@ -19,24 +19,30 @@
 // # Protocol
 //
 // A segment is a header, a 64-bit sequence counter on a cache line of its
-// own, and two slots. The counter counts half-steps: write n (n = 1, 2, …)
-// first stores 2n−1 (odd: write n in progress, into slot n%2), fills slot
-// n%2 with the length, publish time, write number and payload, then stores
-// 2n (complete). A reader loads the counter s1; the newest complete write
-// is m = s1/2, in slot m%2, which no writer touches until write m+2 stores
-// 2m+3. The reader copies that slot, loads the counter again as s2, and
-// accepts the copy if s2 ≤ 2m+2. So a reader never waits for a write in
-// progress: it reads the other slot. It retries only when lapped by two
-// whole writes, and gives up with ErrLapped after a bounded number of
-// attempts. docs/layout.md gives every byte; docs/memory-model.md argues
-// the ordering on amd64, arm64 and everything else.
+// own, and N slots (8, or 4 for slots over 4 KiB), each starting with its
+// own sequence word. Both count half-steps: write n (n = 1, 2, …) stores
+// 2n−1 (odd: write n in progress) into the counter and into the word of
+// slot n%N, fills that slot with the length, publish time and payload,
+// then stores 2n (complete) into the slot's word and then the counter. A
+// reader loads the counter; the newest complete write is m = counter/2, in
+// slot m%N. It checks that the slot's word is 2m, copies the slot, loads
+// the word again, and accepts the copy if the word is still 2m. So a
+// reader never waits for a write in progress, and checks its copy against
+// a word that changes only when its slot is rewritten, N writes later,
+// not against the counter, which every write changes twice: a reader keeps
+// up with a writer publishing back to back. It retries only when the
+// writer began N writes during its attempt, and gives up with ErrLapped
+// after a bounded number of attempts. docs/layout.md gives every byte;
+// docs/memory-model.md argues the ordering on amd64, arm64 and everything
+// else.
 //
 // # Guarantees
 //
 // A Read that returns a nil error observes one complete Write: the write
 // whose number it returns in Meta.Seq. It synchronizes after that Write's
-// commit (the even counter store), and every byte it returns was stored by
-// that Write. Write numbers seen by one reader never decrease.
+// commit (the even stores of its slot's word and the counter), and every
+// byte it returns was stored by that Write. Write numbers seen by one
+// reader never decrease.
 //
 // A writer killed at any instant leaves the last complete value readable
 // forever. A new writer adopting the region completes the interrupted write
@@ -59,9 +65,14 @@
 // pointer-free, which CreateTyped and OpenTyped check, and its layout must
 // be the same in every program, which the type fingerprint checks.
 //
-// A reader lapped on every attempt (a writer publishing large values
-// back-to-back while the reader is descheduled again and again) gets
-// ErrLapped; reading again is always correct.
+// A Read is lapped only when the writer begins N writes between the
+// Read's load of the counter and the end of its copy. A reader that runs
+// keeps up with a writer writing back to back, values up to 4 KiB
+// included (docs/benchmarks.md); ErrLapped, after about a thousand
+// attempts, comes when the reader is descheduled during attempt after
+// attempt (a machine with more runnable threads than CPUs) or the values
+// are so large that their copy takes as long as N writes of them. Reading
+// again is always correct.
 //
 // A Publish after which a subscriber went to sleep makes one wake system
 // call (FUTEX_WAKE, or SetEvent on Windows); Publishes while every
