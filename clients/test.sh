@@ -13,7 +13,8 @@
 # x86_64-w64-mingw32-gcc is installed, a Windows build, compiled only), vets
 # the Go generators, then checks both readers on: a fixed value, ~3 s of
 # checksummed values written at full speed while both read (zero torn
-# values accepted), a writer that died mid-write, corrupt segments, typed
+# values accepted), a writer that died mid-write, corrupt segments, a
+# segment of layout version 1 (refused, and left as it was), typed
 # values (a Go struct published with CreateTyped, read field by field in C,
 # in Python and through numpy, and compared field by field across the Go
 # subscriber's -json, Python's decoded dict and C's --fields), text and json
@@ -164,7 +165,7 @@ check "c: info of a cleanly closed segment" 0 'writer: +closed \(state 2, pid [0
 # shellcheck disable=SC2086
 check "py: info of a cleanly closed segment" 0 '"writer":"closed","writer_state":2' '^$' $PY_READER -i -j fixed1
 
-# A second publish adopts the segment: write 2 goes into slot 0.
+# A second publish adopts the segment: write 2 goes into slot 2.
 "${PUBLISH[@]}" fixed1 'second value'
 for r in "${READERS[@]}"; do
 	# shellcheck disable=SC2046
@@ -225,10 +226,19 @@ for r in "${STRESSED[@]}"; do
 	fi
 done
 
+# The geometry the Go writer chose (docs/layout.md): 4224-byte slots
+# (roundUp(32 + 4096, 128)), so 4 of them.
+for r in c py; do
+	# shellcheck disable=SC2046
+	check "$r: info of a 4096-byte segment: 4 slots of 4224 bytes" 0 '"slot_size":4224,"slot0":256,"slot_count":4,"total_size":20608,' '^$' \
+		$(reader "$r") -i -j stress1
+done
+
 # ---- a writer that died in the middle of write 2 -------------------------------
 
-# The writer publishes write 1, leaves the counter odd with garbage in slot 0
-# and kills itself (SIGKILL: exit status 137 is expected).
+# The writer publishes write 1, leaves the counter odd, and the sequence
+# word odd with garbage in the slot of write 2, and kills itself (SIGKILL:
+# exit status 137 is expected).
 ("$BIN/writer" crash crash1 'last words' || true) 2>/dev/null
 for r in "${READERS[@]}"; do
 	# shellcheck disable=SC2046
@@ -236,26 +246,53 @@ for r in "${READERS[@]}"; do
 		$(reader "$r") -j crash1
 done
 # shellcheck disable=SC2086
-check "c: info of a died writer" 0 'seq: +1 \(counter 3, write in progress\).*writer: +died \(state 1, pid [0-9]+, lock free\)' '^$' \
+check "c: info of a died writer" 0 'seq: +1 \(counter 3, write in progress\).*slots: +8 of 384 bytes each, slot 0 at 256.*writer: +died \(state 1, pid [0-9]+, lock free\)' '^$' \
 	$C_READER -i crash1
 
 # ---- corrupt segments ----------------------------------------------------------
 
+# Segments of capacity 256 (8 slots of 384 bytes from 256, 4224 bytes in
+# all) damaged by clients/testdata/writer (corruptKinds).
 declare -A CORRUPT=(
 	[magic]='not a seqshm segment: bad magic .NOTSEQSH'
-	[version]='unsupported layout version: layout version 2, this reader knows 1'
+	[version]='unsupported layout version: layout version 3, this reader knows 2$'
+	[v1]='unsupported layout version: layout version 1, written by an older seqshm; this one reads version 2 only: remove the segment and let the writer re-create it$'
 	[truncated]='corrupt segment: header says 4224 bytes, region has 4096 \(truncated\?\)'
 	[tiny]='segment not initialised yet: file of 100 bytes is smaller than the 256-byte header'
 	[notready]='segment not initialised yet'
-	[slot]='corrupt segment: slots at 256 and 1099511627776 \(size 384\) outside the 4224-byte segment'
-	[length]='corrupt segment: slot 1 holds write 1 of 1048576 bytes, expected write 1 of at most 256'
+	[slot]='corrupt segment: 8 slots of 384 bytes at 1099511627776 outside the 4224-byte segment'
+	[count0]='corrupt segment: slot count 0, not a power of two in \[2, 64\]'
+	[count3]='corrupt segment: slot count 3, not a power of two in \[2, 64\]'
+	[count128]='corrupt segment: slot count 128, not a power of two in \[2, 64\]'
+	[count64]='corrupt segment: 64 slots of 384 bytes at 256 outside the 4224-byte segment'
+	[length]='corrupt segment: slot 1 holds write 1 of 1048576 bytes, at most 256 fit'
+	[sseq]='corrupt segment: slot 1 holds sequence word 1, below the 2 of write 1 that the counter says is complete'
 )
-for kind in magic version truncated tiny notready slot length; do
+for kind in magic version v1 truncated tiny notready slot count0 count3 count128 count64 length sseq; do
 	"$BIN/writer" corrupt "bad-$kind" "$kind"
 	for r in "${READERS[@]}"; do
 		# shellcheck disable=SC2046
 		check "$r: corrupt segment ($kind)" 1 '^$' "^seqshm[-.a-z]*: bad-$kind: ${CORRUPT[$kind]}" $(reader "$r") "bad-$kind"
 	done
+done
+
+# A segment of layout version 1 is refused by the Go tools too, writer and
+# reader alike, and nothing of it is touched (docs/layout.md, "Version 1").
+cp "$SEQSHM_DIR/bad-v1" "$WORK/v1.orig"
+check "go: publisher refuses a version-1 segment" 1 '^$' 'layout version 1.*older seqshm.*publisher -rm bad-v1' \
+	"${PUBLISH[@]}" bad-v1 'new value'
+check "go: subscriber refuses a version-1 segment" 1 '^$' 'layout version 1.*older seqshm' "$BIN/subscriber" bad-v1
+if cmp -s "$SEQSHM_DIR/bad-v1" "$WORK/v1.orig"; then
+	pass "version-1 segment left byte for byte as it was"
+else
+	fail "version-1 segment left byte for byte as it was" "$(cmp "$SEQSHM_DIR/bad-v1" "$WORK/v1.orig" 2>&1)"
+fi
+# The remedy the messages give: remove it, and the writer makes it anew.
+check "go: publisher -rm removes a version-1 segment" 0 '' '' "${PUBLISH[@]}" -rm bad-v1
+"${PUBLISH[@]}" bad-v1 'version 2 now'
+for r in "${READERS[@]}"; do
+	# shellcheck disable=SC2046
+	check "$r: the re-created segment" 0 '^version 2 now$' '^$' $(reader "$r") bad-v1
 done
 
 # ---- typed values: a Go struct, field by field ----------------------------------

@@ -42,28 +42,150 @@ static void put(unsigned char *b, uint64_t off, uint64_t v) {
 /* A text schema: the schema header alone. */
 static const unsigned char text_schema[] = {0x53, 0x51, 0x53, 0x43, 1, 1, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0};
 
-/* valid writes a valid segment of capacity cap (Go's newGeometry) into b,
- * which has room for it, with write 1 complete and, if with_schema, a text
- * schema in a 128-byte schema area. */
-static void valid(unsigned char *b, uint64_t size, uint64_t cap, int with_schema) {
-    memset(b, 0, size);
-    uint64_t hs = with_schema ? 256 + 128 : 256;
-    uint64_t ss = roundup(64 + roundup(cap, 8), 128), s0 = hs, s1 = hs + ss;
-    uint64_t nt = roundup(s1 + ss, 4096), total = nt + 128;
-    if (with_schema && hs <= size)
+/* The geometry valid() lays out. */
+typedef struct layout {
+    uint64_t hs, ss, s0, n, nt, total;
+} layout;
+
+/* valid writes a valid segment of capacity cap (the Go writer's layout:
+ * docs/layout.md) into b, which has room for it, with write 1 complete
+ * ("hello", cut to the capacity) and, if with_schema, a text schema in a
+ * 128-byte schema area; it returns the layout. */
+static layout valid(unsigned char *b, uint64_t size, uint64_t cap, int with_schema) {
+    memset(b, 0, (size_t)size);
+    layout l;
+    l.hs = with_schema ? 256 + 128 : 256;
+    l.ss = roundup(32 + roundup(cap, 8), 128);
+    l.n = l.ss <= 4096 ? 8 : 4;
+    l.s0 = l.hs;
+    l.nt = roundup(l.s0 + l.n * l.ss, 4096);
+    l.total = l.nt + 128;
+    if (with_schema && l.hs <= size)
         memcpy(b + 256, text_schema, sizeof text_schema);
-    put(b, 8, 1);
-    put(b, 16, hs);
+    put(b, 8, 2);
+    put(b, 16, l.hs);
     put(b, 24, cap);
-    put(b, 32, ss);
-    put(b, 40, s0);
-    put(b, 48, s1);
-    put(b, 56, total < size ? total : size);
-    put(b, 104, total <= size ? nt : 0);
+    put(b, 32, l.ss);
+    put(b, 40, l.s0);
+    put(b, 48, l.n);
+    put(b, 56, l.total < size ? l.total : size);
+    put(b, 104, l.total <= size ? l.nt : 0);
     put(b, 0, SEQSHM_MAGIC);
-    put(b, 128, 2);
-    put(b, s1, cap < 5 ? cap : 5);
-    put(b, s1 + 16, 1);
+    put(b, 128, 2);                     /* write 1 complete */
+    uint64_t s1 = l.s0 + 1 * l.ss;      /* write 1 is in slot 1 & (N-1) = 1 */
+    put(b, s1 + SEQSHM_SLOT_OFF_SSEQ, 2);
+    put(b, s1 + SEQSHM_SLOT_OFF_LEN, cap < 5 ? cap : 5);
+    if (s1 + SEQSHM_SLOT_HEADER_SIZE + 8 <= size)
+        memcpy(b + s1 + SEQSHM_SLOT_HEADER_SIZE, "hello", cap < 5 ? (size_t)cap : 5);
+    return l;
+}
+
+/* expect decodes the header of the region b (size bytes) and checks the
+ * result is want, with a detail containing has; on success it also reads
+ * the value and checks it is "hello" (cut to capacity cap) as write 1. */
+static int expect(const char *what, unsigned char *b, size_t size, uint64_t cap, int want, const char *has) {
+    seqshm h;
+    memset(&h, 0, sizeof h);
+    h.fd = -1;
+    int rc = seqshm_decode_header(b, size, &h.g, h.detail, sizeof h.detail);
+    if (rc != want || (has != NULL && strstr(h.detail, has) == NULL)) {
+        fprintf(stderr, "fuzz_header: %s: result %d (%s), want %d with \"%s\"\n", what, rc, h.detail, want,
+                has != NULL ? has : "");
+        return 1;
+    }
+    if (rc != SEQSHM_OK)
+        return 0;
+    h.base = b;
+    h.map_size = size;
+    unsigned char v[8];
+    seqshm_meta meta;
+    size_t n = cap < 5 ? (size_t)cap : 5;
+    rc = seqshm_read(&h, v, sizeof v, &meta);
+    if (rc != SEQSHM_OK || meta.seq != 1 || meta.len != n || memcmp(v, "hello", n) != 0) {
+        fprintf(stderr, "fuzz_header: %s: read result %d (%s), write %llu of %llu bytes\n", what, rc, h.detail,
+                (unsigned long long)meta.seq, (unsigned long long)meta.len);
+        return 1;
+    }
+    return 0;
+}
+
+/* fixed checks valid() and known-bad headers: version 1, slot counts that
+ * are not a power of two in [2, 64], slots past the end, a waiter area over
+ * the slots, a slot whose sequence word is behind the counter. */
+static int fixed(unsigned char *m, size_t span) {
+    int bad = 0;
+    static const uint64_t caps[] = {1, 4, 13, 40, 121, 364, 1093, 3280, 4064, 4065, 8192};
+    for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
+        uint64_t cap = caps[ci];
+        for (int ws = 0; ws < 2; ws++) {
+            cur_size = 0; /* valid() only computes the layout: it stores nothing */
+            layout l = valid(m, 0, cap, ws);
+            cur_size = l.total;
+            unsigned char *b = m + span - l.total; /* ends at the guard page */
+            l = valid(b, l.total, cap, ws);
+            bad |= expect("a valid segment", b, l.total, cap, SEQSHM_OK, NULL);
+            put(b, 8, 1);
+            bad |= expect("version 1", b, l.total, cap, SEQSHM_E_VERSION, "written by an older seqshm");
+            put(b, 8, 3);
+            bad |= expect("version 3", b, l.total, cap, SEQSHM_E_VERSION, "layout version 3");
+            put(b, 8, 2);
+            static const uint64_t counts[] = {0, 1, 3, 6, 128, 1u << 31, UINT64_MAX};
+            for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+                put(b, 48, counts[i]);
+                bad |= expect("slot count", b, l.total, cap, SEQSHM_E_CORRUPT, "slot count");
+            }
+            /* More slots than fit before the end (with and without a waiter area). */
+            put(b, 48, 64);
+            bad |= expect("64 slots", b, l.total, cap, SEQSHM_E_CORRUPT, NULL);
+            put(b, 104, 0);
+            bad |= expect("64 slots, no waiter area", b, l.total, cap, SEQSHM_E_CORRUPT, "outside");
+            put(b, 48, 2);
+            bad |= expect("2 slots", b, l.total, cap, SEQSHM_OK, NULL);
+            put(b, 48, l.n);
+            put(b, 104, l.s0 + l.n * l.ss - 8);
+            bad |= expect("waiter area over the last slot", b, l.total, cap, SEQSHM_E_CORRUPT, "waiter area");
+            put(b, 104, l.nt);
+            put(b, 40, l.total - l.n * l.ss + 8);
+            bad |= expect("slots past the end", b, l.total, cap, SEQSHM_E_CORRUPT, "outside");
+            put(b, 40, l.hs - 8);
+            bad |= expect("slot 0 in the header", b, l.total, cap, SEQSHM_E_CORRUPT, "outside");
+            put(b, 40, l.s0 + 4);
+            bad |= expect("slot 0 misaligned", b, l.total, cap, SEQSHM_E_CORRUPT, "outside");
+            put(b, 40, l.s0);
+            put(b, 32, 32 + cap - 1);
+            bad |= expect("slot size below 32 + capacity", b, l.total, cap, SEQSHM_E_CORRUPT, "slot size");
+            put(b, 32, l.ss);
+            /* The counter says write 2 is complete; slot 2 was never written. */
+            put(b, 128, 4);
+            seqshm h;
+            memset(&h, 0, sizeof h);
+            h.fd = -1;
+            if (seqshm_decode_header(b, l.total, &h.g, h.detail, sizeof h.detail) == SEQSHM_OK) {
+                h.base = b;
+                h.map_size = l.total;
+                unsigned char v[8];
+                seqshm_meta meta;
+                int rc = seqshm_read(&h, v, sizeof v, &meta);
+                if (rc != SEQSHM_E_CORRUPT || strstr(h.detail, "sequence word 0, below the 4 of write 2") == NULL) {
+                    fprintf(stderr, "fuzz_header: sseq behind the counter: result %d (%s)\n", rc, h.detail);
+                    bad = 1;
+                }
+                /* Write 2 in progress (counter 3, sseq of slot 2 = 3): write 1 still reads. */
+                put(b, 128, 3);
+                put(b, l.s0 + 2 * l.ss, 3);
+                bad |= expect("write 2 in progress", b, l.total, cap, SEQSHM_OK, NULL);
+                /* Slot 1 rewritten by write 1+N meanwhile: lapped, never corrupt or a value. */
+                put(b, 128, 2);
+                put(b, l.s0 + l.ss, 2 * (1 + l.n) - 1);
+                rc = seqshm_read(&h, v, sizeof v, &meta);
+                if (rc != SEQSHM_E_LAPPED) {
+                    fprintf(stderr, "fuzz_header: slot lapped: result %d (%s)\n", rc, h.detail);
+                    bad = 1;
+                }
+            }
+        }
+    }
+    return bad;
 }
 
 /* The examples of docs/layout.md: 102 bytes, fingerprint 0xc3b546a2cfe42e7a
@@ -219,6 +341,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     static unsigned char buf[1 << 17];
+    if (fixed(m, span) != 0)
+        return 1;
     static const uint64_t fields[] = {8, 16, 24, 32, 40, 48, 56, 104, 112, 128};
     long accepted = 0, values = 0;
     for (long r = 0; r < rounds; r++) {
@@ -226,7 +350,7 @@ int main(int argc, char **argv) {
         unsigned char *b = m + span - size;                 /* ends at the guard page */
         cur_size = size;
         int with_schema = (int)(next() % 2);
-        valid(b, size, 1 + next() % 3000, with_schema);
+        layout l = valid(b, size, 1 + next() % 3000, with_schema);
         int muts = (int)(next() % 4);
         for (int i = 0; i < muts; i++) {
             uint64_t v;
@@ -239,8 +363,8 @@ int main(int argc, char **argv) {
             default: v = next() % (size + 1); break;
             }
             uint64_t off = fields[next() % (sizeof fields / sizeof fields[0])];
-            if (next() % 3 == 0) /* a slot word: len or write number of either slot */
-                off = (with_schema ? 384 : 256) + (next() % 2) * roundup(64 + 8, 128) + (next() % 2) * 16;
+            if (next() % 3 == 0) /* a slot word: sseq, len or time of any slot */
+                off = l.s0 + (next() % l.n) * l.ss + (next() % 3) * 8;
             if (with_schema && next() % 4 == 0) /* a word of the schema area */
                 off = 256 + 8 * (next() % 16);
             put(b, off, v);
@@ -253,9 +377,12 @@ int main(int argc, char **argv) {
             continue;
         accepted++;
         seqshm_geometry *g = &h.g;
-        if (g->total_size > size || g->slot[0] + g->slot_size > size || g->slot[1] + g->slot_size > size ||
-            g->slot_size < 64 + roundup(g->capacity, 8) || g->slot[0] % 8 || g->slot[1] % 8 ||
-            (g->notify && g->notify + 128 > size)) {
+        if (g->total_size > size || g->slot_count < 2 || g->slot_count > 64 ||
+            (g->slot_count & (g->slot_count - 1)) || g->slot0 + g->slot_count * g->slot_size > size ||
+            g->slot_size < 32 + roundup(g->capacity, 8) || g->slot0 % 8 || g->slot_size % 8 ||
+            g->slot0 < g->header_size ||
+            (g->notify && (g->notify + 128 > size || (g->notify < g->slot0 + g->slot_count * g->slot_size &&
+                                                      g->slot0 < g->notify + 128)))) {
             fprintf(stderr, "fuzz_header: round %ld: accepted a geometry outside the region\n", r);
             return 1;
         }

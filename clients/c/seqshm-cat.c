@@ -339,15 +339,15 @@ static int print_info(seqshm *h, const char *name, int json) {
     if (json) {
         printf("{\"name\":");
         json_string(stdout, (const unsigned char *)name, strlen(name));
-        printf(",\"seq\":%llu,\"counter\":%llu,\"capacity\":%llu,\"slot_size\":%llu,\"slots\":[%llu,%llu],"
+        printf(",\"seq\":%llu,\"counter\":%llu,\"capacity\":%llu,\"slot_size\":%llu,\"slot0\":%llu,\"slot_count\":%llu,"
                "\"total_size\":%llu,\"map_size\":%llu,\"fingerprint\":%llu,\"notify\":%llu,\"flags\":%llu,"
                "\"created_ns\":%lld,\"writer\":\"%s\",\"writer_state\":%llu,\"writer_pid\":%llu,"
                "\"writer_start_ns\":%lld,\"lock_held\":%d,\"lock_pid\":%lld,\"writer_pid_ns\":%llu,"
                "\"pid_ns\":%llu,\"pid_foreign\":%s,\"header_size\":%llu,\"kind\":\"%s\",\"schema_size\":%u,"
                "\"schema\":",
                (unsigned long long)in.seq, (unsigned long long)in.counter, (unsigned long long)in.g.capacity,
-               (unsigned long long)in.g.slot_size, (unsigned long long)in.g.slot[0],
-               (unsigned long long)in.g.slot[1], (unsigned long long)in.g.total_size,
+               (unsigned long long)in.g.slot_size, (unsigned long long)in.g.slot0,
+               (unsigned long long)in.g.slot_count, (unsigned long long)in.g.total_size,
                (unsigned long long)in.map_size, (unsigned long long)in.g.fingerprint,
                (unsigned long long)in.g.notify, (unsigned long long)in.g.flags, (long long)in.created_ns, st,
                (unsigned long long)in.state, (unsigned long long)in.writer_pid, (long long)in.writer_start_ns,
@@ -369,8 +369,8 @@ static int print_info(seqshm *h, const char *name, int json) {
     printf("seq:          %llu (counter %llu%s)\n", (unsigned long long)in.seq, (unsigned long long)in.counter,
            in.counter % 2 ? ", write in progress" : "");
     printf("capacity:     %llu\n", (unsigned long long)in.g.capacity);
-    printf("slots:        %llu and %llu, %llu bytes each\n", (unsigned long long)in.g.slot[0],
-           (unsigned long long)in.g.slot[1], (unsigned long long)in.g.slot_size);
+    printf("slots:        %llu of %llu bytes each, slot 0 at %llu\n", (unsigned long long)in.g.slot_count,
+           (unsigned long long)in.g.slot_size, (unsigned long long)in.g.slot0);
     printf("size:         %llu (mapped %llu)\n", (unsigned long long)in.g.total_size,
            (unsigned long long)in.map_size);
     printf("fingerprint:  %#llx\n", (unsigned long long)in.g.fingerprint);

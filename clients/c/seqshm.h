@@ -1,5 +1,5 @@
 /*
- * seqshm.h - read seqshm segments (layout version 1) from C.
+ * seqshm.h - read seqshm segments (layout version 2) from C.
  *
  * Single header, C11 <stdatomic.h> and libc only, every function static
  * inline. The byte layout, the schema format and the protocol are specified
@@ -62,36 +62,50 @@
  * # Memory ordering (why seqshm_read is correct)
  *
  * The reader follows Boehm's recipe for seqlocks in the C11 model ("Can
- * seqlocks get along with programming language memory models?", MSPC 2012):
+ * seqlocks get along with programming language memory models?", MSPC 2012),
+ * applied to the sequence word of one slot (docs/layout.md, "Reader
+ * algorithm"):
  *
- *   s1 = load(counter, acquire)
- *   copy the slot with relaxed atomic 8-byte loads
+ *   c  = load(counter, acquire); m = c/2 (no value if c < 2)
+ *   slot = slot0 + (m & (N-1)) * slot_size
+ *   s1 = load(slot.sseq, acquire)
+ *        s1 < 2m: corrupt; s1 != 2m: lapped, retry
+ *   load length and time, copy the payload with relaxed atomic 8-byte loads
  *   atomic_thread_fence(acquire)
- *   s2 = load(counter, relaxed)
- *   accept iff s1 <= s2 <= 2*(s1/2) + 2
+ *   s2 = load(slot.sseq, relaxed)
+ *        s2 != s1: lapped, retry
  *
- * A writer (docs/layout.md gives its side) opens write n with a release
- * store of 2n-1 followed by atomic_thread_fence(release), stores the slot,
- * and commits with a release store of 2n.
+ * The writer (docs/layout.md gives its side) puts write n into slot
+ * n & (N-1): it stores counter = 2n-1 (release), slot.sseq = 2n-1 followed
+ * by atomic_thread_fence(release), the slot's length, time and payload,
+ * then slot.sseq = 2n (release) and counter = 2n (release).
  *
- *   - Completeness: if s1 = 2m or 2m+1, the acquire load read a release
- *     store that is sequenced after write m's slot stores, so every slot
- *     store of write m happens before our copy.
- *   - No tearing: slot m%2 is next written by write m+2, which first stores
- *     2m+3 and then fences (release). If our copy read any store of write
- *     m+2 (or later), that release fence synchronizes with our acquire fence
- *     (C11 7.17.4p2, fence-to-fence synchronization through the relaxed
- *     data store and load), so the store of 2m+3 happens before our s2 load,
- *     and by coherence s2 >= 2m+3: the copy is rejected.
+ *   - Completeness: if c = 2m or 2m+1, the acquire load of the counter read
+ *     a release store sequenced after write m's store of sseq = 2m, so s1 >=
+ *     2m (coherence: sseq only grows); s1 < 2m is a broken writer. If
+ *     s1 = 2m, the acquire load of sseq read write m's release store of 2m,
+ *     so every slot store of write m happens before our copy.
+ *   - No tearing: the slot is next written by write m+N, which first stores
+ *     sseq = 2(m+N)-1 and then fences (release). If our copy read any store
+ *     of write m+N (or later), that release fence synchronizes with our
+ *     acquire fence (C11 7.17.4p2, fence-to-fence synchronization through
+ *     the relaxed data store and load), so the store of 2(m+N)-1 happens
+ *     before our s2 load, and by coherence s2 >= 2(m+N)-1 != s1: the copy
+ *     is rejected.
+ *   - Why a slot word, not the counter: the slot's word changes only when
+ *     the slot is rewritten, every N writes, while the counter changes twice
+ *     per write; a reader that validated against the counter would be
+ *     lapped by a writer writing back to back almost every time.
  *
  * The payload is copied with relaxed atomic 8-byte loads, not memcpy. A
  * memcpy racing with the writer's stores is a data race, undefined
  * behaviour in C11; it works in practice (GCC and Clang emit no code that
  * depends on the absence of races in a memcpy, and the fence keeps it
- * between the counter loads), which is what the Go reader relies on. The
- * relaxed loads make this reader a data-race-free C11 program instead, and
- * they cost nothing extra per word on the targets: on x86-64 and AArch64 a
- * relaxed aligned 8-byte load is an ordinary MOV / LDR. What is lost is
+ * between the loads of the sequence word), which is what the Go reader
+ * relies on. The relaxed loads make this reader a data-race-free C11
+ * program instead, and they cost nothing extra per word on the targets: on
+ * x86-64 and AArch64 a relaxed aligned 8-byte load is an ordinary MOV /
+ * LDR. What is lost is
  * memcpy's vector loads, which only matters for values of many kilobytes.
  * Whole words are loaded up to roundup(len, 8), which stays inside the slot
  * (its payload area is rounded up to 8 bytes); the destination gets exactly
@@ -101,21 +115,23 @@
  *
  *   x86-64:  acquire load = MOV; relaxed load = MOV; acquire fence = nothing
  *            but a compiler barrier. x86-TSO never reorders a load with a
- *            later load, so s1 -> copy -> s2 stay in order in hardware; the
- *            fence only stops the compiler from moving the copy's loads past
- *            the s2 load.
- *   AArch64: acquire load = LDAR (later loads are not performed before it);
- *            relaxed loads = LDR; acquire fence = DMB ISHLD (earlier loads
- *            are complete before any later load), then LDR for s2. The DMB
- *            is required: LDAR alone does not keep earlier loads (the copy)
- *            before a later load.
+ *            later load, so c -> s1 -> copy -> s2 stay in order in hardware;
+ *            the fence only stops the compiler from moving the copy's loads
+ *            past the s2 load.
+ *   AArch64: acquire loads = LDAR (later loads are not performed before
+ *            them); relaxed loads = LDR; acquire fence = DMB ISHLD (earlier
+ *            loads are complete before any later load), then LDR for s2.
+ *            The DMB is required: LDAR alone does not keep earlier loads
+ *            (the copy) before a later load.
  *
  * A segment is untrusted input: the header is validated against the size
  * of the mapping before anything else is read (seqshm_decode_header), the
  * schema area is copied out and decoded with the same checks as Go's
  * schema.UnmarshalBinary (seqshm_schema_decode), every offset used
- * afterwards comes from the validated copies, and a slot's length and
- * write number are checked only after the copy is known to be consistent.
+ * afterwards comes from the validated copies, a slot's length bounds the
+ * copy before it is trusted and is checked once the copy is known to be
+ * consistent, and a hostile sequence word costs at most SEQSHM_MAX_LAPS
+ * attempts.
  * Nothing a writer stores can make this reader read outside its mapping or
  * its buffers, loop forever or crash.
  */
@@ -174,16 +190,16 @@ _Static_assert(sizeof(void *) == 8, "seqshm.h: 64-bit hosts only");
 #define SEQSHM__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #endif
 
-/* ---- Layout version 1 (docs/layout.md) ---------------------------------- */
+/* ---- Layout version 2 (docs/layout.md) ---------------------------------- */
 
-#define SEQSHM_LAYOUT_VERSION 1
+#define SEQSHM_LAYOUT_VERSION 2
 #define SEQSHM_OFF_MAGIC 0
 #define SEQSHM_OFF_VERSION 8
 #define SEQSHM_OFF_HEADER_SIZE 16
 #define SEQSHM_OFF_CAPACITY 24
 #define SEQSHM_OFF_SLOT_SIZE 32
 #define SEQSHM_OFF_SLOT0 40
-#define SEQSHM_OFF_SLOT1 48
+#define SEQSHM_OFF_SLOT_COUNT 48 /* version 1 had the offset of slot 1 here */
 #define SEQSHM_OFF_TOTAL_SIZE 56
 #define SEQSHM_OFF_FINGERPRINT 64
 #define SEQSHM_OFF_CREATED 72
@@ -196,10 +212,14 @@ _Static_assert(sizeof(void *) == 8, "seqshm.h: 64-bit hosts only");
 #define SEQSHM_OFF_COUNTER 128
 #define SEQSHM_OFF_SEQ SEQSHM_OFF_COUNTER /* older name of the counter's offset */
 #define SEQSHM_HEADER_SIZE 256             /* the fixed header; the schema area follows */
-#define SEQSHM_SLOT_HEADER_SIZE 64
-#define SEQSHM_SLOT_OFF_LEN 0
-#define SEQSHM_SLOT_OFF_TIME 8
-#define SEQSHM_SLOT_OFF_WRITE_NUM 16
+#define SEQSHM_MIN_SLOTS 2  /* slot_count: a power of two in [2, 64] */
+#define SEQSHM_MAX_SLOTS 64
+#define SEQSHM_SLOT_HEADER_SIZE 32 /* the payload starts 32 bytes into a slot */
+/* The slot's sequence word: 2n-1 while write n is in progress in the slot,
+ * 2n once write n is complete in it, 0 if never written. */
+#define SEQSHM_SLOT_OFF_SSEQ 0
+#define SEQSHM_SLOT_OFF_LEN 8
+#define SEQSHM_SLOT_OFF_TIME 16
 #define SEQSHM_NOTIFY_SIZE 128
 #define SEQSHM_MAX_CAPACITY (UINT64_C(1) << 40)
 #define SEQSHM_MAGIC UINT64_C(0x00004d4853514553) /* "SEQSHM\0\0" read little-endian */
@@ -273,7 +293,7 @@ enum {
     SEQSHM_E_NOTREG = -4,    /* the path is not a regular file (link, FIFO, dir...) */
     SEQSHM_E_NOTREADY = -5,  /* magic still zero, or the file still too small: a writer is creating it */
     SEQSHM_E_NOTSEQSHM = -6, /* bad magic */
-    SEQSHM_E_VERSION = -7,   /* unknown layout version */
+    SEQSHM_E_VERSION = -7,   /* another layout version (1: written by an older seqshm; remove the segment) */
     SEQSHM_E_CORRUPT = -8,   /* header, schema area or slot inconsistent */
     SEQSHM_E_NOVALUE = -9,   /* no write has completed yet */
     SEQSHM_E_SHORTBUF = -10, /* buffer smaller than the value; meta->len says how large */
@@ -323,8 +343,9 @@ static inline const char *seqshm_strerror(int code) {
 typedef struct seqshm_geometry {
     uint64_t header_size; /* bytes before slot 0: 256 + the schema area */
     uint64_t capacity;    /* as the header claims: up to 2^40; never size buffers from it */
-    uint64_t slot_size;
-    uint64_t slot[2];
+    uint64_t slot_size;   /* bytes per slot: the 32-byte slot header and the payload area */
+    uint64_t slot0;       /* offset of slot 0; slot i is at slot0 + i * slot_size */
+    uint64_t slot_count;  /* N, a power of two in [2, 64]; write n goes into slot n & (N-1) */
     uint64_t total_size;
     uint64_t fingerprint;
     uint64_t notify; /* offset of the waiter area, 0 if none */
@@ -452,10 +473,6 @@ static inline uint64_t seqshm__load(const unsigned char *base, uint64_t off) {
     return atomic_load_explicit(seqshm__w64(base, off), memory_order_relaxed);
 }
 
-static inline int seqshm__slot_fits(uint64_t off, uint64_t n, uint64_t hs, uint64_t total) {
-    return off >= hs && off % 8 == 0 && off <= total && total - off >= n;
-}
-
 static inline int seqshm__overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) {
     return a < b + bn && b < a + an;
 }
@@ -542,6 +559,11 @@ static inline int seqshm_decode_header(const unsigned char *base, size_t size, s
         SEQSHM__BAD(SEQSHM_E_NOTSEQSHM, "bad magic \"%s\"", q);
     }
     uint64_t v = seqshm__load(base, SEQSHM_OFF_VERSION);
+    if (v == 1)
+        SEQSHM__BAD(SEQSHM_E_VERSION,
+                    "layout version 1, written by an older seqshm; this one reads version %d only: remove the "
+                    "segment and let the writer re-create it",
+                    SEQSHM_LAYOUT_VERSION);
     if (v != SEQSHM_LAYOUT_VERSION)
         SEQSHM__BAD(SEQSHM_E_VERSION, "layout version %llu, this reader knows %d", (unsigned long long)v,
                     SEQSHM_LAYOUT_VERSION);
@@ -550,12 +572,13 @@ static inline int seqshm_decode_header(const unsigned char *base, size_t size, s
     uint64_t cap = seqshm__load(base, SEQSHM_OFF_CAPACITY);
     uint64_t ss = seqshm__load(base, SEQSHM_OFF_SLOT_SIZE);
     uint64_t s0 = seqshm__load(base, SEQSHM_OFF_SLOT0);
-    uint64_t s1 = seqshm__load(base, SEQSHM_OFF_SLOT1);
+    uint64_t n = seqshm__load(base, SEQSHM_OFF_SLOT_COUNT);
     uint64_t total = seqshm__load(base, SEQSHM_OFF_TOTAL_SIZE);
     uint64_t nt = seqshm__load(base, SEQSHM_OFF_NOTIFY);
     /* The order of the checks matters: each one bounds the values the next
-     * one does arithmetic on, so no sum below can overflow (all values are
-     * at most the mapping size, or at most 2^40 for the capacity). */
+     * one does arithmetic on, so no sum or product below can overflow (all
+     * values are at most the mapping size, the capacity at most 2^40, the
+     * slot count at most 64). */
     if (hs < SEQSHM_HEADER_SIZE || hs > sz)
         SEQSHM__BAD(SEQSHM_E_CORRUPT, "header size %llu outside [%d, %llu]", (unsigned long long)hs,
                     SEQSHM_HEADER_SIZE, (unsigned long long)sz);
@@ -567,22 +590,22 @@ static inline int seqshm_decode_header(const unsigned char *base, size_t size, s
     if (ss < SEQSHM_SLOT_HEADER_SIZE + cap || ss > total || ss % 8 != 0)
         SEQSHM__BAD(SEQSHM_E_CORRUPT, "slot size %llu for capacity %llu", (unsigned long long)ss,
                     (unsigned long long)cap);
-    if (!seqshm__slot_fits(s0, ss, hs, total) || !seqshm__slot_fits(s1, ss, hs, total))
-        SEQSHM__BAD(SEQSHM_E_CORRUPT, "slots at %llu and %llu (size %llu) outside the %llu-byte segment",
-                    (unsigned long long)s0, (unsigned long long)s1, (unsigned long long)ss,
+    if (n < SEQSHM_MIN_SLOTS || n > SEQSHM_MAX_SLOTS || (n & (n - 1)) != 0)
+        SEQSHM__BAD(SEQSHM_E_CORRUPT, "slot count %llu, not a power of two in [%d, %d]",
+                    (unsigned long long)n, SEQSHM_MIN_SLOTS, SEQSHM_MAX_SLOTS);
+    /* (total - s0) / n < ss is total - s0 < n * ss without a product. */
+    if (s0 < hs || s0 % 8 != 0 || s0 > total || (total - s0) / n < ss)
+        SEQSHM__BAD(SEQSHM_E_CORRUPT, "%llu slots of %llu bytes at %llu outside the %llu-byte segment",
+                    (unsigned long long)n, (unsigned long long)ss, (unsigned long long)s0,
                     (unsigned long long)total);
-    if (seqshm__overlap(s0, ss, s1, ss))
-        SEQSHM__BAD(SEQSHM_E_CORRUPT, "slots at %llu and %llu overlap", (unsigned long long)s0,
-                    (unsigned long long)s1);
     if (nt != 0 && (nt % 8 != 0 || nt < hs || nt > total || total - nt < SEQSHM_NOTIFY_SIZE ||
-                    seqshm__overlap(nt, SEQSHM_NOTIFY_SIZE, s0, ss) ||
-                    seqshm__overlap(nt, SEQSHM_NOTIFY_SIZE, s1, ss)))
+                    seqshm__overlap(nt, SEQSHM_NOTIFY_SIZE, s0, n * ss)))
         SEQSHM__BAD(SEQSHM_E_CORRUPT, "waiter area at %llu", (unsigned long long)nt);
     g->header_size = hs;
     g->capacity = cap;
     g->slot_size = ss;
-    g->slot[0] = s0;
-    g->slot[1] = s1;
+    g->slot0 = s0;
+    g->slot_count = n;
     g->total_size = total;
     g->fingerprint = seqshm__load(base, SEQSHM_OFF_FINGERPRINT);
     g->notify = nt;
@@ -1438,47 +1461,56 @@ static inline uint64_t seqshm_seq(const seqshm *h) {
  * describes it in *meta. It never waits for a write in progress. Returns
  * SEQSHM_OK, SEQSHM_E_NOVALUE, SEQSHM_E_SHORTBUF (meta->len set; read
  * again with a larger buffer), SEQSHM_E_LAPPED (read again) or
- * SEQSHM_E_CORRUPT (the slot contradicts the header). A successful read
- * observes one complete write, in full. */
+ * SEQSHM_E_CORRUPT (the slot contradicts the counter or the header). A
+ * successful read observes one complete write, in full; its write number
+ * is the counter / 2 at the first load, so successive reads by one thread
+ * never go backwards. */
 static inline int seqshm_read(seqshm *h, void *buf, size_t buflen, seqshm_meta *meta) {
     if (h->base == NULL)
         return seqshm__fail(h, SEQSHM_E_CLOSED, NULL);
     const _Atomic uint64_t *ctr = seqshm__w64(h->base, SEQSHM_OFF_COUNTER);
-    const uint64_t cap = h->g.capacity;
+    const uint64_t cap = h->g.capacity, mask = h->g.slot_count - 1;
     memset(meta, 0, sizeof *meta);
     for (int lap = 0; lap < SEQSHM_MAX_LAPS; lap++) {
-        /* Acquire (x86-64: MOV; AArch64: LDAR): the slot loads below are
-         * not performed before this one, and write m's stores are visible. */
-        uint64_t s1 = atomic_load_explicit(ctr, memory_order_acquire);
-        if (s1 < 2)
+        if (lap > 0 && lap % 64 == 0)
+            seqshm__yield();
+        /* Acquire (x86-64: MOV; AArch64: LDAR): write m's store of sseq =
+         * 2m is visible below. */
+        uint64_t c = atomic_load_explicit(ctr, memory_order_acquire);
+        if (c < 2)
             return seqshm__fail(h, SEQSHM_E_NOVALUE, NULL);
-        uint64_t m = s1 / 2; /* newest complete write; it is in slot m%2 */
-        const unsigned char *slot = h->base + h->g.slot[m & 1];
+        uint64_t m = c / 2; /* newest complete write; it is in slot m & (N-1) */
+        const unsigned char *slot = h->base + h->g.slot0 + (m & mask) * h->g.slot_size;
+        const _Atomic uint64_t *sseq = seqshm__w64(slot, SEQSHM_SLOT_OFF_SSEQ);
+        /* Acquire: if it reads write m's release store of 2m, every slot
+         * store of write m is visible to the loads below. */
+        uint64_t s1 = atomic_load_explicit(sseq, memory_order_acquire);
+        if (s1 < 2 * m) /* a correct writer stores sseq = 2m before counter = 2m */
+            return seqshm__fail(h, SEQSHM_E_CORRUPT,
+                                "slot %llu holds sequence word %llu, below the %llu of write %llu that the counter "
+                                "says is complete",
+                                (unsigned long long)(m & mask), (unsigned long long)s1,
+                                (unsigned long long)(2 * m), (unsigned long long)m);
+        if (s1 != 2 * m) /* write m+N or later has begun in this slot: lapped */
+            continue;
         uint64_t n = seqshm__load(slot, SEQSHM_SLOT_OFF_LEN);
         uint64_t t = seqshm__load(slot, SEQSHM_SLOT_OFF_TIME);
-        uint64_t num = seqshm__load(slot, SEQSHM_SLOT_OFF_WRITE_NUM);
         /* The length is untrusted until the copy is validated: copy only
-         * what is in bounds, decide after the second counter load. */
+         * what is in bounds, decide after the second sseq load. */
         if (n <= cap && n <= buflen)
             seqshm__copy((unsigned char *)buf, slot + SEQSHM_SLOT_HEADER_SIZE, n);
-        /* Every load above is complete before the counter load below
+        /* Every load above is complete before the sseq load below
          * (x86-64: compiler barrier only; AArch64: DMB ISHLD). */
         atomic_thread_fence(memory_order_acquire);
-        uint64_t s2 = atomic_load_explicit(ctr, memory_order_relaxed);
-        /* Slot m%2 is next written by write m+2, which first stores 2m+3.
-         * Valid iff s1 <= s2 <= 2m+2, written without overflow (2m = s1
-         * rounded down to even <= s2). A counter that went backwards is a
-         * broken or hostile writer: treated as a lap. */
-        if (s2 < s1 || s2 - 2 * m > 2) {
-            if (lap % 64 == 63)
-                seqshm__yield();
+        uint64_t s2 = atomic_load_explicit(sseq, memory_order_relaxed);
+        /* Write m+N, the next to use this slot, first stores sseq =
+         * 2(m+N)-1: a copy that read any of its stores sees s2 != s1. */
+        if (s2 != s1)
             continue;
-        }
-        if (n > cap || num != m)
-            return seqshm__fail(h, SEQSHM_E_CORRUPT,
-                                "slot %llu holds write %llu of %llu bytes, expected write %llu of at most %llu",
-                                (unsigned long long)(m & 1), (unsigned long long)num, (unsigned long long)n,
-                                (unsigned long long)m, (unsigned long long)cap);
+        if (n > cap)
+            return seqshm__fail(h, SEQSHM_E_CORRUPT, "slot %llu holds write %llu of %llu bytes, at most %llu fit",
+                                (unsigned long long)(m & mask), (unsigned long long)m, (unsigned long long)n,
+                                (unsigned long long)cap);
         meta->seq = m;
         meta->len = n;
         meta->unix_ns = (int64_t)t;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Read seqshm segments (layout version 1) from Python, standard library only.
+"""Read seqshm segments (layout version 2) from Python, standard library only.
 
     import seqshm
     with seqshm.open("imu") as seg:
@@ -29,12 +29,19 @@ A segment is the file $SEQSHM_DIR/NAME (default /dev/shm/NAME) written by
 one seqshm writer; docs/layout.md specifies its bytes and the protocol. This
 module maps it read-only, validates the header exactly as the Go reader does
 (seqlock.decodeHeader), and reads the newest complete value with the
-two-slot sequence-lock algorithm:
+sequence-lock algorithm of docs/layout.md, validated against the sequence
+word of the slot read (which changes only when that slot is rewritten,
+every N writes), not against the counter (which changes twice per write):
 
-    s1 = counter; if s1 < 2: no value yet
-    m = s1 // 2; copy slot m % 2          (length checked against capacity)
-    s2 = counter; valid iff s1 <= s2 <= 2*m + 2, else retry (bounded)
-    then the slot's write number must be m and its length <= capacity
+    c = counter; if c < 2: no value yet
+    m = c // 2; slot = slot0 + (m % N) * slot_size
+    s1 = slot's sequence word; s1 < 2*m: corrupt; s1 != 2*m: lapped, retry
+    copy the slot's length, time and payload  (length checked against capacity)
+    s2 = slot's sequence word; valid iff s2 == s1, else retry (bounded)
+    then the slot's length must be <= capacity
+
+A segment of layout version 1 (written by an older seqshm) is refused with
+VersionError: remove it and let the writer re-create it.
 
 Memory model: what is guaranteed and what is not
 ------------------------------------------------
@@ -47,33 +54,33 @@ the CPUs, not a language guarantee:
   native unsigned 64-bit integers. CPython unpacks such an item with a
   fixed-size 8-byte memcpy, which GCC and Clang compile to one aligned
   8-byte load (MOV on x86-64, LDR on AArch64). Aligned 8-byte loads are
-  single-copy atomic on both, so a counter is never read half old, half new.
+  single-copy atomic on both, so a counter or sequence word is never read
+  half old, half new.
   (struct.unpack_from('<Q', ...) would assemble the word byte by byte and
   could tear; it is not used for shared words.)
 * The payload is copied with a slice of the mmap, a memcpy of the bytes
   (under the GIL, which only matters between threads of this process; the
   writer is another process and the GIL does not order anything for it).
   The copy may be torn while the writer works: that is expected, and the
-  second counter load is what detects it.
-* The algorithm needs the loads in order: first counter, then copy, then
-  second counter. The CPython interpreter does them in that order in its own
-  program order (each is a separate C call the compiler cannot move across
-  the others).
+  second load of the slot's sequence word is what detects it.
+* The algorithm needs the loads in order: the counter, the sequence word,
+  the copy, the sequence word again. The CPython interpreter does them in
+  that order in its own program order (each is a separate C call the
+  compiler cannot move across the others).
   - x86-64 (TSO): the hardware never reorders a load with a later load, so
     program order is enough. On x86-64 the reads are correct in practice.
   - AArch64: loads may be performed out of order, and pure Python has no
-    fence instruction. This module borrows one: between the first counter
-    load and the copy, and between the copy and the second counter load, it
-    releases and re-acquires a threading.Lock that this thread holds. CPython
+    fence instruction. This module borrows one: between the counter
+    load and the sequence word, between the sequence word and the copy, and
+    between the copy and the second load of the sequence word, it releases
+    and re-acquires a threading.Lock that this thread holds. CPython
     implements lock release as a release atomic (glibc sem_post, or PyMutex
     in 3.13+) and acquire as an acquire atomic; on AArch64 a store-release
     followed by a load-acquire are kept in order (RCsc), so every load before
     the pair is ordered before every load after it -- a full load-load
     barrier. That is a property of CPython's and libc's lock implementations
     on this architecture, true for the versions we know of, not something
-    Python promises. As a second line of defence the slot's write number
-    must equal m, which catches a copy of the wrong write; it cannot catch a
-    payload torn inside one slot.
+    Python promises. Without it a torn copy could be accepted on AArch64.
   If you need a guarantee on AArch64 (or anywhere), use the C reader
   (clients/c/seqshm.h, via ctypes or cffi), whose ordering is C11.
 * Without the GIL (free-threaded CPython 3.13t+), a Segment may be shared
@@ -108,17 +115,21 @@ __all__ = [
     "decode_schema", "valid_name", "segment_dir", "DEFAULT_MAX_VALUE",
 ]
 
-# Layout version 1 (docs/layout.md). Offsets of 8-byte little-endian fields.
-LAYOUT_VERSION = 1
+# Layout version 2 (docs/layout.md). Offsets of 8-byte little-endian fields.
+LAYOUT_VERSION = 2
 OFF_MAGIC, OFF_VERSION, OFF_HEADER_SIZE, OFF_CAPACITY = 0, 8, 16, 24
-OFF_SLOT_SIZE, OFF_SLOT0, OFF_SLOT1, OFF_TOTAL_SIZE = 32, 40, 48, 56
+OFF_SLOT_SIZE, OFF_SLOT0, OFF_SLOT_COUNT, OFF_TOTAL_SIZE = 32, 40, 48, 56  # version 1 had slot 1's offset at 48
 OFF_FINGERPRINT, OFF_CREATED, OFF_WRITER_STATE, OFF_WRITER_PID = 64, 72, 80, 88
 OFF_WRITER_START, OFF_NOTIFY, OFF_FLAGS, OFF_PID_NS = 96, 104, 112, 120
 OFF_COUNTER = 128  # the counter: 2n-1 while write n is in progress, 2n once it is complete
 OFF_SEQ = OFF_COUNTER  # older name of the counter's offset
 HEADER_SIZE = 256  # the fixed header; the schema area follows, up to the header size
-SLOT_HEADER_SIZE = 64
-SLOT_OFF_LEN, SLOT_OFF_TIME, SLOT_OFF_WRITE_NUM = 0, 8, 16
+MIN_SLOTS, MAX_SLOTS = 2, 64  # slot_count: a power of two in [2, 64]
+SLOT_HEADER_SIZE = 32
+# Within a slot: its sequence word (2n-1 while write n is in progress in it,
+# 2n once complete), the payload length and the publish time; the payload
+# follows the 32-byte slot header.
+SLOT_OFF_SSEQ, SLOT_OFF_LEN, SLOT_OFF_TIME = 0, 8, 16
 NOTIFY_SIZE = 128
 MAX_CAPACITY = 1 << 40
 MAGIC = b"SEQSHM\x00\x00"
@@ -171,7 +182,8 @@ class NotSeqshm(Error):
 
 
 class VersionError(Error):
-    """Unsupported layout version."""
+    """Another layout version: 1 is an older seqshm's (remove the segment and
+    let the writer re-create it), others are a newer one's."""
 
 
 class Corrupt(Error):
@@ -497,14 +509,15 @@ def _decode_header(words, size):
     if m.to_bytes(8, "little") != MAGIC:
         raise NotSeqshm(f"not a seqshm segment: bad magic {_quote(m.to_bytes(8, 'little'))}")
     v = f(OFF_VERSION)
+    if v == 1:
+        raise VersionError(f"unsupported layout version: layout version 1, written by an older seqshm; this "
+                           f"one reads version {LAYOUT_VERSION} only: remove the segment and let the writer "
+                           f"re-create it")
     if v != LAYOUT_VERSION:
         raise VersionError(f"unsupported layout version: layout version {v}, this reader knows {LAYOUT_VERSION}")
     hs, cap, ss = f(OFF_HEADER_SIZE), f(OFF_CAPACITY), f(OFF_SLOT_SIZE)
-    s0, s1, total = f(OFF_SLOT0), f(OFF_SLOT1), f(OFF_TOTAL_SIZE)
+    s0, n, total = f(OFF_SLOT0), f(OFF_SLOT_COUNT), f(OFF_TOTAL_SIZE)
     nt = f(OFF_NOTIFY)
-
-    def fits(off):
-        return off >= hs and off % 8 == 0 and off <= total and total - off >= ss
 
     def overlap(a, an, b, bn):
         return a < b + bn and b < a + an
@@ -517,15 +530,15 @@ def _decode_header(words, size):
         raise Corrupt(f"corrupt segment: capacity {cap}")
     if ss < SLOT_HEADER_SIZE + cap or ss > total or ss % 8 != 0:
         raise Corrupt(f"corrupt segment: slot size {ss} for capacity {cap}")
-    if not fits(s0) or not fits(s1):
-        raise Corrupt(f"corrupt segment: slots at {s0} and {s1} (size {ss}) outside the {total}-byte segment")
-    if overlap(s0, ss, s1, ss):
-        raise Corrupt(f"corrupt segment: slots at {s0} and {s1} overlap")
+    if n < MIN_SLOTS or n > MAX_SLOTS or n & (n - 1):
+        raise Corrupt(f"corrupt segment: slot count {n}, not a power of two in [{MIN_SLOTS}, {MAX_SLOTS}]")
+    if s0 < hs or s0 % 8 != 0 or s0 > total or total - s0 < n * ss:
+        raise Corrupt(f"corrupt segment: {n} slots of {ss} bytes at {s0} outside the {total}-byte segment")
     if nt != 0 and (nt % 8 != 0 or nt < hs or nt > total or total - nt < NOTIFY_SIZE
-                    or overlap(nt, NOTIFY_SIZE, s0, ss) or overlap(nt, NOTIFY_SIZE, s1, ss)):
+                    or overlap(nt, NOTIFY_SIZE, s0, n * ss)):
         raise Corrupt(f"corrupt segment: waiter area at {nt}")
     return {
-        "header_size": hs, "capacity": cap, "slot_size": ss, "slots": (s0, s1),
+        "header_size": hs, "capacity": cap, "slot_size": ss, "slot0": s0, "slot_count": n,
         "total_size": total, "fingerprint": f(OFF_FINGERPRINT), "notify": nt,
         "flags": f(OFF_FLAGS),
     }
@@ -655,29 +668,34 @@ class Segment:
         """
         w, mm, cap, fence = self._words, self._mm, self.capacity, self._fence
         limit = min(cap, self.max_value)
-        slots = self._g["slots"]
+        slot0, ss, mask = self._g["slot0"], self._g["slot_size"], self._g["slot_count"] - 1
         for lap in range(MAX_LAPS):
-            s1 = w[OFF_COUNTER // 8]
-            if s1 < 2:
+            if lap and lap % 64 == 0:
+                os.sched_yield()
+            c = w[OFF_COUNTER // 8]
+            if c < 2:
                 raise NoValue("no value published yet")
-            fence()  # acquire: the loads below after s1 (matters on AArch64)
-            m = s1 // 2
-            off = slots[m & 1]
+            fence()  # acquire: the loads below after the counter's (matters on AArch64)
+            m = c // 2  # the newest complete write, in slot m % N
+            off = slot0 + (m & mask) * ss
+            s1 = w[off // 8 + SLOT_OFF_SSEQ // 8]
+            if s1 < 2 * m:  # a correct writer stores sseq = 2m before counter = 2m
+                raise Corrupt(f"corrupt segment: slot {m & mask} holds sequence word {s1}, below the {2 * m} "
+                              f"of write {m} that the counter says is complete")
+            if s1 != 2 * m:
+                continue  # write m + N or later has begun in this slot: lapped
+            fence()  # acquire: the slot's loads after s1
             n = w[off // 8 + SLOT_OFF_LEN // 8]
             t = w[off // 8 + SLOT_OFF_TIME // 8]
-            num = w[off // 8 + SLOT_OFF_WRITE_NUM // 8]
             # The length is untrusted until validated: copy only in bounds,
             # and only up to the limit (the buffer is sized from the value).
             value = mm[off + SLOT_HEADER_SIZE: off + SLOT_HEADER_SIZE + n] if n <= limit else b""
-            fence()  # the copy's loads before the second counter load
-            s2 = w[OFF_COUNTER // 8]
-            if s2 < s1 or s2 - 2 * m > 2:
-                if lap % 64 == 63:
-                    os.sched_yield()
-                continue
-            if n > cap or num != m:
-                raise Corrupt(f"corrupt segment: slot {m & 1} holds write {num} of {n} bytes, "
-                              f"expected write {m} of at most {cap}")
+            fence()  # the copy's loads before the second load of the sequence word
+            s2 = w[off // 8 + SLOT_OFF_SSEQ // 8]
+            if s2 != s1:
+                continue  # write m + N has begun meanwhile: the copy may be torn
+            if n > cap:
+                raise Corrupt(f"corrupt segment: slot {m & mask} holds write {m} of {n} bytes, at most {cap} fit")
             if n > self.max_value:
                 raise Limit(f"value larger than the reader's limit: value of {n} bytes, "
                             f"the limit is {self.max_value}")
@@ -735,7 +753,6 @@ class Segment:
         pid_ns = w[OFF_PID_NS // 8]
         own_ns = _own_pid_ns()
         d = dict(self._g)
-        d["slots"] = list(d["slots"])
         d["flags"] = w[OFF_FLAGS // 8]
         d.update(name=self.name, path=self.path, map_size=self.size, counter=counter,
                  seq=counter // 2, writer=writer, writer_state=state,

@@ -4,17 +4,21 @@
  * L"Local\\seqshm.NAME" and MapViewOfFile, while a publisher runs. The
  * layout is docs/layout.md's; this file depends on nothing else.
  *
- *   header at 0: magic "SEQSHM\0\0"; u64 header size at 16; u64 slot
- *   offsets at 40 and 48; u64 counter at 128, counting half-steps (odd while
- *   a write is in progress). The newest complete write is m = counter/2, in
- *   slot m%2; a slot holds u64 length at +0, publish time (Unix ns) at +8,
- *   write number at +16, the payload at +64. A copy is valid iff, reading
- *   the counter again afterwards, counter2 <= 2*m+2 (the writer has not
- *   begun to overwrite slot m%2, which write m+2 does).
+ *   header at 0: magic "SEQSHM\0\0"; u64 layout version 2 at 8; u64
+ *   header size at 16; u64 slot size at 32; u64 offset of slot 0 at 40; u64
+ *   number of slots N at 48 (a power of two); u64 counter at 128, counting
+ *   half-steps (odd while a write is in progress). The newest complete
+ *   write is m = counter/2, in slot m%N at slot0 + (m%N)*slot_size; a slot
+ *   holds its u64 sequence word at +0 (2m once write m is complete in it),
+ *   u64 length at +8, publish time (Unix ns) at +16, the payload at +32. A
+ *   copy is valid iff the slot's sequence word is 2m before it and still 2m
+ *   after it (the writer has not begun to overwrite the slot, which write
+ *   m+N does).
  *
  * Build: x86_64-w64-mingw32-gcc -O2 -o blogread.exe blogread.c
- * Usage: blogread NAME       prints "seq=N len=L value=VALUE", exit 0;
- *                            exit 1 if the mapping is missing or not a segment.
+ * Usage: blogread NAME       prints "seq=N len=L hdr=H value=VALUE", exit 0;
+ *                            exit 1 if the mapping is missing or not a
+ *                            segment of layout version 2.
  */
 #include <windows.h>
 #include <stdint.h>
@@ -53,26 +57,37 @@ int main(int argc, char **argv)
         fprintf(stderr, "blogread: not a seqshm segment\n");
         return 1;
     }
-    uint64_t hdr = load64(b + 16), slot[2] = {load64(b + 40), load64(b + 48)};
+    if (load64(b + 8) != 2) {
+        fprintf(stderr, "blogread: layout version %llu, not 2\n", (unsigned long long)load64(b + 8));
+        return 1;
+    }
+    /* Trusting the header, as such examples do (a real reader validates it:
+     * docs/layout.md, "Validating a header"). */
+    uint64_t hdr = load64(b + 16), slot_size = load64(b + 32), slot0 = load64(b + 40), nslots = load64(b + 48);
+    if (nslots == 0 || (nslots & (nslots - 1)) != 0) {
+        fprintf(stderr, "blogread: %llu slots, not a power of two\n", (unsigned long long)nslots);
+        return 1;
+    }
     static char value[1 << 16];
     for (int tries = 0; tries < 1000; tries++) {
-        uint64_t c1 = load64(b + 128);
-        uint64_t m = c1 / 2;
+        uint64_t m = load64(b + 128) / 2;
         if (m == 0) {
             fprintf(stderr, "blogread: no value yet\n");
             return 1;
         }
-        const volatile unsigned char *s = b + slot[m % 2];
-        uint64_t len = load64(s + 0), num = load64(s + 16);
+        const volatile unsigned char *s = b + slot0 + (m % nslots) * slot_size;
+        uint64_t s1 = load64(s + 0);
+        if (s1 != 2 * m)
+            continue; /* overwritten since (or broken): try again */
+        uint64_t len = load64(s + 8);
         if (len > sizeof value)
             len = sizeof value;
         for (uint64_t i = 0; i < len; i++)
-            value[i] = s[64 + i];
+            value[i] = s[32 + i];
         __asm__ __volatile__("" ::: "memory");
-        uint64_t c2 = load64(b + 128);
-        if (c2 <= 2 * m + 2 && num == m) {
-            printf("seq=%llu len=%llu hdr=%llu value=%.*s\n", (unsigned long long)m,
-                   (unsigned long long)len, (unsigned long long)hdr, (int)len, value);
+        if (load64(s + 0) == s1) {
+            printf("seq=%llu len=%llu hdr=%llu value=%.*s\n", (unsigned long long)m, (unsigned long long)len,
+                   (unsigned long long)hdr, (int)len, value);
             return 0;
         }
     }

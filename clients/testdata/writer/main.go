@@ -169,10 +169,31 @@ func stress(name string, d time.Duration) error {
 	return errors.Join(w.Close(), seg.Close())
 }
 
+// Offsets of docs/layout.md (layout version 2) that the damage below uses.
+const (
+	offVersion   = 8   // header: layout version
+	offSlotSize  = 32  // header: bytes per slot
+	offSlot0     = 40  // header: offset of slot 0
+	offSlotCount = 48  // header: number of slots N
+	offCounter   = 128 // header: the counter, 2n-1 while write n is in progress, 2n once complete
+	offSlotSseq  = 0   // slot: its sequence word, 2n-1 / 2n for write n in it
+	offSlotLen   = 8   // slot: payload length
+	slotHeader   = 32  // slot: bytes before the payload
+)
+
+// slotOf returns the offset of the slot that write n goes into in the
+// segment b: slot n mod N, read from b's header.
+func slotOf(b []byte, n uint64) int {
+	le := binary.LittleEndian
+	slotCount := le.Uint64(b[offSlotCount:])
+	return int(le.Uint64(b[offSlot0:]) + n%slotCount*le.Uint64(b[offSlotSize:]))
+}
+
 // crash publishes value as write 1, then does what a writer killed in the
-// middle of write 2 leaves behind: the counter at 3 (odd) and half a value
-// in slot 0. Then it kills itself, so the state stays "running" while the
-// OS releases the writer lock. Readers must still return value as write 1.
+// middle of write 2 leaves behind: the counter at 3 (odd), and in the slot
+// of write 2 the sequence word 3 and half a value. Then it kills itself, so
+// the state stays "running" while the OS releases the writer lock. Readers
+// must still return value as write 1.
 func crash(name string, value []byte) error {
 	seg, w, err := create(name, fixedCapacity)
 	if err != nil {
@@ -182,10 +203,11 @@ func crash(name string, value []byte) error {
 		return err
 	}
 	b := seg.Bytes()
-	binary.LittleEndian.PutUint64(b[128:], 3) // begin write 2 (offset of the counter, docs/layout.md)
-	slot0 := int(binary.LittleEndian.Uint64(b[40:]))
-	binary.LittleEndian.PutUint64(b[slot0:], 99999) // a length no reader may trust
-	copy(b[slot0+64:], "GARBAGE-HALF-WRITTEN")
+	slot := slotOf(b, 2)
+	binary.LittleEndian.PutUint64(b[offCounter:], 3)          // write 2 begins
+	binary.LittleEndian.PutUint64(b[slot+offSlotSseq:], 3)    // in its slot
+	binary.LittleEndian.PutUint64(b[slot+offSlotLen:], 99999) // a length no reader may trust
+	copy(b[slot+slotHeader:], "GARBAGE-HALF-WRITTEN")
 	return syscall.Kill(os.Getpid(), syscall.SIGKILL)
 }
 
@@ -193,22 +215,63 @@ func crash(name string, value []byte) error {
 var corruptKinds = map[string]func(b []byte) []byte{
 	// The first 8 bytes are not "SEQSHM\0\0".
 	"magic": func(b []byte) []byte { copy(b, "NOTSEQSH"); return b },
-	// Layout version 2.
-	"version": func(b []byte) []byte { binary.LittleEndian.PutUint64(b[8:], 2); return b },
+	// Layout version 3, which no reader knows yet.
+	"version": func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offVersion:], 3); return b },
+	// A segment of layout version 1, as an older seqshm wrote it (see v1Segment).
+	"v1": func(b []byte) []byte { return v1Segment() },
 	// The file holds less than the header's total size.
 	"truncated": func(b []byte) []byte { return b[:4096] },
 	// Smaller than a header.
 	"tiny": func(b []byte) []byte { return b[:100] },
 	// All zero: a writer that has not finished initialising.
 	"notready": func(b []byte) []byte { clear(b); return b },
-	// Slot 1 placed past the end of the segment.
-	"slot": func(b []byte) []byte { binary.LittleEndian.PutUint64(b[48:], 1<<40); return b },
+	// Slot 0 placed past the end of the segment.
+	"slot": func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlot0:], 1<<40); return b },
+	// Slot counts that are not a power of two in [2, 64], and one whose
+	// slots do not fit in the segment.
+	"count0":   func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlotCount:], 0); return b },
+	"count3":   func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlotCount:], 3); return b },
+	"count128": func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlotCount:], 128); return b },
+	"count64":  func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlotCount:], 64); return b },
 	// A valid header whose newest slot claims more bytes than the capacity.
 	"length": func(b []byte) []byte {
-		slot1 := binary.LittleEndian.Uint64(b[48:])
-		binary.LittleEndian.PutUint64(b[slot1:], 1<<20)
+		binary.LittleEndian.PutUint64(b[slotOf(b, 1)+offSlotLen:], 1<<20)
 		return b
 	},
+	// The counter says write 1 is complete, but its slot's sequence word
+	// says it is still in progress (1, below 2).
+	"sseq": func(b []byte) []byte {
+		binary.LittleEndian.PutUint64(b[slotOf(b, 1)+offSlotSseq:], 1)
+		return b
+	},
+}
+
+// v1Segment returns a segment of layout version 1 (the layout before
+// slot sequence words) holding "hello" as write 1, byte by byte as a
+// seqshm writer of version 1 left it with capacity fixedCapacity after
+// closing cleanly: a 256-byte header (slot 1's offset at 48), two slots of
+// 384 bytes (a 64-byte slot header: length, time, write number; the
+// payload at +64), the waiter area on the next page.
+func v1Segment() []byte {
+	const hs, slotSize, notify = 256, 384, 4096
+	const slot1, total = hs + slotSize, notify + 128
+	b := make([]byte, total)
+	le := binary.LittleEndian
+	copy(b, "SEQSHM\x00\x00")
+	le.PutUint64(b[8:], 1)              // version
+	le.PutUint64(b[16:], hs)            // header size
+	le.PutUint64(b[24:], fixedCapacity) // capacity
+	le.PutUint64(b[32:], slotSize)      // slot size
+	le.PutUint64(b[40:], hs)            // slot 0
+	le.PutUint64(b[48:], slot1)         // slot 1
+	le.PutUint64(b[56:], total)         // total size
+	le.PutUint64(b[80:], 2)             // writer state: closed
+	le.PutUint64(b[104:], notify)       // the waiter area
+	le.PutUint64(b[128:], 2)            // the counter: write 1 complete
+	le.PutUint64(b[slot1:], 5)          // length
+	le.PutUint64(b[slot1+16:], 1)       // write number
+	copy(b[slot1+64:], "hello")
+	return b
 }
 
 // corrupt writes a broken segment file: a valid segment holding "hello" as
@@ -387,9 +450,7 @@ func huge(name string, capacity, length int) error {
 		return err
 	}
 	if length > 5 {
-		// Write 1 is in slot 1 (offset 48 of the header, docs/layout.md).
-		slot1 := binary.LittleEndian.Uint64(region[48:])
-		binary.LittleEndian.PutUint64(region[slot1:], uint64(length))
+		binary.LittleEndian.PutUint64(region[slotOf(region, 1)+offSlotLen:], uint64(length))
 	}
 	return nil
 }
