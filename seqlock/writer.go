@@ -253,9 +253,10 @@ func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	i := n & w.mask
 	h, payload := w.hdr[i], w.payload[i]
 	w.expect, w.next = 2*n, n+1
-	// Odd counter: write n is in progress. Readers do not check it (they
-	// check the slot's word); it is there for Stat and for a second
-	// writer, whose next check fails from now on.
+	// Odd counter: write n is in progress, for Stat and for a second
+	// writer, whose next check fails from now on. Release: a reader that
+	// loads it finds write n-1 complete in its slot
+	// (docs/memory-model.md).
 	commitWrite(seq, 2*n-1)
 	// Odd slot word: write n is in progress in slot n%slotCount, which
 	// readers of write n-slotCount, the value it held, now see changed.
