@@ -22,7 +22,8 @@ import (
 )
 
 // offSeq is the byte offset of the sequence counter in a segment (layout
-// version 1, docs/layout.md): odd while a write is in progress.
+// version 2, docs/layout.md): 2n-1 while write n is in progress, 2n once it
+// is complete.
 const offSeq = 128
 
 // counterOf reads the sequence counter from the segment file's bytes, as a
@@ -187,7 +188,7 @@ func TestCrashTorture(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create after the last kill = %v", err)
 	}
-	bodies := newCrashBodies(capacity)
+	bodies := newCrashBodies(capacity, headerWord(t, filepath.Join(dir, name), offSlotCount))
 	n, err := pub.Publish(bodies.payload(expectFirst))
 	if err != nil || n != expectFirst {
 		t.Errorf("Publish after the last kill = %d, %v, want write %d", n, err, expectFirst)
@@ -210,19 +211,23 @@ func TestCrashTorture(t *testing.T) {
 
 // crashBodies makes the large payloads of the crash test cheaply, so that
 // a publisher spends most of its time inside Publish: three bodies of
-// random bytes, made once; write seq uses body (seq/2)%3, with seq in its
-// first 8 bytes and a CRC-32C of its first n-4 bytes in bytes n-4..n, for a
-// length n near the capacity chosen by seq. A slot holds writes n, n+2,
-// n+4, ..., which use different bodies, so a copy mixing two of them fails
-// verify, as one mixing fill payloads does.
+// random bytes, made once; write seq uses body (seq/N)%3, N the segment's
+// slot count, with seq in its first 8 bytes and a CRC-32C of its first n-4
+// bytes in bytes n-4..n, for a length n near the capacity chosen by seq. A
+// slot holds writes n, n+N, n+2N, ... (slot n&(N-1)), of which each uses
+// another body than the one before it, so a copy mixing two successive
+// writes of a slot fails verify, as one mixing fill payloads does.
 type crashBodies struct {
 	body  [3][]byte
+	slots uint64
 	saved []byte // the 4 body bytes the last payload's CRC covers up
 	at    []byte
 }
 
-func newCrashBodies(capacity int) *crashBodies {
-	c := &crashBodies{saved: make([]byte, 4)}
+// newCrashBodies makes the bodies for a segment of the given capacity and
+// slot count.
+func newCrashBodies(capacity int, slots uint64) *crashBodies {
+	c := &crashBodies{saved: make([]byte, 4), slots: slots}
 	for i := range c.body {
 		c.body[i] = make([]byte, capacity)
 		x := mix(uint64(i) + 1)
@@ -237,7 +242,7 @@ func newCrashBodies(capacity int) *crashBodies {
 // payload returns the value of write seq; call restore once it is
 // published and before the next payload.
 func (c *crashBodies) payload(seq uint64) []byte {
-	b := c.body[(seq/2)%3]
+	b := c.body[(seq/c.slots)%3]
 	minLen := len(b) - len(b)/16
 	n := minLen + int(mix(seq)%uint64(len(b)-minLen+1))
 	binary.LittleEndian.PutUint64(b, seq)
@@ -259,7 +264,19 @@ func crashWriter(args []string) error {
 	if err != nil {
 		return err
 	}
-	bodies := newCrashBodies(capacity)
+	// The slot count, from the header's word 48 (docs/layout.md).
+	f, err := os.Open(filepath.Join(os.Getenv("SEQSHM_DIR"), name))
+	if err != nil {
+		return err
+	}
+	var word [8]byte
+	_, err = f.ReadAt(word[:], offSlotCount)
+	f.Close()
+	slots := binary.LittleEndian.Uint64(word[:])
+	if err != nil || slots < 2 {
+		return fmt.Errorf("slot count %d (%v)", slots, err)
+	}
+	bodies := newCrashBodies(capacity, slots)
 	for i := 0; ; i++ {
 		seq := pub.Seq() + 1
 		p := bodies.payload(seq)

@@ -31,9 +31,10 @@ import (
 func FuzzOpenSegment(f *testing.F) {
 	dir := f.TempDir()
 	f.Setenv("SEQSHM_DIR", dir)
-	// The seeds are small segments (512 bytes, or 4 KiB + 128 with a
-	// waiter area on the next page): every byte of a seed is one more
-	// byte for the fuzzer to minimise in each new input it finds.
+	// The seeds are small segments (512 bytes with two slots, or 4 KiB +
+	// 128 with 8 slots and a waiter area on the next page): every byte of
+	// a seed is one more byte for the fuzzer to minimise in each new
+	// input it finds.
 	b := smallSegment(f, dir, "seed")
 	f.Add(b, set64(b[:offSeq+8], offSeq, 5))
 	const name = "fuzzed"
@@ -117,18 +118,34 @@ func isAny(err error, targets ...error) bool {
 }
 
 // smallSegment returns a valid segment of capacity 64 without a waiter
-// area (notify 0), 512 bytes, holding value as write 1: a small seed that
-// reaches every check of the decoder and the reader.
+// area (notify 0) and with two slots, the fewest a segment may have: 512
+// bytes (the header and two 128-byte slots), holding value as write 1 in
+// slot 1. A small seed that reaches every check of the decoder and the
+// reader.
 func smallSegment(t testing.TB, dir string, value string) []byte {
-	b := validSegment(t, dir, 64, value)
+	b := stableSegment(t, dir, value)
+	if get64(b, offSlot0) != 256 || get64(b, offSlotSize) != 128 {
+		t.Fatalf("a segment of capacity 64 has slot 0 at %d and slots of %d bytes, want 256 and 128", get64(b, offSlot0), get64(b, offSlotSize))
+	}
+	// Slot i is at 256 + 128i whatever the count, so write 1 stays in
+	// slot 1 with two slots.
+	b = set64(b, offSlotCount, 2)
 	b = set64(b, offNotify, 0)
 	b = set64(b, offTotalSize, 512)
+	return b[:512]
+}
+
+// stableSegment returns a segment of capacity 64 laid out as the writer
+// lays it out (8 slots, the waiter area on the page after them), holding
+// value as write 1, with the words that vary from run to run zeroed.
+func stableSegment(t testing.TB, dir string, value string) []byte {
+	b := validSegment(t, dir, 64, value)
 	// Times, pid and flags vary from run to run (and -race changes the
 	// flags): zero them, so that the seeds are reproducible.
-	for _, off := range []int{offCreated, offWriterPID, offWriterStart, offFlags, offPIDNS, 256 + offSlotTime, 384 + offSlotTime} {
+	for _, off := range []int{offCreated, offWriterPID, offWriterStart, offFlags, offPIDNS, slotOf(b, 1) + offSlotTime} {
 		b = set64(b, off, 0)
 	}
-	return b[:512]
+	return b
 }
 
 // TestWriteFuzzSeeds writes the seed corpus of FuzzOpenSegment, in the
@@ -137,33 +154,49 @@ func smallSegment(t testing.TB, dir string, value string) []byte {
 func TestWriteFuzzSeeds(t *testing.T) {
 	dir := segDir(t)
 	small := smallSegment(t, dir, "hello")
-	// The same segment with a waiter area on the page after the slots.
-	page := 4096
-	waiter := make([]byte, page+128)
-	copy(waiter, small)
-	waiter = set64(waiter, offNotify, uint64(page))
-	waiter = set64(waiter, offTotalSize, uint64(page+128))
+	// The writer's own layout: 8 slots, and the waiter area on the page
+	// after them.
+	full := stableSegment(t, dir, "hello")
+	if get64(full, offSlotCount) != 8 || get64(full, offNotify) == 0 {
+		t.Fatalf("a segment of capacity 64 has %d slots and its waiter area at %d, want 8 and one", get64(full, offSlotCount), get64(full, offNotify))
+	}
+	newest := slotOf(small, 1) // write 1's slot, 384 in both
 	header := func(b []byte, off int, v uint64) []byte { return set64(b, off, v)[:256] }
+	corrupt, lapped := seqlock.ErrCorrupt, seqlock.ErrLapped
+	// want is what Open, Read and Stat of data say (libraryError): each
+	// seed reaches the check it is named for.
 	seeds := []struct {
 		name        string
 		data, later []byte
+		want        error
 	}{
-		{"valid", small, nil},
-		{"valid-with-waiter-area", waiter, nil},
-		{"zero-header", make([]byte, 512), nil},
-		{"bad-magic", set64(small, offMagic, 0x4f47), nil},
-		{"version-2", set64(small, offVersion, 2), nil},
-		{"capacity-beyond-file", set64(small, offCapacity, 4096), nil},
-		{"slot-1-beyond-file", set64(small, offSlot1, 1<<40), nil},
-		{"header-size-lies", set64(small, offHeaderSize, 1<<20), nil},
-		{"total-size-lies", set64(small, offTotalSize, 513), nil},
-		{"slot-length-lies", set64(small, 384+offSlotLen, 65), nil},
-		{"counter-odd", set64(small, offSeq, 3), nil},
-		{"later-capacity-grows", small, header(small, offCapacity, 1<<30)},
-		{"later-slots-move", small, header(small, offSlot1, 1<<40)},
-		{"later-counter-jumps", small, set64(small, offSeq, 1<<62)[:offSeq+8]},
-		{"later-slot-length-lies", small, set64(small, 384+offSlotLen, 1<<63)},
-		{"later-random", small, bytes.Repeat([]byte{0xa5, 0x5a, 0xff, 0x00}, 128)},
+		{"valid", small, nil, nil},
+		{"valid-with-waiter-area", full, nil, nil},
+		{"zero-header", make([]byte, 512), nil, seqlock.ErrNotReady},
+		{"bad-magic", set64(small, offMagic, 0x4f47), nil, seqlock.ErrNotSeqshm},
+		{"version-1", versionOne(t, small, "hello"), nil, seqlock.ErrVersion},
+		{"version-3", set64(small, offVersion, 3), nil, seqlock.ErrVersion},
+		{"capacity-beyond-file", set64(small, offCapacity, 4096), nil, corrupt},
+		{"slot-0-beyond-file", set64(small, offSlot0, 1<<40), nil, corrupt},
+		{"slot-count-3", set64(small, offSlotCount, 3), nil, corrupt},
+		{"slot-count-128", set64(small, offSlotCount, 128), nil, corrupt},
+		{"slot-count-huge", set64(small, offSlotCount, 1<<63), nil, corrupt},
+		// 8 slots of 128 bytes from 256: past the 512-byte file.
+		{"slots-beyond-file", set64(small, offSlotCount, 8), nil, corrupt},
+		{"header-size-lies", set64(small, offHeaderSize, 1<<20), nil, corrupt},
+		{"total-size-lies", set64(small, offTotalSize, 513), nil, corrupt},
+		{"slot-length-lies", set64(small, newest+offSlotLen, 65), nil, corrupt},
+		// The newest slot's word below 2m (corrupt), above it (lapped).
+		{"slot-word-behind", set64(small, newest+offSlotSeq, 1), nil, corrupt},
+		{"slot-word-ahead", set64(small, newest+offSlotSeq, 5), nil, lapped},
+		{"counter-odd", set64(small, offSeq, 3), nil, nil},
+		{"later-capacity-grows", small, header(small, offCapacity, 1<<30), nil},
+		{"later-slots-move", small, header(small, offSlot0, 1<<40), nil},
+		{"later-slot-count-changes", small, header(small, offSlotCount, 64), nil},
+		{"later-counter-jumps", small, set64(small, offSeq, 1<<62)[:offSeq+8], nil},
+		{"later-slot-length-lies", small, set64(small, newest+offSlotLen, 1<<63), nil},
+		{"later-slot-word-goes-back", small, set64(small, newest+offSlotSeq, 0), nil},
+		{"later-random", small, bytes.Repeat([]byte{0xa5, 0x5a, 0xff, 0x00}, 128), nil},
 	}
 	corpus := filepath.Join("testdata", "fuzz", "FuzzOpenSegment")
 	write := os.Getenv("SEQSHM_WRITE_FUZZ_SEEDS") == "1"
@@ -173,6 +206,14 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 	for _, s := range seeds {
+		name := "seed-" + s.name
+		if err := os.WriteFile(filepath.Join(dir, name), s.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := libraryError(name); !errors.Is(err, s.want) {
+			t.Errorf("seed %s: Open, Read, Status = %v, want %v", s.name, err, s.want)
+		}
+		os.Remove(filepath.Join(dir, name))
 		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\n", s.data, s.later)
 		path := filepath.Join(corpus, s.name)
 		if write {

@@ -250,7 +250,8 @@ func TestUntrustedDirectory(t *testing.T) {
 }
 
 // makeHuge writes, in dir, a segment whose header claims capacity bytes
-// (a sparse file of twice that) and whose value claims length bytes.
+// (a sparse file of four times that: a writer gives slots this large four
+// slots) and whose value claims length bytes.
 func makeHuge(t *testing.T, dir, name string, capacity, length int) {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -277,9 +278,10 @@ func makeHuge(t *testing.T, dir, name string, capacity, length int) {
 	}
 	w.Close()
 	if length > 5 {
-		// Write 1 is in slot 1, whose header starts after the first slot.
-		slot1 := binary.LittleEndian.Uint64(region[offSlot1:])
-		binary.LittleEndian.PutUint64(region[slot1+offSlotLen:], uint64(length))
+		// Write 1 is in slot 1 (of the header's slot count), whose
+		// header starts a slot size after slot 0's.
+		newest := slotOf(region, 1)
+		binary.LittleEndian.PutUint64(region[newest+offSlotLen:], uint64(length))
 	}
 }
 

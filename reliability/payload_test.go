@@ -59,11 +59,12 @@ func verify(p []byte, seq uint64) bool {
 
 // TestVerifyDetectsTears checks the checker: a value made of the start of
 // one write and the end of another (what a torn copy of a slot is: writes
-// n and n+2 share a slot) never verifies, wherever the cut is.
+// n and n+N share one of the N slots; N is 4 or 8 for the writer) never
+// verifies, wherever the cut is.
 func TestVerifyDetectsTears(t *testing.T) {
 	const capacity = 300
 	a := fill(make([]byte, capacity), 7, 12)
-	for _, other := range []uint64{5, 9, 1 << 40} {
+	for _, other := range []uint64{7 - 4, 7 + 4, 7 + 8, 7 + 16, 1 << 40} {
 		b := fill(make([]byte, capacity), other, 12)
 		for _, n := range []int{len(a), len(b)} {
 			for cut := 1; cut < n; cut++ {

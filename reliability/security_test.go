@@ -206,7 +206,8 @@ func TestReaderCannotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, off := range []int{offMagic, offSeq, 256 + 64} { // header, counter, payload
+	// Header, counter, and the payload of the newest value (write 1).
+	for _, off := range []int{offMagic, offSeq, slotOf(before, 1) + slotHeaderSize} {
 		if err := storeFaults(seg.Bytes(), off); err != nil {
 			t.Error(err)
 		}

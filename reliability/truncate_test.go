@@ -4,6 +4,7 @@ package reliability_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -19,17 +20,24 @@ import (
 // a Subscriber has it mapped. Touching the vanished pages faults (SIGBUS);
 // every Subscriber method turns that into an error wrapping ErrTruncated
 // (or a zero), and the process lives on. Cut to nothing, to the header page
-// only (the counter still readable, the slots gone), and mid-slot.
+// only (the counter still readable, the slots gone), and in the middle of
+// the slot after the newest value's (that value spared, the next one cut).
 func TestTruncatedWhileMapped(t *testing.T) {
 	dir := segDir(t)
 	const capacity = 64 << 10
+	// The slots are found from the header's words: slot i at slot0 +
+	// i*slotSize; write n in slot n&(count-1).
+	type layout struct{ slot0, slotSize, count int64 }
+	slot := func(l layout, n uint64) int64 { return l.slot0 + int64(n&uint64(l.count-1))*l.slotSize }
 	cuts := []struct {
 		name string
-		size func(total int64) int64
+		size func(total int64, l layout) int64
 	}{
-		{"to-zero", func(int64) int64 { return 0 }},
-		{"to-header-page", func(int64) int64 { return int64(os.Getpagesize()) }},
-		{"mid-slot-1", func(total int64) int64 { return total / 2 }},
+		{"to-zero", func(int64, layout) int64 { return 0 }},
+		{"to-header-page", func(int64, layout) int64 { return int64(os.Getpagesize()) }},
+		// Write 3's slot keeps its header (and its first page) and
+		// loses the rest of its payload.
+		{"mid-next-slot", func(_ int64, l layout) int64 { return slot(l, 3) + l.slotSize/2 }},
 	}
 	for _, c := range cuts {
 		t.Run(c.name, func(t *testing.T) {
@@ -40,35 +48,48 @@ func TestTruncatedWhileMapped(t *testing.T) {
 			}
 			buf := make([]byte, capacity)
 			pub.Publish(fill(buf, 1, capacity))
-			pub.Publish(fill(buf, 2, capacity)) // slot 0, then the newest in slot 0
+			pub.Publish(fill(buf, 2, capacity)) // slots 1 and 2; the newest in slot 2
 			sub, err := seqlock.Open(name, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer sub.Close()
 			path := filepath.Join(dir, name)
+			l := layout{int64(headerWord(t, path, offSlot0)), int64(headerWord(t, path, offSlotSize)), int64(headerWord(t, path, offSlotCount))}
+			if l.count < 4 {
+				t.Fatalf("%d slots: want at least 4, for write 3 to have a slot of its own after write 2's", l.count)
+			}
 			fi, _ := os.Stat(path)
-			if err := os.Truncate(path, c.size(fi.Size())); err != nil {
+			size := c.size(fi.Size(), l)
+			if c.name == "mid-next-slot" && size < slot(l, 2)+l.slotSize {
+				t.Fatalf("the cut at %d is not after write 2's slot (%d..%d)", size, slot(l, 2), slot(l, 2)+l.slotSize)
+			}
+			if err := os.Truncate(path, size); err != nil {
 				t.Fatal(err)
 			}
-			// The newest value, write 2, sits in slot 0 (offset 256): it
-			// survives a cut mid-slot 1, so there Read succeeds; after the
-			// cut, a new counter (written through the file) makes the
-			// reader look at slot 1, which is gone.
+			// The newest value, write 2, survives a cut in the slot
+			// after it, so there Read succeeds; elsewhere its slot is
+			// gone.
 			m, err := sub.Read(buf)
 			switch {
-			case c.name == "mid-slot-1" && (err != nil || !verify(buf[:m.Len], m.Seq)):
+			case c.name == "mid-next-slot" && (err != nil || !verify(buf[:m.Len], m.Seq)):
 				t.Errorf("Read of a value the cut spared = write %d, %v, want write 2, verified", m.Seq, err)
-			case c.name != "mid-slot-1" && !errors.Is(err, seqlock.ErrTruncated):
+			case c.name != "mid-next-slot" && !errors.Is(err, seqlock.ErrTruncated):
 				t.Errorf("Read = write %d, %v, want ErrTruncated", m.Seq, err)
 			}
 			if c.name != "to-zero" {
-				f, err := os.OpenFile(path, os.O_WRONLY, 0)
-				if err != nil {
-					t.Fatal(err)
+				// Write 3, complete, as a writer would leave it
+				// (written through the file): its slot's word, its
+				// length (the whole capacity), then the counter. The
+				// reader looks at write 3's slot, which the cut took
+				// (on the header page: all of it; in mid-next-slot:
+				// the second half of the payload).
+				s3 := slot(l, 3)
+				if s3+offSlotLen+8 <= size {
+					writeWord(t, path, s3+offSlotSeq, 6)
+					writeWord(t, path, s3+offSlotLen, capacity)
 				}
-				f.WriteAt([]byte{6, 0, 0, 0, 0, 0, 0, 0}, offSeq) // write 3 complete: slot 1
-				f.Close()
+				writeWord(t, path, offSeq, 6)
 				if m, err := sub.Read(buf); !errors.Is(err, seqlock.ErrTruncated) {
 					t.Errorf("Read of a slot cut away = write %d, %v, want ErrTruncated", m.Seq, err)
 				}
@@ -90,6 +111,37 @@ func TestTruncatedWhileMapped(t *testing.T) {
 				t.Errorf("Publisher.Close = %v, want ErrTruncated", err)
 			}
 		})
+	}
+}
+
+// headerWord reads the little-endian word at off from the segment file at
+// path, as a program that knows only the layout would.
+func headerWord(t testing.TB, path string, off int64) uint64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [8]byte
+	if _, err := f.ReadAt(b[:], off); err != nil {
+		t.Fatal(err)
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// writeWord writes v as the little-endian word at off of the file at path.
+func writeWord(t testing.TB, path string, off int64, v uint64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	if _, err := f.WriteAt(b[:], off); err != nil {
+		t.Fatal(err)
 	}
 }
 
