@@ -74,6 +74,9 @@ func TestCarriageReturn(t *testing.T) {
 	}
 }
 
+// tmpfsMagic is the f_type of a tmpfs (linux/magic.h).
+const tmpfsMagic = 0x01021994
+
 // TestCapacityLimits: -capacity takes the suffixes up to the maximum; more
 // is a usage error naming the maximum.
 func TestCapacityLimits(t *testing.T) {
@@ -85,9 +88,21 @@ func TestCapacityLimits(t *testing.T) {
 			t.Errorf("publisher -capacity %s: exit %d, stderr %q; want 2 naming 1TiB", c, r.Code, r.Stderr)
 		}
 	}
-	// The maximum itself is taken: the segment is made, or (a 2 TiB file on
-	// a smaller tmpfs, as here) refused for want of space, never as a
-	// usage error.
+	// The maximum itself is taken: the segment is made, or (4 TiB of
+	// slots on a smaller tmpfs, as here) refused for want of space, never
+	// as a usage error. On a tmpfs: it refuses an allocation larger than
+	// itself at once, where a disk file system (the test's temporary
+	// directory) fills up before it fails, and other tests with it.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != tmpfsMagic {
+		t.Skip("no tmpfs at /dev/shm to try the maximum capacity on")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "seqshm-capacity-")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	env.Dir = dir
 	for _, c := range []string{"1TiB", "1T"} {
 		r := env.Run(t, "", "publisher", "-capacity", c, "x", "v")
 		if r.Code == 2 || (r.Code == 1 && !strings.Contains(r.Stderr, "no space left")) {
