@@ -16,7 +16,7 @@ type header struct {
 	version     uint64 // LayoutVersion
 	headerSize  uint64 // bytes before slot 0
 	capacity    uint64 // largest value, bytes
-	slotSize    uint64 // bytes per slot: slot header + payload, a multiple of slotAlign
+	slotSize    uint64 // bytes per slot: slot header + payload, a multiple of 8 (the writer's: of slotAlign)
 	slot0       uint64 // offset of slot 0; the others follow it
 	slotCount   uint64 // number of slots, a power of two
 	totalSize   uint64 // bytes of the segment as created

@@ -17,10 +17,10 @@ import (
 // All fields are little-endian unsigned 64-bit integers unless noted.
 const (
 	offMagic       = 0   // 8 bytes "SEQSHM\x00\x00"
-	offVersion     = 8   // layout version, 1
+	offVersion     = 8   // layout version, 2
 	offHeaderSize  = 16  // bytes of header before slot 0 (256 in version 1)
 	offCapacity    = 24  // maximum payload bytes per value
-	offSlotSize    = 32  // bytes per slot: 32-byte slot header + payload, a multiple of 128
+	offSlotSize    = 32  // bytes per slot: 32-byte slot header + payload, a multiple of 8 (the writer's: of 128)
 	offSlot0       = 40  // offset of slot 0; slot i is at slot0 + i*slotSize
 	offSlotCount   = 48  // number of slots, a power of two in [minSlots, maxSlots]
 	offTotalSize   = 56  // bytes of the whole segment as created

@@ -16,13 +16,15 @@ package seqlock
 // its read fence, cost a large part of a 64-byte write: docs/benchmarks.md,
 // "What costs what".)
 
-// beginWrite stores the odd counter value that opens a write.
+// beginWrite stores the odd slot word that opens a write in its slot; the
+// payload stores stay after it.
 func beginWrite(p *uint64, v uint64) { *p = v }
 
-// commitWrite stores the even counter value that completes a write.
+// commitWrite is a release store: of the odd counter, and of the even slot
+// word and counter that complete a write.
 func commitWrite(p *uint64, v uint64) { *p = v }
 
-// loadFence orders the payload loads before the second counter load: x86
+// loadFence orders the payload loads before the second slot-word load: x86
 // does not reorder loads, and the compiler does not move a load past the
 // atomic load that follows it.
 func loadFence() {}
