@@ -42,9 +42,10 @@ var (
 	// ErrIncompatible: an existing segment's capacity or type differs from
 	// what the writer asked for.
 	ErrIncompatible = errors.New("existing segment is incompatible")
-	// ErrConcurrentWrite: the counter moved under a writer, so another
-	// writer is at work on the same region (or one Writer was used from two
-	// goroutines at once). The value was not written.
+	// ErrConcurrentWrite: the slot a writer was about to fill holds a
+	// write it did not make, so another writer is at work on the same
+	// region (or one Writer was used from two goroutines at once). The
+	// value was not written.
 	ErrConcurrentWrite = errors.New("another writer changed the segment")
 	// ErrMisaligned: the region does not start on an 8-byte boundary.
 	ErrMisaligned = errors.New("region not 8-byte aligned")

@@ -233,3 +233,43 @@ func TestEverySize(t *testing.T) {
 		}
 	}
 }
+
+// Two Writers on one region detect each other however many writes the
+// second made first: each write checks the word of the slot it fills, so
+// the first writer's next write, into a slot the second has written, is
+// refused, and the second's values stay readable.
+func TestSecondWriterDetected(t *testing.T) {
+	for k := 1; k <= 10; k++ {
+		region := seqlock.MakeRegion(16)
+		w1, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := w1.Write([]byte("one")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w2, err := seqlock.NewWriter(region, &seqlock.WriterOptions{Capacity: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last uint64
+		for i := range k {
+			if last, err = w2.Write([]byte{'t', 'w', 'o', byte('0' + i)}); err != nil {
+				t.Fatalf("k=%d: second writer's write %d = %v", k, i, err)
+			}
+		}
+		if n, err := w1.Write([]byte("late")); !errors.Is(err, seqlock.ErrConcurrentWrite) {
+			t.Errorf("k=%d: first writer after %d writes of the second = %d, %v, want ErrConcurrentWrite", k, k, n, err)
+		}
+		r, err := seqlock.NewReader(region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 16)
+		if m, err := r.Read(buf); err != nil || m.Seq != last || string(buf[:m.Len]) != string([]byte{'t', 'w', 'o', byte('0' + k - 1)}) {
+			t.Errorf("k=%d: Read = %q (write %d), %v, want the second writer's last value (write %d)", k, buf[:m.Len], m.Seq, err, last)
+		}
+	}
+}

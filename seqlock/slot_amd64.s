@@ -72,8 +72,8 @@ copy_lt4: \
 copy_done:
 
 // func writeValue(w *Writer, p []byte, t int64, stamp bool) (n uint64, err error)
-// The whole of a write for slots of up to slotAsmMax bytes: check that the
-// counter is where w left it and that p fits, then write number w.next.
+// The whole of a write for slots of up to slotAsmMax bytes: check that p
+// fits and that the slot holds what w left there, then write number w.next.
 // Everything else jumps, with the arguments as they came, to a Go function
 // of the same signature: writeSlow for stamped writes (stamp and w.stamp),
 // large slots and refused values (it finds the same fault and reports it),
@@ -90,9 +90,6 @@ TEXT ·writeValue(SB),NOSPLIT,$0-72
 checks:
 	MOVQ	Writer_seq(R13), R8
 	MOVQ	p_len+16(FP), CX
-	MOVQ	(R8), AX
-	CMPQ	AX, Writer_expect(R13)
-	JNE	slow
 	CMPQ	CX, (Writer_g+geometry_capacity)(R13)
 	JA	slow
 	MOVQ	Writer_next(R13), R9
@@ -100,6 +97,11 @@ checks:
 	ANDQ	(Writer_slots+slots_mask)(R13), R10
 	MOVQ	(Writer_slots+slots_hdr)(R13), R11
 	MOVQ	(R11)(R10*8), R11
+	// The slot must hold what this writer left there (Writer.last).
+	MOVQ	Writer_last(R13), BX
+	MOVQ	slotHeader_seq(R11), AX
+	CMPQ	AX, (BX)(R10*8)
+	JNE	slow
 	LEAQ	const_slotHeaderSize(R11), DI
 	// Odd counter, then odd slot word: write n in progress in slot
 	// n&mask. TSO keeps every later store after them.
@@ -113,7 +115,7 @@ checks:
 	// Copy the payload.
 	COPY
 	LEAQ	(R9)(R9*1), R12
-	MOVQ	R12, Writer_expect(R13)
+	MOVQ	R12, (BX)(R10*8)
 	LEAQ	1(R9), AX
 	MOVQ	AX, Writer_next(R13)
 	// Even slot word: write n complete in its slot. A plain store is a

@@ -37,11 +37,15 @@ type WriterOptions struct {
 
 // A Writer publishes values into a region. It must be the region's only
 // writer: a Writer is not safe for concurrent use, and a region must not
-// have two Writers at once. Each write checks that the counter is where
-// this Writer left it, so a second writer that wrote in between is
-// reported (ErrConcurrentWrite) instead of being overwritten; two writes
+// have two Writers at once. Each write checks that the slot it is about
+// to fill holds what this Writer left there (or found there when it
+// adopted the region), so a second writer is reported (ErrConcurrentWrite)
+// at the latest when this Writer comes round to a slot the other wrote
+// into, within slotCount writes, instead of being overwritten; two writes
 // that run at the same instant are not caught that way, and can leave a
-// mixed value. Publisher enforces one writer per named segment across
+// mixed value. (The check reads the slot's word, not the counter, whose
+// cache line readers keep reading: loading it on every write made a
+// writer with a reader beside it twice as slow.) Publisher enforces one writer per named segment across
 // processes with the OS writer lock; use it unless the region is yours
 // alone.
 //
@@ -56,7 +60,10 @@ type Writer struct {
 	waiters *uint32 // the waiter word (an event count); nil when the region has no waiter area
 	foreign *uint32 // the foreign waiter area's word (foreign_linux.go); nil if none
 	next    uint64  // number of the next write
-	expect  uint64  // the counter as this writer left it
+	// last holds, for each slot, the word this Writer stored there last
+	// (or found there when it adopted the region): what its next write
+	// into the slot checks for.
+	last []uint64
 	stamp   bool
 	useAsm  bool // slotAsm and the capacity is at most slotAsmMax
 	// clockBase and clockBaseNs are the base of now: a time.Now reading
@@ -161,7 +168,10 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 	// write n, whose slot no reader uses (they read slot (n-1)%slotCount),
 	// so the next write redoes write n.
 	w.next = s/2 + 1
-	w.expect = s
+	w.last = make([]uint64, g.slotCount)
+	for i, h := range w.hdr {
+		w.last[i] = atomic.LoadUint64(&h.seq)
+	}
 	h.storeWriter(os.Getpid(), pidNamespace(), time.Now().UnixNano())
 	return w, nil
 }
@@ -243,16 +253,17 @@ func writeWake(w *Writer, _ []byte, _ int64, _ bool) (uint64, error) {
 // write performs a write in Go.
 func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	seq := w.seq
-	// Close sends every write here (useAsm false). The counter line is
-	// this writer's own; the load is cheap and catches a second writer (or
-	// a second goroutine) before it can tear anything.
-	if w.closed || atomic.LoadUint64(seq) != w.expect || len(p) > w.g.capacity {
-		return 0, w.writeError(len(p))
-	}
 	n := w.next
 	i := n & w.mask
 	h, payload := w.hdr[i], w.payload[i]
-	w.expect, w.next = 2*n, n+1
+	// Close sends every write here (useAsm false). The slot's word is on
+	// a line readers leave alone until it holds the newest value; the
+	// load catches a second writer (or a second goroutine) that wrote
+	// into this slot before it can tear anything.
+	if w.closed || len(p) > w.g.capacity || atomic.LoadUint64(&h.seq) != w.last[i] {
+		return 0, w.writeError(len(p))
+	}
+	w.last[i], w.next = 2*n, n+1
 	// Odd counter: write n is in progress, for Stat and for a second
 	// writer, whose next check fails from now on. Release: a reader that
 	// loads it finds write n-1 complete in its slot
