@@ -20,7 +20,7 @@ const (
 	offVersion     = 8   // layout version, 2
 	offHeaderSize  = 16  // bytes of header before slot 0 (256 in version 1)
 	offCapacity    = 24  // maximum payload bytes per value
-	offSlotSize    = 32  // bytes per slot: 32-byte slot header + payload, a multiple of 8 (the writer's: of 128)
+	offSlotSize    = 32  // bytes per slot: 64-byte slot header + payload, a multiple of 8 (the writer's: of 128)
 	offSlot0       = 40  // offset of slot 0; slot i is at slot0 + i*slotSize
 	offSlotCount   = 48  // number of slots, a power of two in [minSlots, maxSlots]
 	offTotalSize   = 56  // bytes of the whole segment as created
@@ -34,7 +34,7 @@ const (
 	offPIDNS       = 120 // the last writer's PID namespace, 0 if unknown
 	offSeq         = 128 // the sequence counter, alone on bytes 128..255
 	headerSize     = 256
-	slotHeaderSize = 32 // per slot: its sequence word, length, publish time, reserved
+	slotHeaderSize = 64 // per slot: its sequence word, length, publish time, reserved
 	slotAlign      = 128
 	notifySize     = 128
 	offSlotSeq     = 0  // within a slot: 2n-1 while write n is in progress in it, 2n once complete
@@ -104,17 +104,17 @@ type slotHeader struct {
 
 // slots is how a Writer or a Reader reaches the slots of its region: their
 // headers (which the assembly indexes; a payload starts slotHeaderSize
-// bytes after its header) and their payloads, and mask, the slot count
-// less one: write n goes into slot n&mask.
+// bytes after its header), kept in the Reader or Writer itself so that
+// finding a slot takes one load, and their payloads, and mask, the slot
+// count less one: write n goes into slot n&mask.
 type slots struct {
-	hdr     []*slotHeader
+	hdr     [maxSlots]*slotHeader
 	payload [][]byte
 	mask    uint64
 }
 
 // slotsOf returns the slots of region, laid out by g.
 func slotsOf(region []byte, g geometry) (s slots) {
-	s.hdr = make([]*slotHeader, g.slotCount)
 	s.payload = make([][]byte, g.slotCount)
 	for i := range g.slotCount {
 		off := g.slot0 + i*g.slotSize

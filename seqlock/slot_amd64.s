@@ -95,12 +95,10 @@ checks:
 	MOVQ	Writer_next(R13), R9
 	MOVQ	R9, R10
 	ANDQ	(Writer_slots+slots_mask)(R13), R10
-	MOVQ	(Writer_slots+slots_hdr)(R13), R11
-	MOVQ	(R11)(R10*8), R11
+	MOVQ	(Writer_slots+slots_hdr)(R13)(R10*8), R11
 	// The slot must hold what this writer left there (Writer.last).
-	MOVQ	Writer_last(R13), BX
 	MOVQ	slotHeader_seq(R11), AX
-	CMPQ	AX, (BX)(R10*8)
+	CMPQ	AX, Writer_last(R13)(R10*8)
 	JNE	slow
 	LEAQ	const_slotHeaderSize(R11), DI
 	// Odd counter, then odd slot word: write n in progress in slot
@@ -115,7 +113,7 @@ checks:
 	// Copy the payload.
 	COPY
 	LEAQ	(R9)(R9*1), R12
-	MOVQ	R12, (BX)(R10*8)
+	MOVQ	R12, Writer_last(R13)(R10*8)
 	LEAQ	1(R9), AX
 	MOVQ	AX, Writer_next(R13)
 	// Even slot word: write n complete in its slot. A plain store is a
@@ -183,8 +181,7 @@ retry:
 	SHRQ	$1, R10
 	MOVQ	R10, AX
 	ANDQ	(Reader_slots+slots_mask)(R13), AX
-	MOVQ	(Reader_slots+slots_hdr)(R13), R11
-	MOVQ	(R11)(AX*8), R11
+	MOVQ	(Reader_slots+slots_hdr)(R13)(AX*8), R11
 	// The slot word must be 2m: below, the slot contradicts the counter
 	// (readSlow reports it); above, write m+slotCount or a later one has
 	// begun in the slot.

@@ -495,7 +495,7 @@ func v2DocValid(size, hs, capacity, ss, s0, n, total, nt uint64) bool {
 	case hs < 256 || hs > size:
 	case total > size:
 	case capacity < 1 || capacity > 1<<40:
-	case ss < 32+capacity || ss > total || ss%8 != 0:
+	case ss < slotHeaderSize+capacity || ss > total || ss%8 != 0:
 	case n < 2 || n > 64 || n&(n-1) != 0:
 	case s0 < hs || s0%8 != 0 || s0 > total || total-s0 < n*ss:
 	case nt != 0 && (nt%8 != 0 || nt < hs || nt > total || total-nt < 128 || overlap(nt, 128, s0, n*ss)):
@@ -536,8 +536,8 @@ func TestV2DecodeHeaderAgreesWithTheDoc(t *testing.T) {
 		tot := either([]uint64{total, size, size - 8}, size+8, 1024, 255, 0)
 		hs := either([]uint64{256, 264, 384}, 0, 255, 257, tot, tot+8, size, size+8)
 		capacity := either([]uint64{1, 7, 64, 200, 300}, 0, 1<<40, 1<<40+1, ^uint64(0))
-		ss := either([]uint64{roundUpU(32+capacity, 8), roundUpU(32+capacity, 128), roundUpU(32+capacity, 8) + 8},
-			0, 32, 32+capacity-1, 32+capacity, tot, tot+8, 1<<63)
+		ss := either([]uint64{roundUpU(slotHeaderSize+capacity, 8), roundUpU(slotHeaderSize+capacity, 128), roundUpU(slotHeaderSize+capacity, 8) + 8},
+			0, slotHeaderSize, slotHeaderSize+capacity-1, slotHeaderSize+capacity, tot, tot+8, 1<<63)
 		n := either([]uint64{2, 4, 8, 64}, 0, 1, 3, 48, 65, 128, 1<<32, 1<<63)
 		end := func(s0 uint64) uint64 { return s0 + n*ss }
 		s0 := either([]uint64{hs, roundUpU(hs, 8) + 8, roundUpU(hs, 128), tot - n*ss - 128, (tot - n*ss) &^ 7},

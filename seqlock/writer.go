@@ -63,7 +63,7 @@ type Writer struct {
 	// last holds, for each slot, the word this Writer stored there last
 	// (or found there when it adopted the region): what its next write
 	// into the slot checks for.
-	last []uint64
+	last [maxSlots]uint64
 	stamp   bool
 	useAsm  bool // slotAsm and the capacity is at most slotAsmMax
 	// clockBase and clockBaseNs are the base of now: a time.Now reading
@@ -168,8 +168,7 @@ func NewWriter(region []byte, opts *WriterOptions) (*Writer, error) {
 	// write n, whose slot no reader uses (they read slot (n-1)%slotCount),
 	// so the next write redoes write n.
 	w.next = s/2 + 1
-	w.last = make([]uint64, g.slotCount)
-	for i, h := range w.hdr {
+	for i, h := range w.hdr[:g.slotCount] {
 		w.last[i] = atomic.LoadUint64(&h.seq)
 	}
 	h.storeWriter(os.Getpid(), pidNamespace(), time.Now().UnixNano())
@@ -254,7 +253,7 @@ func writeWake(w *Writer, _ []byte, _ int64, _ bool) (uint64, error) {
 func (w *Writer) write(p []byte, unixNano int64) (uint64, error) {
 	seq := w.seq
 	n := w.next
-	i := n & w.mask
+	i := n & w.mask & (maxSlots - 1) // (the last mask drops the bounds checks)
 	h, payload := w.hdr[i], w.payload[i]
 	// Close sends every write here (useAsm false). The slot's word is on
 	// a line readers leave alone until it holds the newest value; the

@@ -45,7 +45,7 @@ __attribute__((noinline)) static uint64_t seq_read(const struct seg *s, void *bu
 		}
 		uint64_t n = *(volatile uint64_t *)(slot + 8);
 		(void)*(volatile uint64_t *)(slot + 16);
-		if (n <= s->cap && n <= buflen) memcpy(buf, slot + 32, n);
+		if (n <= s->cap && n <= buflen) memcpy(buf, slot + 64, n);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n((const uint64_t *)slot, __ATOMIC_RELAXED) != s1) continue;
 		if (n > s->cap) { fprintf(stderr, "ratereader: corrupt\n"); exit(1); }
