@@ -137,7 +137,7 @@ func readSlow(r *Reader, buf []byte) (Meta, error) {
 		if c < 2 {
 			return Meta{}, ErrNoValue
 		}
-		m := c / 2 // newest complete write; its slot is m&mask
+		m := c / 2                        // newest complete write; its slot is m&mask
 		h := r.hdr[m&r.mask&(maxSlots-1)] // (the last mask drops the bounds check)
 		// Acquire: the slot's length, time and payload loads below are
 		// not performed before this one.

@@ -63,9 +63,9 @@ type Writer struct {
 	// last holds, for each slot, the word this Writer stored there last
 	// (or found there when it adopted the region): what its next write
 	// into the slot checks for.
-	last [maxSlots]uint64
-	stamp   bool
-	useAsm  bool // slotAsm and the capacity is at most slotAsmMax
+	last   [maxSlots]uint64
+	stamp  bool
+	useAsm bool // slotAsm and the capacity is at most slotAsmMax
 	// clockBase and clockBaseNs are the base of now: a time.Now reading
 	// (with its monotonic clock) and its Unix nanoseconds.
 	clockBase   time.Time
