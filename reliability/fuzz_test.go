@@ -119,8 +119,8 @@ func isAny(err error, targets ...error) bool {
 
 // smallSegment returns a valid segment of capacity 64 without a waiter
 // area (notify 0) and with two slots, the fewest a segment may have: 512
-// bytes (the header and two 128-byte slots), holding value as write 1 in
-// slot 1. A small seed that reaches every check of the decoder and the
+// bytes (the header and two 128-byte slots: a 64-byte slot header, then
+// the payload), holding value as write 1 in slot 1. A small seed that reaches every check of the decoder and the
 // reader.
 func smallSegment(t testing.TB, dir string, value string) []byte {
 	b := stableSegment(t, dir, value)
@@ -132,6 +132,10 @@ func smallSegment(t testing.TB, dir string, value string) []byte {
 	b = set64(b, offSlotCount, 2)
 	b = set64(b, offNotify, 0)
 	b = set64(b, offTotalSize, 512)
+	// The value is a slot header (64 bytes) into its slot.
+	if p := slotOf(b, 1) + slotHeaderSize; string(b[p:p+len(value)]) != value {
+		t.Fatalf("slot 1 holds %q at +%d, want %q", b[p:p+len(value)], slotHeaderSize, value)
+	}
 	return b[:512]
 }
 

@@ -38,11 +38,12 @@ const (
 	offNotify      = 104
 	offFlags       = 112
 	offPIDNS       = 120
-	// within a slot: its 32-byte header, then the payload
+	// within a slot: its 64-byte header (bytes 24..63 reserved, zero),
+	// then the payload at +64
 	offSlotSeq     = 0 // 2n-1 while write n is in progress in the slot, 2n once complete
 	offSlotLen     = 8
 	offSlotTime    = 16
-	slotHeaderSize = 32
+	slotHeaderSize = 64
 )
 
 // validSegment returns the bytes of a real segment of the given capacity
@@ -126,8 +127,10 @@ func slotsEnd(b []byte) uint64 {
 // written for b, a segment from validSegment holding write 1, value v:
 // version 1, word 48 the offset of slot 1 (there were two slots), and
 // write 1 in slot 1 under a 64-byte slot header (length +0, time +8, write
-// number +16; payload +64). Only for capacities whose slots are as large
-// in both versions (up to 64 bytes: 128-byte slots).
+// number +16; payload +64, as in version 2, whose 64-byte slot header
+// holds the sequence word +0, length +8, time +16). Only for capacities
+// whose slots are as large in both versions (up to 64 bytes: 128-byte
+// slots).
 func versionOne(t testing.TB, b []byte, v string) []byte {
 	t.Helper()
 	const v1SlotHeader = 64
@@ -187,8 +190,10 @@ func damages() []damage {
 		// Slot size times the slot count (8) is 2^64: 0 to a reader
 		// that multiplies before bounding.
 		{"slot-size-times-count-wraps", field(offSlotSize, constant(1<<61)), corrupt, true},
-		// A slot smaller than its 32-byte header and the capacity: each
-		// slot's payload runs into the next slot's sequence word.
+		// A slot 8 bytes smaller than its 64-byte header and the
+		// capacity (120 for capacity 64: enough for a 32-byte header,
+		// which a reader must not assume): each slot's payload runs into
+		// the next slot's sequence word.
 		{"slots-overlap", field(offSlotSize, func(b []byte) uint64 { return slotHeaderSize + get64(b, offCapacity) - 8 }), corrupt, true},
 		// Slot size 0: every slot at slot 0's offset.
 		{"slots-same", field(offSlotSize, constant(0)), corrupt, true},

@@ -206,8 +206,13 @@ func TestReaderCannotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Header, counter, and the payload of the newest value (write 1).
-	for _, off := range []int{offMagic, offSeq, slotOf(before, 1) + slotHeaderSize} {
+	// Header, counter, and the payload of the newest value (write 1), a
+	// slot header (64 bytes) after the start of its slot.
+	payload := slotOf(before, 1) + slotHeaderSize
+	if got := string(before[payload : payload+len("do not touch")]); got != "do not touch" {
+		t.Fatalf("the payload of write 1 at offset %d holds %q, want %q", payload, got, "do not touch")
+	}
+	for _, off := range []int{offMagic, offSeq, payload} {
 		if err := storeFaults(seg.Bytes(), off); err != nil {
 			t.Error(err)
 		}
