@@ -227,7 +227,7 @@ for r in "${STRESSED[@]}"; do
 done
 
 # The geometry the Go writer chose (docs/layout.md): 4224-byte slots
-# (roundUp(32 + 4096, 128)), so 4 of them.
+# (roundUp(64 + 4096, 128)), so 4 of them.
 for r in c py; do
 	# shellcheck disable=SC2046
 	check "$r: info of a 4096-byte segment: 4 slots of 4224 bytes" 0 '"slot_size":4224,"slot0":256,"slot_count":4,"total_size":20608,' '^$' \

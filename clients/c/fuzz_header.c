@@ -55,7 +55,7 @@ static layout valid(unsigned char *b, uint64_t size, uint64_t cap, int with_sche
     memset(b, 0, (size_t)size);
     layout l;
     l.hs = with_schema ? 256 + 128 : 256;
-    l.ss = roundup(32 + roundup(cap, 8), 128);
+    l.ss = roundup(SEQSHM_SLOT_HEADER_SIZE + roundup(cap, 8), 128);
     l.n = l.ss <= 4096 ? 8 : 4;
     l.s0 = l.hs;
     l.nt = roundup(l.s0 + l.n * l.ss, 4096);
@@ -114,7 +114,7 @@ static int expect(const char *what, unsigned char *b, size_t size, uint64_t cap,
  * the slots, a slot whose sequence word is behind the counter. */
 static int fixed(unsigned char *m, size_t span) {
     int bad = 0;
-    static const uint64_t caps[] = {1, 4, 13, 40, 121, 364, 1093, 3280, 4064, 4065, 8192};
+    static const uint64_t caps[] = {1, 4, 13, 40, 121, 364, 1093, 3280, 4032, 4033, 8192};
     for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
         uint64_t cap = caps[ci];
         for (int ws = 0; ws < 2; ws++) {
@@ -152,8 +152,8 @@ static int fixed(unsigned char *m, size_t span) {
             put(b, 40, l.s0 + 4);
             bad |= expect("slot 0 misaligned", b, l.total, cap, SEQSHM_E_CORRUPT, "outside");
             put(b, 40, l.s0);
-            put(b, 32, 32 + cap - 1);
-            bad |= expect("slot size below 32 + capacity", b, l.total, cap, SEQSHM_E_CORRUPT, "slot size");
+            put(b, 32, SEQSHM_SLOT_HEADER_SIZE + cap - 1);
+            bad |= expect("slot size below 64 + capacity", b, l.total, cap, SEQSHM_E_CORRUPT, "slot size");
             put(b, 32, l.ss);
             /* The counter says write 2 is complete; slot 2 was never written. */
             put(b, 128, 4);
@@ -379,7 +379,7 @@ int main(int argc, char **argv) {
         seqshm_geometry *g = &h.g;
         if (g->total_size > size || g->slot_count < 2 || g->slot_count > 64 ||
             (g->slot_count & (g->slot_count - 1)) || g->slot0 + g->slot_count * g->slot_size > size ||
-            g->slot_size < 32 + roundup(g->capacity, 8) || g->slot0 % 8 || g->slot_size % 8 ||
+            g->slot_size < SEQSHM_SLOT_HEADER_SIZE + roundup(g->capacity, 8) || g->slot0 % 8 || g->slot_size % 8 ||
             g->slot0 < g->header_size ||
             (g->notify && (g->notify + 128 > size || (g->notify < g->slot0 + g->slot_count * g->slot_size &&
                                                       g->slot0 < g->notify + 128)))) {

@@ -82,9 +82,11 @@
  *
  *   - Completeness: if c = 2m or 2m+1, the acquire load of the counter read
  *     a release store sequenced after write m's store of sseq = 2m, so s1 >=
- *     2m (coherence: sseq only grows); s1 < 2m is a broken writer. If
- *     s1 = 2m, the acquire load of sseq read write m's release store of 2m,
- *     so every slot store of write m happens before our copy.
+ *     2m (coherence: sseq grows; its one step back, when a writer redoes
+ *     the write of a crashed one, comes before the redo's own 2m); s1 < 2m
+ *     is a broken writer. If s1 = 2m, the acquire load of sseq read write
+ *     m's release store of 2m, so every slot store of write m happens
+ *     before our copy.
  *   - No tearing: the slot is next written by write m+N, which first stores
  *     sseq = 2(m+N)-1 and then fences (release). If our copy read any store
  *     of write m+N (or later), that release fence synchronizes with our
@@ -214,7 +216,7 @@ _Static_assert(sizeof(void *) == 8, "seqshm.h: 64-bit hosts only");
 #define SEQSHM_HEADER_SIZE 256             /* the fixed header; the schema area follows */
 #define SEQSHM_MIN_SLOTS 2  /* slot_count: a power of two in [2, 64] */
 #define SEQSHM_MAX_SLOTS 64
-#define SEQSHM_SLOT_HEADER_SIZE 32 /* the payload starts 32 bytes into a slot */
+#define SEQSHM_SLOT_HEADER_SIZE 64 /* the payload starts 64 bytes into a slot; bytes 24..63 are reserved */
 /* The slot's sequence word: 2n-1 while write n is in progress in the slot,
  * 2n once write n is complete in it, 0 if never written. */
 #define SEQSHM_SLOT_OFF_SSEQ 0
@@ -343,7 +345,7 @@ static inline const char *seqshm_strerror(int code) {
 typedef struct seqshm_geometry {
     uint64_t header_size; /* bytes before slot 0: 256 + the schema area */
     uint64_t capacity;    /* as the header claims: up to 2^40; never size buffers from it */
-    uint64_t slot_size;   /* bytes per slot: the 32-byte slot header and the payload area */
+    uint64_t slot_size;   /* bytes per slot: the 64-byte slot header and the payload area */
     uint64_t slot0;       /* offset of slot 0; slot i is at slot0 + i * slot_size */
     uint64_t slot_count;  /* N, a power of two in [2, 64]; write n goes into slot n & (N-1) */
     uint64_t total_size;

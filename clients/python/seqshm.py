@@ -125,10 +125,10 @@ OFF_COUNTER = 128  # the counter: 2n-1 while write n is in progress, 2n once it 
 OFF_SEQ = OFF_COUNTER  # older name of the counter's offset
 HEADER_SIZE = 256  # the fixed header; the schema area follows, up to the header size
 MIN_SLOTS, MAX_SLOTS = 2, 64  # slot_count: a power of two in [2, 64]
-SLOT_HEADER_SIZE = 32
+SLOT_HEADER_SIZE = 64
 # Within a slot: its sequence word (2n-1 while write n is in progress in it,
-# 2n once complete), the payload length and the publish time; the payload
-# follows the 32-byte slot header.
+# 2n once complete), the payload length and the publish time, then reserved
+# bytes 24..63; the payload follows the 64-byte slot header.
 SLOT_OFF_SSEQ, SLOT_OFF_LEN, SLOT_OFF_TIME = 0, 8, 16
 NOTIFY_SIZE = 128
 MAX_CAPACITY = 1 << 40

@@ -10,7 +10,7 @@
  *   half-steps (odd while a write is in progress). The newest complete
  *   write is m = counter/2, in slot m%N at slot0 + (m%N)*slot_size; a slot
  *   holds its u64 sequence word at +0 (2m once write m is complete in it),
- *   u64 length at +8, publish time (Unix ns) at +16, the payload at +32. A
+ *   u64 length at +8, publish time (Unix ns) at +16, the payload at +64. A
  *   copy is valid iff the slot's sequence word is 2m before it and still 2m
  *   after it (the writer has not begun to overwrite the slot, which write
  *   m+N does).
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
         if (len > sizeof value)
             len = sizeof value;
         for (uint64_t i = 0; i < len; i++)
-            value[i] = s[32 + i];
+            value[i] = s[64 + i];
         __asm__ __volatile__("" ::: "memory");
         if (load64(s + 0) == s1) {
             printf("seq=%llu len=%llu hdr=%llu value=%.*s\n", (unsigned long long)m, (unsigned long long)len,

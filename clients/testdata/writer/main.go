@@ -178,7 +178,7 @@ const (
 	offCounter   = 128 // header: the counter, 2n-1 while write n is in progress, 2n once complete
 	offSlotSseq  = 0   // slot: its sequence word, 2n-1 / 2n for write n in it
 	offSlotLen   = 8   // slot: payload length
-	slotHeader   = 32  // slot: bytes before the payload
+	slotHeader   = 64  // slot: bytes before the payload (sequence word, length, time, reserved to 63)
 )
 
 // slotOf returns the offset of the slot that write n goes into in the
