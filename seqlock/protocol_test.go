@@ -218,7 +218,12 @@ func TestDecodeHeaderRejects(t *testing.T) {
 		{"slot count 3", put(offSlotCount, 3), ErrCorrupt},
 		{"slot count 128", put(offSlotCount, 128), ErrCorrupt},
 		{"slot count huge", put(offSlotCount, 1<<63), ErrCorrupt},
-		{"more slots than fit", put(offSlotCount, 64), ErrCorrupt},
+		{"more slots than fit", func(b []byte) []byte {
+			// 64 slots of a 32nd of the segment each: twice its size,
+			// whatever the waiter area's alignment on this system.
+			put(offSlotSize, uint64(roundUp(g.totalSize/32, 8)))(b)
+			return put(offSlotCount, 64)(b)
+		}, ErrCorrupt},
 		{"total beyond region", put(offTotalSize, uint64(g.totalSize+1)), ErrCorrupt},
 		{"notify overlaps slot", put(offNotify, uint64(slotAt(g, 7))), ErrCorrupt},
 		{"notify beyond file", put(offNotify, uint64(g.totalSize)), ErrCorrupt},

@@ -1,5 +1,5 @@
 // Command seqrate measures how many new values a seqshm Reader sees while a
-// seqshm Writer publishes back to back (issue 18), beside a minimal C
+// seqshm Writer publishes back to back, beside a minimal C
 // seqlock reader (bench/c/ratereader.c) under the same Go writer, in the
 // placements a user runs: each process's one thread locked and pinned
 // ("locked"), processes pinned by taskset with GOMAXPROCS 1 and 2
