@@ -113,14 +113,7 @@ func v2Stress(t *testing.T, slots, capacity int, d time.Duration) {
 		t.Fatal(err)
 	}
 	asmWriter := w.useAsm
-	newReader := func(asm bool) *Reader {
-		r, err := NewReader(region)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.useAsm = r.useAsm && asm
-		return r
-	}
+	newReader := func(asm bool) *Reader { return pathReader(t, region, asm) }
 	var stop atomic.Bool
 	var last atomic.Uint64
 	var wg sync.WaitGroup
@@ -284,15 +277,7 @@ func v2Crash(t *testing.T, slots, capacity int, n uint64, word func(uint64) uint
 		copy(payload, dead)
 	}
 
-	readers := []*Reader{}
-	for _, asm := range []bool{true, false} {
-		r, err := NewReader(region)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.useAsm = r.useAsm && asm
-		readers = append(readers, r)
-	}
+	readers := []*Reader{pathReader(t, region, true), pathReader(t, region, false)}
 	// Readers meanwhile: write n-1, whatever the dead writer left.
 	for i, r := range readers {
 		m, err := r.Read(buf)
@@ -399,15 +384,7 @@ func TestV2HostileSlots(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.Write([]byte("x"))
-			var readers []*Reader
-			for _, asm := range []bool{true, false} {
-				r, err := NewReader(region)
-				if err != nil {
-					t.Fatal(err)
-				}
-				r.useAsm = r.useAsm && asm
-				readers = append(readers, r)
-			}
+			readers := []*Reader{pathReader(t, region, true), pathReader(t, region, false)}
 			rng := rand.New(rand.NewPCG(1, uint64(tc.slots)))
 			pick := func(v ...uint64) uint64 { return v[rng.IntN(len(v))] }
 			laps := 0
@@ -590,4 +567,16 @@ func TestV2DecodeHeaderAgreesWithTheDoc(t *testing.T) {
 	if accepted == 0 {
 		t.Errorf("no header accepted: the test draws nothing valid")
 	}
+}
+
+// pathReader returns a Reader of region that reads with the assembly where
+// the build and the capacity allow it and asm is true, in Go otherwise.
+func pathReader(t *testing.T, region []byte, asm bool) *Reader {
+	t.Helper()
+	r, err := NewReader(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.useAsm = r.useAsm && asm
+	return r
 }
