@@ -1,6 +1,7 @@
 package natskv
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -129,7 +130,21 @@ func (e Envelope) Append(dst []byte, f Format) []byte {
 // binary otherwise. The bytes come from the network: anything malformed is
 // an error wrapping ErrEnvelope, never a panic. The returned Value aliases
 // b for the binary format.
-func Decode(b []byte) (Envelope, error) {
+func Decode(b []byte) (Envelope, error) { return decode(b, nil) }
+
+// schemaMemo keeps the schema area of the last binary envelope decoded
+// with it and the schema parsed from it: the envelopes of one key carry the
+// same schema value after value, and parsing it (about 2 µs and 37
+// allocations for an 8-field struct) is most of decoding one.
+type schemaMemo struct {
+	area   []byte
+	schema *schema.Schema
+}
+
+// decode is Decode, reusing memo's schema (memo nil: none) when the
+// envelope's schema area is the same bytes, and remembering the one it
+// parses otherwise.
+func decode(b []byte, memo *schemaMemo) (Envelope, error) {
 	if len(b) > 0 && b[0] == '{' {
 		return decodeJSON(b)
 	}
@@ -156,12 +171,19 @@ func Decode(b []byte) (Envelope, error) {
 	}
 	if flags&flagSchema != 0 {
 		area := b[HeaderSize:n]
-		l, err := schema.BinarySize(area)
-		if err == nil {
-			e.Schema, err = schema.UnmarshalBinary(area[:l])
-		}
-		if err != nil {
-			return Envelope{}, fmt.Errorf("%w: schema: %v", ErrEnvelope, err)
+		if memo != nil && memo.schema != nil && bytes.Equal(area, memo.area) {
+			e.Schema = memo.schema
+		} else {
+			l, err := schema.BinarySize(area)
+			if err == nil {
+				e.Schema, err = schema.UnmarshalBinary(area[:l])
+			}
+			if err != nil {
+				return Envelope{}, fmt.Errorf("%w: schema: %v", ErrEnvelope, err)
+			}
+			if memo != nil {
+				memo.area, memo.schema = append(memo.area[:0], area...), e.Schema
+			}
 		}
 		if err := checkValue(e); err != nil {
 			return Envelope{}, err

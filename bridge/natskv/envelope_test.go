@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/seqshm/seqshm/schema"
 )
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -205,4 +207,67 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// TestDecodeSchemaMemo: decoding with a memo gives what Decode gives,
+// parses a schema once while the envelopes carry the same one, parses the
+// next one when it changes, and keeps the last good one over a damaged
+// envelope.
+func TestDecodeSchemaMemo(t *testing.T) {
+	s1, _ := schema.Parse("float64 x")
+	s2, _ := schema.Parse("float64 x; int32 n")
+	env := func(sc *schema.Schema, seq uint64) []byte {
+		return Envelope{Owner: 1, Seq: seq, Value: make([]byte, sc.Size()), Schema: sc}.Encode()
+	}
+	var memo schemaMemo
+	first, err := decode(env(s1, 1), &memo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := Decode(env(s1, 1))
+	if diff := cmp.Diff(plain, first, cmp.Comparer(func(a, b *schema.Schema) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("decode with a memo differs from Decode (-Decode +decode):\n%s", diff)
+	}
+	second, err := decode(env(s1, 2), &memo)
+	if err != nil || second.Schema != first.Schema || second.Seq != 2 {
+		t.Errorf("second envelope of the same schema: %v, schema %p, want the memo's %p", err, second.Schema, first.Schema)
+	}
+	bad := env(s1, 3)
+	bad[HeaderSize+4] ^= 0xff // the schema's version byte
+	if _, err := decode(bad, &memo); !errors.Is(err, ErrEnvelope) {
+		t.Errorf("damaged schema with a memo = %v, want ErrEnvelope", err)
+	}
+	other, err := decode(env(s2, 4), &memo)
+	if err != nil || other.Schema == first.Schema || !other.Schema.Equal(s2) {
+		t.Errorf("envelope of another schema: %v, %v, want %v parsed anew", err, other.Schema, s2)
+	}
+	back, err := decode(env(s1, 5), &memo)
+	if err != nil || back.Schema == other.Schema || !back.Schema.Equal(s1) {
+		t.Errorf("envelope of the first schema again: %v, %v, want %v", err, back.Schema, s1)
+	}
+}
+
+// BenchmarkDecodeStruct: a binary envelope of an 8-field struct, its
+// schema parsed each time (Decode) or once (the importer's memo).
+func BenchmarkDecodeStruct(b *testing.B) {
+	sc, err := schema.Parse("int64 t; float64 x; float64 y; float64 z; float64 qw; float64 qx; float64 qy; float64 qz")
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := Envelope{Owner: 1, Seq: 2, UnixNano: 3, Schema: sc, Value: make([]byte, sc.Size())}.Encode()
+	b.Run("Decode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Decode(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("memo", func(b *testing.B) {
+		var memo schemaMemo
+		for b.Loop() {
+			if _, err := decode(buf, &memo); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -157,6 +157,10 @@ type target struct {
 	// skipping is the key's schema while it differs from the segment's
 	// (logged once), else nil.
 	skipping *schema.Schema
+	// memo keeps the schema of the key's last envelope, and matched the
+	// last one found to match the segment's (a pointer memo handed out).
+	memo    schemaMemo
+	matched *schema.Schema
 	// The envelope of the value published last: a repeat (heartbeat,
 	// replay, release) has the same owner, seq and publish time.
 	owner, seq uint64
@@ -330,7 +334,7 @@ func (im *importer) publish(ent jetstream.KeyValueEntry) error {
 		}
 		return nil
 	}
-	env, err := Decode(ent.Value())
+	env, err := decode(ent.Value(), &t.memo)
 	if err != nil {
 		im.o.Logf("key %q revision %d skipped: %v", key, ent.Revision(), err)
 		return nil
@@ -384,12 +388,17 @@ func (im *importer) publish(ent jetstream.KeyValueEntry) error {
 // t's segment. A key whose schema changed is logged once, and again when
 // it matches once more.
 func (im *importer) matches(key string, t *target, sc *schema.Schema) bool {
+	if sc != nil && sc == t.matched {
+		// The same schema as last time, from t.memo: no new comparison.
+		return true
+	}
 	have := t.pub.Schema()
 	if sc == nil || sc.Equal(have) {
 		if t.skipping != nil {
 			t.skipping = nil
 			im.o.Logf("key %q carries %s again, as segment %q: importing", key, seqlock.DescribeSchema(have), t.name)
 		}
+		t.matched = sc
 		return true
 	}
 	if !sc.Equal(t.skipping) {

@@ -233,8 +233,18 @@ func TestImportSchemaMismatch(t *testing.T) {
 
 // TestImportSchemaChange: when the key's schema changes under a running
 // import, its values are skipped with one log line until they match the
-// segment again.
+// segment again; in both envelope formats (the binary one's schema is
+// parsed once per change, not per value).
 func TestImportSchemaChange(t *testing.T) {
+	for _, f := range []struct {
+		name   string
+		format Format
+	}{{"json", FormatJSON}, {"binary", FormatBinary}} {
+		t.Run(f.name, func(t *testing.T) { testImportSchemaChange(t, "chg-"+f.name, f.format) })
+	}
+}
+
+func testImportSchemaChange(t *testing.T, key string, format Format) {
 	srv := setup(t)
 	nc := connect(t, srv)
 	kv := bucket(t, nc, DefaultBucket)
@@ -247,26 +257,33 @@ func TestImportSchemaChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := kv.Put(ctx, "chg", Envelope{Owner: 1, Seq: seq, Value: v, Schema: sc}.Append(nil, FormatJSON)); err != nil {
+		if _, err := kv.Put(ctx, key, Envelope{Owner: 1, Seq: seq, Value: v, Schema: sc}.Append(nil, format)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	put(1, s1, 1)
 	log := &logRecorder{t: t}
 	start(t, func(ctx context.Context) error {
-		return Import(ctx, nc, "chg", &ImportOptions{Logf: log.logf})
+		return Import(ctx, nc, key, &ImportOptions{Logf: log.logf})
 	})
-	waitSegment(t, "chg", func(m seqlock.Meta, v []byte) bool { return m.Seq == 1 })
+	waitSegment(t, key, func(m seqlock.Meta, v []byte) bool { return m.Seq == 1 })
 	put(2, s2, 2)
 	put(3, s2, 3)
 	log.wait("its values are skipped")
 	put(4, s1, 4)
-	_, v := waitSegment(t, "chg", func(m seqlock.Meta, v []byte) bool { return m.Seq == 2 })
+	_, v := waitSegment(t, key, func(m seqlock.Meta, v []byte) bool { return m.Seq == 2 })
 	if x := math.Float64frombits(binary.LittleEndian.Uint64(v)); x != 4 {
 		t.Errorf("after the schema came back, x = %v, want 4", x)
+	}
+	put(5, s1, 5)
+	_, v = waitSegment(t, key, func(m seqlock.Meta, v []byte) bool { return m.Seq == 3 })
+	if x := math.Float64frombits(binary.LittleEndian.Uint64(v)); x != 5 {
+		t.Errorf("the value after, x = %v, want 5", x)
 	}
 	if n := log.count("its values are skipped"); n != 1 {
 		t.Errorf("%d lines about the change, want 1; log:\n%s", n, log)
 	}
-	log.wait("again")
+	if n := log.count("again, as segment"); n != 1 {
+		t.Errorf("%d lines about the schema coming back, want 1; log:\n%s", n, log)
+	}
 }
