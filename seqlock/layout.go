@@ -18,7 +18,7 @@ import (
 const (
 	offMagic       = 0   // 8 bytes "SEQSHM\x00\x00"
 	offVersion     = 8   // layout version, 2
-	offHeaderSize  = 16  // bytes of header before slot 0 (256 in version 1)
+	offHeaderSize  = 16  // bytes of header before slot 0: 256 plus the schema area, if any
 	offCapacity    = 24  // maximum payload bytes per value
 	offSlotSize    = 32  // bytes per slot: 64-byte slot header + payload, a multiple of 8 (the writer's: of 128)
 	offSlot0       = 40  // offset of slot 0; slot i is at slot0 + i*slotSize

@@ -2,7 +2,7 @@
 
 package seqlock
 
-// On amd64 the counter stores are plain MOVs. x86-TSO orders every store
+// On amd64 the counter and slot-word stores are plain MOVs. x86-TSO orders every store
 // after every earlier store and every load after every earlier load, so the
 // hardware needs no fence here; the only reordering left to exclude is the
 // compiler's. The Go compiler keeps every store in the SSA memory chain: a

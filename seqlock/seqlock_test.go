@@ -34,7 +34,7 @@ func TestWriteRead(t *testing.T) {
 			for i := range want {
 				want[i] += byte(i)
 			}
-			// Twice, so that both slots are used.
+			// Twice, so that two different slots are used.
 			for k := uint64(1); k <= 2; k++ {
 				seq, err := w.Write(want)
 				if err != nil || seq != k {

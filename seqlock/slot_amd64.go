@@ -2,8 +2,8 @@
 
 package seqlock
 
-// slotAsm: WriteAt and Read use the assembly in slot_amd64.s for slots of
-// up to slotAsmMax bytes. Larger copies go to runtime.memmove, whose wide
+// slotAsm: WriteAt and Read use the assembly in slot_amd64.s for a
+// capacity of up to slotAsmMax bytes. Larger copies go to runtime.memmove, whose wide
 // vector loops beat the assembly's 16-byte moves.
 const (
 	slotAsm    = true

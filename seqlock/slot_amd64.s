@@ -3,7 +3,7 @@
 #include "go_asm.h"
 #include "textflag.h"
 
-// The whole of one write, and one read attempt, for slots of up to
+// The whole of one write, and one read attempt, for a capacity of up to
 // slotAsmMax bytes: no call to runtime.memmove, no compiler between the
 // counter accesses and the copy, so the order of the instructions below is
 // the order of the protocol. x86-TSO keeps stores in order and loads in
@@ -72,7 +72,7 @@ copy_lt4: \
 copy_done:
 
 // func writeValue(w *Writer, p []byte, t int64, stamp bool) (n uint64, err error)
-// The whole of a write for slots of up to slotAsmMax bytes: check that p
+// The whole of a write for a capacity of up to slotAsmMax bytes: check that p
 // fits and that the slot holds what w left there, then write number w.next.
 // Everything else jumps, with the arguments as they came, to a Go function
 // of the same signature: writeSlow for stamped writes (stamp and w.stamp),
@@ -162,7 +162,7 @@ slow:
 	JMP	·writeSlow(SB)
 
 // func readValue(r *Reader, buf []byte) (m Meta, err error)
-// Reader.Read for slots of up to slotAsmMax bytes and a complete value that
+// Reader.Read for a capacity of up to slotAsmMax bytes and a complete value that
 // fits in buf, read in at most readSmallLaps attempts. Every other case (no
 // value yet, a short buffer, a slot that contradicts the header, a reader
 // lapped readSmallLaps times, a large slot) jumps, with the arguments as they

@@ -3,7 +3,7 @@
 // it can (or once every EVERY ns) during [START, START+DUR) of
 // CLOCK_REALTIME and prints one line of counts in seqrate's format.
 // An attempt is retried up to 1000 times (as the C++ seqlock reader of the
-// outside comparison driver, docs/benchmarks.md); a read that gives up
+// external comparison driver, docs/benchmarks.md); a read that gives up
 // counts as lapped.
 //
 //   ratereader PATH SIZE START_NS DUR_NS EVERY_NS CPU   (CPU -1: not pinned)
