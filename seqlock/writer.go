@@ -45,7 +45,7 @@ type WriterOptions struct {
 // that run at the same instant are not caught that way, and can leave a
 // mixed value. (The check reads the slot's word, not the counter, whose
 // cache line readers keep reading: loading it on every write made a
-// writer with a reader beside it 1.9 to 5.3 times slower, in
+// writer with a reader beside it several times slower, in
 // docs/benchmarks.md.) Publisher enforces one writer per named segment
 // across processes with the OS writer lock; use it unless the region is
 // yours alone.
