@@ -164,17 +164,15 @@ func inprocItems(f *fixture, runID string) ([]*inprocItem, error) {
 	}))
 	// The named-segment API: Publisher and Subscriber add fault handling.
 	name := "seqbench-" + runID + "-inproc"
-	pub, err := seqlock.Create(name, &seqlock.Options{Capacity: 64, NoTimestamp: true})
+	pub, err := namedWriter(f, name, 0, false)
 	if err != nil {
 		return nil, err
 	}
 	sub, err := seqlock.Open(name, nil)
 	if err != nil {
-		pub.Close()
 		return nil, err
 	}
-	f.closers = append(f.closers, sub.Close, pub.Close, func() error { return seqlock.Remove(name) })
-	pub.Publish(p)
+	f.closers = append(f.closers, sub.Close)
 	buf := make([]byte, 64)
 	add("go-publish-64B", "Go Publisher.Publish 64B, no timestamp", goLoop(func(n int) {
 		for range n {
@@ -227,8 +225,8 @@ func inprocItems(f *fixture, runID string) ([]*inprocItem, error) {
 	return items, nil
 }
 
-// namedWriter creates a 64-byte named segment of the given mode, removed
-// when f closes, and publishes a first value.
+// namedWriter creates a 64-byte named segment of the given mode (0: the
+// default), removed when f closes, and publishes a first value.
 func namedWriter(f *fixture, name string, mode os.FileMode, stamp bool) (*seqlock.Publisher, error) {
 	pub, err := seqlock.Create(name, &seqlock.Options{Capacity: 64, NoTimestamp: !stamp, Mode: mode})
 	if err != nil {
