@@ -47,12 +47,9 @@ typedef struct layout {
     uint64_t hs, ss, s0, n, nt, total;
 } layout;
 
-/* valid writes a valid segment of capacity cap (the Go writer's layout:
- * docs/layout.md) into b, which has room for it, with write 1 complete
- * ("hello", cut to the capacity) and, if with_schema, a text schema in a
- * 128-byte schema area; it returns the layout. */
-static layout valid(unsigned char *b, uint64_t size, uint64_t cap, int with_schema) {
-    memset(b, 0, (size_t)size);
+/* layout_of returns the layout of a segment of capacity cap (the Go
+ * writer's: docs/layout.md), with a 128-byte schema area if with_schema. */
+static layout layout_of(uint64_t cap, int with_schema) {
     layout l;
     l.hs = with_schema ? 256 + 128 : 256;
     l.ss = roundup(SEQSHM_SLOT_HEADER_SIZE + roundup(cap, 8), 128);
@@ -60,6 +57,16 @@ static layout valid(unsigned char *b, uint64_t size, uint64_t cap, int with_sche
     l.s0 = l.hs;
     l.nt = roundup(l.s0 + l.n * l.ss, 4096);
     l.total = l.nt + 128;
+    return l;
+}
+
+/* valid writes a valid segment of capacity cap (layout_of) into b, whose
+ * first size bytes it fills, with write 1 complete ("hello", cut to the
+ * capacity) and, if with_schema, a text schema in the schema area; it
+ * returns the layout. */
+static layout valid(unsigned char *b, uint64_t size, uint64_t cap, int with_schema) {
+    memset(b, 0, (size_t)size);
+    layout l = layout_of(cap, with_schema);
     if (with_schema && l.hs <= size)
         memcpy(b + 256, text_schema, sizeof text_schema);
     put(b, 8, 2);
@@ -80,14 +87,22 @@ static layout valid(unsigned char *b, uint64_t size, uint64_t cap, int with_sche
     return l;
 }
 
+/* attach makes h a handle on the region b (size bytes), as seqshm_open_path
+ * does once it has mapped a file, and decodes its header (not the schema
+ * area): seqshm_decode_header's result. */
+static int attach(seqshm *h, unsigned char *b, size_t size) {
+    seqshm__init(h);
+    h->base = b;
+    h->map_size = size;
+    return seqshm_decode_header(b, size, &h->g, h->detail, sizeof h->detail);
+}
+
 /* expect decodes the header of the region b (size bytes) and checks the
  * result is want, with a detail containing has; on success it also reads
  * the value and checks it is "hello" (cut to capacity cap) as write 1. */
 static int expect(const char *what, unsigned char *b, size_t size, uint64_t cap, int want, const char *has) {
     seqshm h;
-    memset(&h, 0, sizeof h);
-    h.fd = -1;
-    int rc = seqshm_decode_header(b, size, &h.g, h.detail, sizeof h.detail);
+    int rc = attach(&h, b, size);
     if (rc != want || (has != NULL && strstr(h.detail, has) == NULL)) {
         fprintf(stderr, "fuzz_header: %s: result %d (%s), want %d with \"%s\"\n", what, rc, h.detail, want,
                 has != NULL ? has : "");
@@ -95,8 +110,6 @@ static int expect(const char *what, unsigned char *b, size_t size, uint64_t cap,
     }
     if (rc != SEQSHM_OK)
         return 0;
-    h.base = b;
-    h.map_size = size;
     unsigned char v[8];
     seqshm_meta meta;
     size_t n = cap < 5 ? (size_t)cap : 5;
@@ -118,11 +131,10 @@ static int fixed(unsigned char *m, size_t span) {
     for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
         uint64_t cap = caps[ci];
         for (int ws = 0; ws < 2; ws++) {
-            cur_size = 0; /* valid() only computes the layout: it stores nothing */
-            layout l = valid(m, 0, cap, ws);
+            layout l = layout_of(cap, ws);
             cur_size = l.total;
             unsigned char *b = m + span - l.total; /* ends at the guard page */
-            l = valid(b, l.total, cap, ws);
+            valid(b, l.total, cap, ws);
             bad |= expect("a valid segment", b, l.total, cap, SEQSHM_OK, NULL);
             put(b, 8, 1);
             bad |= expect("version 1", b, l.total, cap, SEQSHM_E_VERSION, "written by an older seqshm");
@@ -158,11 +170,7 @@ static int fixed(unsigned char *m, size_t span) {
             /* The counter says write 2 is complete; slot 2 was never written. */
             put(b, 128, 4);
             seqshm h;
-            memset(&h, 0, sizeof h);
-            h.fd = -1;
-            if (seqshm_decode_header(b, l.total, &h.g, h.detail, sizeof h.detail) == SEQSHM_OK) {
-                h.base = b;
-                h.map_size = l.total;
+            if (attach(&h, b, l.total) == SEQSHM_OK) {
                 unsigned char v[8];
                 seqshm_meta meta;
                 int rc = seqshm_read(&h, v, sizeof v, &meta);
@@ -370,9 +378,7 @@ int main(int argc, char **argv) {
             put(b, off, v);
         }
         seqshm h;
-        memset(&h, 0, sizeof h);
-        h.fd = -1;
-        int rc = seqshm_decode_header(b, size, &h.g, h.detail, sizeof h.detail);
+        int rc = attach(&h, b, size);
         if (rc != SEQSHM_OK)
             continue;
         accepted++;
@@ -394,8 +400,6 @@ int main(int argc, char **argv) {
             fprintf(stderr, "fuzz_header: round %ld: schema area: result %d\n", r, rc);
             return 1;
         }
-        h.base = b;
-        h.map_size = size;
         seqshm_meta meta;
         size_t big = g->capacity < sizeof buf ? (size_t)g->capacity : sizeof buf;
         if (seqshm_read(&h, buf, big, &meta) == SEQSHM_OK)
