@@ -131,6 +131,11 @@ func (r *Reader) Read(buf []byte) (Meta, error) { return readValue(r, buf) }
 func readSlow(r *Reader, buf []byte) (Meta, error) {
 	capacity := uint64(r.g.capacity)
 	for lap := 0; lap < maxLaps; lap++ {
+		if lap > 0 {
+			// Lapped: back off in proportion to the laps before the
+			// next attempt, as readValue does (slot_amd64.s).
+			spinPause(uint64(min(readSmallLaps+lap, readBackoff)))
+		}
 		// Acquire (LDAR on arm64): the loads below are not performed
 		// before this one, so they see the slot word of write m at least.
 		c := atomic.LoadUint64(r.seq)
@@ -149,7 +154,6 @@ func readSlow(r *Reader, buf []byte) (Meta, error) {
 				return Meta{}, corruptSlot(m&r.mask, s1, 0, m, capacity)
 			}
 			// Write m+slotCount (or a later one) has begun here.
-			spinPause(uint64(min(readSmallLaps+lap+1, readBackoff)))
 			continue
 		}
 		// The length is untrusted until validated: copy only what is in
@@ -163,11 +167,8 @@ func readSlow(r *Reader, buf []byte) (Meta, error) {
 		// (DMB ISHLD on arm64; see loadFence on amd64).
 		loadFence()
 		if atomic.LoadUint64(&h.seq) != s1 {
-			// Lapped: the writer began write m+slotCount in this slot
-			// during the copy. Back off in proportion to the laps
-			// before the next attempt, as readValue does
-			// (slot_amd64.s).
-			spinPause(uint64(min(readSmallLaps+lap+1, readBackoff)))
+			// The writer began write m+slotCount in this slot during
+			// the copy.
 			continue
 		}
 		if n > capacity {
