@@ -2,10 +2,10 @@
 // guards each with a single-writer lock.
 //
 // A segment is a named block of memory that any process its permissions
-// allow (Options.Mode; by default its user's only) can map: Create makes one and maps it read-write, OpenWriter maps an
-// existing one read-write, OpenReader maps one read-only. The package knows
-// nothing of what the bytes mean; it gives a mapped []byte, a writer lock
-// and clear errors.
+// allow (Options.Mode; by default its user's only) can map: Create makes
+// one and maps it read-write, OpenWriter maps an existing one read-write,
+// OpenReader maps one read-only. The package knows nothing of what the
+// bytes mean; it gives a mapped []byte, a writer lock and clear errors.
 //
 // # Names
 //
