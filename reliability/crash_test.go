@@ -26,22 +26,6 @@ import (
 // is complete.
 const offSeq = 128
 
-// counterOf reads the sequence counter from the segment file's bytes, as a
-// program that knows only the layout would.
-func counterOf(t testing.TB, dir, name string) uint64 {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [8]byte
-	if _, err := f.ReadAt(b[:], offSeq); err != nil {
-		t.Fatal(err)
-	}
-	return binary.LittleEndian.Uint64(b[:])
-}
-
 // within runs f, failing the test if it has not returned after d: no
 // reader call may hang because a writer died.
 func within[T any](t testing.TB, d time.Duration, what string, f func() T) T {
@@ -130,7 +114,7 @@ func TestCrashTorture(t *testing.T) {
 			time.Sleep(time.Duration(rng.Int64N(int64(3*writeTime + time.Millisecond))))
 		}
 		w.kill()
-		c := counterOf(t, dir, name)
+		c := headerWord(t, filepath.Join(dir, name), offSeq) // the counter
 		// A publisher that completed a write left the counter even
 		// or moved it on; one killed during start-up may have begun
 		// its first write (then the counter moved) or not.
@@ -265,14 +249,7 @@ func crashWriter(args []string) error {
 		return err
 	}
 	// The slot count, from the header's word 48 (docs/layout.md).
-	f, err := os.Open(filepath.Join(os.Getenv("SEQSHM_DIR"), name))
-	if err != nil {
-		return err
-	}
-	var word [8]byte
-	_, err = f.ReadAt(word[:], offSlotCount)
-	f.Close()
-	slots := binary.LittleEndian.Uint64(word[:])
+	slots, err := fileWord(filepath.Join(os.Getenv("SEQSHM_DIR"), name), offSlotCount)
 	if err != nil || slots < 2 {
 		return fmt.Errorf("slot count %d (%v)", slots, err)
 	}

@@ -648,20 +648,14 @@ func foreignHammer(args []string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(args[0])
+	notify, err := fileWord(args[0], offNotify)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	var b [8]byte
-	if _, err := f.ReadAt(b[:], offNotify); err != nil {
+	id, err := fileWord(args[0], int64(notify)+8) // the foreign area's id + 1
+	if err != nil {
 		return err
 	}
-	notify := binary.LittleEndian.Uint64(b[:])
-	if _, err := f.ReadAt(b[:], int64(notify)+8); err != nil { // the foreign area's id + 1
-		return err
-	}
-	id := binary.LittleEndian.Uint64(b[:])
 	if id == 0 {
 		return fmt.Errorf("the segment records no foreign waiter area")
 	}

@@ -118,16 +118,26 @@ func TestTruncatedWhileMapped(t *testing.T) {
 // path, as a program that knows only the layout would.
 func headerWord(t testing.TB, path string, off int64) uint64 {
 	t.Helper()
-	f, err := os.Open(path)
+	v, err := fileWord(path, off)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v
+}
+
+// fileWord is headerWord for the helper processes, which have no test to
+// fail.
+func fileWord(path string, off int64) (uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
 	var b [8]byte
 	if _, err := f.ReadAt(b[:], off); err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	return binary.LittleEndian.Uint64(b[:])
+	return binary.LittleEndian.Uint64(b[:]), nil
 }
 
 // writeWord writes v as the little-endian word at off of the file at path.
