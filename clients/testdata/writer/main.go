@@ -181,6 +181,11 @@ const (
 	slotHeader   = 64  // slot: bytes before the payload (sequence word, length, time, reserved to 63)
 )
 
+// setWord returns a damage that stores v in the header word at off.
+func setWord(off int, v uint64) func(b []byte) []byte {
+	return func(b []byte) []byte { binary.LittleEndian.PutUint64(b[off:], v); return b }
+}
+
 // slotOf returns the offset of the slot that write n goes into in the
 // segment b: slot n mod N, read from b's header.
 func slotOf(b []byte, n uint64) int {
@@ -216,7 +221,7 @@ var corruptKinds = map[string]func(b []byte) []byte{
 	// The first 8 bytes are not "SEQSHM\0\0".
 	"magic": func(b []byte) []byte { copy(b, "NOTSEQSH"); return b },
 	// Layout version 3, which no reader knows yet.
-	"version": func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offVersion:], 3); return b },
+	"version": setWord(offVersion, 3),
 	// A segment of layout version 1, as an older seqshm wrote it (see v1Segment).
 	"v1": func(b []byte) []byte { return v1Segment() },
 	// The file holds less than the header's total size.
@@ -226,13 +231,13 @@ var corruptKinds = map[string]func(b []byte) []byte{
 	// All zero: a writer that has not finished initialising.
 	"notready": func(b []byte) []byte { clear(b); return b },
 	// Slot 0 placed past the end of the segment.
-	"slot": func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlot0:], 1<<40); return b },
+	"slot": setWord(offSlot0, 1<<40),
 	// Slot counts that are not a power of two in [2, 64], and one whose
 	// slots do not fit in the segment.
-	"count0":   func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlotCount:], 0); return b },
-	"count3":   func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlotCount:], 3); return b },
-	"count128": func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlotCount:], 128); return b },
-	"count64":  func(b []byte) []byte { binary.LittleEndian.PutUint64(b[offSlotCount:], 64); return b },
+	"count0":   setWord(offSlotCount, 0),
+	"count3":   setWord(offSlotCount, 3),
+	"count128": setWord(offSlotCount, 128),
+	"count64":  setWord(offSlotCount, 64),
 	// A valid header whose newest slot claims more bytes than the capacity.
 	"length": func(b []byte) []byte {
 		binary.LittleEndian.PutUint64(b[slotOf(b, 1)+offSlotLen:], 1<<20)
