@@ -73,43 +73,40 @@ check() {
 	pass "$name"
 }
 
+# step NAME CMD...: runs CMD (a build or vet); passes NAME if it succeeds,
+# else fails NAME with CMD's messages and returns 1.
+step() {
+	local name=$1
+	shift
+	if "$@" 2>"$WORK/step.log"; then
+		pass "$name"
+	else
+		fail "$name" "$(cat "$WORK/step.log")"
+		return 1
+	fi
+}
+
 # ---- build -----------------------------------------------------------------
 
 CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror)
-if gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat" clients/c/seqshm-cat.c 2>"$WORK/cc.log"; then
-	pass "build: gcc ${CFLAGS[*]} seqshm-cat.c"
-else
-	fail "build: gcc ${CFLAGS[*]} seqshm-cat.c" "$(cat "$WORK/cc.log")"
+if ! step "build: gcc ${CFLAGS[*]} seqshm-cat.c" gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat" clients/c/seqshm-cat.c ||
+	! step "build: go build ./clients/testdata/writer" go build -o "$BIN/writer" ./clients/testdata/writer; then
 	echo "$passed passed, $failed failed"
 	exit 1
 fi
-if go build -o "$BIN/writer" ./clients/testdata/writer 2>"$WORK/go.log"; then
-	pass "build: go build ./clients/testdata/writer"
-else
-	fail "build: go build ./clients/testdata/writer" "$(cat "$WORK/go.log")"
-	echo "$passed passed, $failed failed"
-	exit 1
-fi
-if go vet ./clients/testdata/writer ./clients/testdata/gen 2>"$WORK/go.log"; then
-	pass "vet: go vet ./clients/testdata/writer ./clients/testdata/gen"
-else
-	fail "vet: go vet ./clients/testdata/writer ./clients/testdata/gen" "$(cat "$WORK/go.log")"
-fi
+step "vet: go vet ./clients/testdata/writer ./clients/testdata/gen" go vet ./clients/testdata/writer ./clients/testdata/gen || true
 # Windows: the header (and seqshm-cat) must compile cleanly; running it
 # under wine is another test's job.
 if command -v x86_64-w64-mingw32-gcc >/dev/null; then
-	if x86_64-w64-mingw32-gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat.exe" clients/c/seqshm-cat.c 2>"$WORK/cc.log"; then
-		pass "build: x86_64-w64-mingw32-gcc ${CFLAGS[*]} seqshm-cat.c"
-	else
-		fail "build: x86_64-w64-mingw32-gcc ${CFLAGS[*]} seqshm-cat.c" "$(cat "$WORK/cc.log")"
-	fi
+	step "build: x86_64-w64-mingw32-gcc ${CFLAGS[*]} seqshm-cat.c" \
+		x86_64-w64-mingw32-gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat.exe" clients/c/seqshm-cat.c || true
 else
 	echo "skip  build for Windows: x86_64-w64-mingw32-gcc not installed (apt-get install gcc-mingw-w64-x86-64)"
 fi
 ARM=
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
-	if aarch64-linux-gnu-gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat-arm64" clients/c/seqshm-cat.c 2>"$WORK/cc.log"; then
-		pass "build: aarch64-linux-gnu-gcc ${CFLAGS[*]} seqshm-cat.c"
+	if step "build: aarch64-linux-gnu-gcc ${CFLAGS[*]} seqshm-cat.c" \
+		aarch64-linux-gnu-gcc "${CFLAGS[@]}" -o "$BIN/seqshm-cat-arm64" clients/c/seqshm-cat.c; then
 		# The AArch64 fence instructions are where they should be.
 		aarch64-linux-gnu-gcc "${CFLAGS[@]}" -S -o "$WORK/cat-arm64.s" clients/c/seqshm-cat.c
 		if grep -q 'dmb[[:space:]]*ishld' "$WORK/cat-arm64.s"; then
@@ -119,8 +116,6 @@ if command -v aarch64-linux-gnu-gcc >/dev/null; then
 		fi
 		QEMU=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
 		if [[ -n $QEMU && -d /usr/aarch64-linux-gnu ]]; then ARM="$QEMU -L /usr/aarch64-linux-gnu $BIN/seqshm-cat-arm64"; fi
-	else
-		fail "build: aarch64-linux-gnu-gcc ${CFLAGS[*]} seqshm-cat.c" "$(cat "$WORK/cc.log")"
 	fi
 else
 	echo "skip  build for aarch64: aarch64-linux-gnu-gcc not installed"
@@ -141,17 +136,9 @@ if [[ -n $ARM ]]; then READERS+=(arm64); fi
 # ---- a fixed value -------------------------------------------------------------
 
 # The real publisher (it stamps and closes cleanly).
-if go build -o "$BIN/publisher" ./cmd/publisher 2>"$WORK/go.log"; then
-	pass "build: go build ./cmd/publisher"
-else
-	fail "build: go build ./cmd/publisher" "$(cat "$WORK/go.log")"
-fi
+step "build: go build ./cmd/publisher" go build -o "$BIN/publisher" ./cmd/publisher || true
 PUBLISH=("$BIN/publisher")
-if go build -o "$BIN/subscriber" ./cmd/subscriber 2>"$WORK/go.log"; then
-	pass "build: go build ./cmd/subscriber"
-else
-	fail "build: go build ./cmd/subscriber" "$(cat "$WORK/go.log")"
-fi
+step "build: go build ./cmd/subscriber" go build -o "$BIN/subscriber" ./cmd/subscriber || true
 "${PUBLISH[@]}" fixed1 'hello, world'
 for r in "${READERS[@]}"; do
 	# shellcheck disable=SC2046 # the reader command is several words
@@ -471,15 +458,14 @@ done
 
 # ---- the header decoder and reader against random headers -----------------------
 
-if gcc "${CFLAGS[@]}" -o "$BIN/fuzz_header" clients/c/fuzz_header.c 2>"$WORK/cc.log"; then
+if step "build: gcc ${CFLAGS[*]} fuzz_header.c" gcc "${CFLAGS[@]}" -o "$BIN/fuzz_header" clients/c/fuzz_header.c; then
 	check "c: 200000 random headers and schema encodings, no read outside the mapping" 0 \
 		'^rounds 200000 accepted [1-9][0-9]* values [0-9]+
 schema rounds 200000 accepted [1-9][0-9]* reads [1-9]' '^$' \
 		"$BIN/fuzz_header" 200000 200000
-else
-	fail "build: fuzz_header.c" "$(cat "$WORK/cc.log")"
 fi
-if [[ -n $ARM ]] && aarch64-linux-gnu-gcc "${CFLAGS[@]}" -o "$BIN/fuzz_header-arm64" clients/c/fuzz_header.c; then
+if [[ -n $ARM ]] && step "build: aarch64-linux-gnu-gcc ${CFLAGS[*]} fuzz_header.c" \
+	aarch64-linux-gnu-gcc "${CFLAGS[@]}" -o "$BIN/fuzz_header-arm64" clients/c/fuzz_header.c; then
 	# shellcheck disable=SC2086
 	check "arm64: 20000 random headers, no read outside the mapping" 0 '^rounds 20000 accepted [1-9]' '^$' \
 		${ARM%/seqshm-cat-arm64}/fuzz_header-arm64 20000 20000
