@@ -174,10 +174,11 @@ func drive() error {
 			win := []string{"-name", name, "-size", strconv.Itoa(r.l.size), "-start", strconv.FormatInt(start, 10),
 				"-dur", strconv.FormatInt(int64(*dur), 10), "-every", strconv.FormatInt(int64(r.l.every), 10),
 				"-wevery", strconv.FormatInt(int64(r.l.wevery), 10)}
-			env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(r.p.gmp))
-			if r.p.gmp == 0 {
-				env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(runtime.NumCPU()))
+			gmp := r.p.gmp
+			if gmp == 0 {
+				gmp = runtime.NumCPU()
 			}
+			env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(gmp))
 			mk := func(cpu int, argv ...string) *exec.Cmd {
 				if r.p.taskset {
 					argv = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, argv...)
