@@ -25,19 +25,19 @@ import (
 func TestTruncatedWhileMapped(t *testing.T) {
 	dir := segDir(t)
 	const capacity = 64 << 10
-	// The slots are found from the header's words: slot i at slot0 +
-	// i*slotSize; write n in slot n&(count-1).
-	type layout struct{ slot0, slotSize, count int64 }
-	slot := func(l layout, n uint64) int64 { return l.slot0 + int64(n&uint64(l.count-1))*l.slotSize }
+	// The slots are found from the header's words (slotOf, and the slot
+	// size), read from the file before the cut.
+	slot := func(h []byte, n uint64) int64 { return int64(slotOf(h, n)) }
+	slotSize := func(h []byte) int64 { return int64(get64(h, offSlotSize)) }
 	cuts := []struct {
 		name string
-		size func(total int64, l layout) int64
+		size func(h []byte) int64
 	}{
-		{"to-zero", func(int64, layout) int64 { return 0 }},
-		{"to-header-page", func(int64, layout) int64 { return int64(os.Getpagesize()) }},
+		{"to-zero", func([]byte) int64 { return 0 }},
+		{"to-header-page", func([]byte) int64 { return int64(os.Getpagesize()) }},
 		// Write 3's slot keeps its header (and its first page) and
 		// loses the rest of its payload.
-		{"mid-next-slot", func(_ int64, l layout) int64 { return slot(l, 3) + l.slotSize/2 }},
+		{"mid-next-slot", func(h []byte) int64 { return slot(h, 3) + slotSize(h)/2 }},
 	}
 	for _, c := range cuts {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,14 +55,16 @@ func TestTruncatedWhileMapped(t *testing.T) {
 			}
 			defer sub.Close()
 			path := filepath.Join(dir, name)
-			l := layout{int64(headerWord(t, path, offSlot0)), int64(headerWord(t, path, offSlotSize)), int64(headerWord(t, path, offSlotCount))}
-			if l.count < 4 {
-				t.Fatalf("%d slots: want at least 4, for write 3 to have a slot of its own after write 2's", l.count)
+			h, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
 			}
-			fi, _ := os.Stat(path)
-			size := c.size(fi.Size(), l)
-			if c.name == "mid-next-slot" && size < slot(l, 2)+l.slotSize {
-				t.Fatalf("the cut at %d is not after write 2's slot (%d..%d)", size, slot(l, 2), slot(l, 2)+l.slotSize)
+			if n := get64(h, offSlotCount); n < 4 {
+				t.Fatalf("%d slots: want at least 4, for write 3 to have a slot of its own after write 2's", n)
+			}
+			size := c.size(h)
+			if c.name == "mid-next-slot" && size < slot(h, 2)+slotSize(h) {
+				t.Fatalf("the cut at %d is not after write 2's slot (%d..%d)", size, slot(h, 2), slot(h, 2)+slotSize(h))
 			}
 			if err := os.Truncate(path, size); err != nil {
 				t.Fatal(err)
@@ -84,7 +86,7 @@ func TestTruncatedWhileMapped(t *testing.T) {
 				// reader looks at write 3's slot, which the cut took
 				// (on the header page: all of it; in mid-next-slot:
 				// the second half of the payload).
-				s3 := slot(l, 3)
+				s3 := slot(h, 3)
 				if s3+offSlotLen+8 <= size {
 					writeWord(t, path, s3+offSlotSeq, 6)
 					writeWord(t, path, s3+offSlotLen, capacity)
