@@ -1,7 +1,6 @@
 package reliability_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -727,30 +726,10 @@ func TestForeignWaiterHammered(t *testing.T) {
 	cmd := testproc.Command("foreign-hammer", filepath.Join(dir, name), "1h")
 	cmd.Path = exe // the copy the other user may run
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: b.uid, Gid: b.gid}}
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	attached := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		attached <- line
-	}()
-	select {
-	case line := <-attached:
-		if line != "attached\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("the hostile waiter (as %s) did not attach: %q, stderr %q", b.name, line, errOut.String())
-		}
-	case <-time.After(clitest.Timeout):
-		t.Fatalf("the hostile waiter did not attach in %v", clitest.Timeout)
+	hammer := startCmd(t, cmd)
+	defer hammer.kill()
+	if line := hammer.readLine(clitest.Timeout); line != "attached" {
+		t.Fatalf("the hostile waiter (as %s) did not attach: %q, stderr %q", b.name, line, hammer.stderr.String())
 	}
 	// A reader checks every value it sees while the hammer runs.
 	s, err := seqlock.Open(name, nil)
