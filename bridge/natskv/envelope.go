@@ -132,21 +132,24 @@ func (e Envelope) Append(dst []byte, f Format) []byte {
 // b for the binary format.
 func Decode(b []byte) (Envelope, error) { return decode(b, nil) }
 
-// schemaMemo keeps the schema area of the last binary envelope decoded
-// with it and the schema parsed from it: the envelopes of one key carry the
-// same schema value after value, and parsing it (about 2 µs and 37
-// allocations for an 8-field struct) is most of decoding one.
+// schemaMemo keeps the schema of the last envelope decoded with it: the
+// envelopes of one key carry the same schema value after value, and
+// parsing it is most of decoding one (BenchmarkDecodeStruct, an 8-field
+// struct: binary 3 µs and 37 allocations, 25 ns and none with the memo;
+// JSON 12 µs and 51 allocations, 4 µs and 16). A JSON envelope reuses the
+// schema when its kind and schema text are the schema's (String is
+// canonical: Parse gives back an Equal schema).
 type schemaMemo struct {
-	area   []byte
+	area   []byte // the binary schema area it was parsed from; empty if from a JSON envelope
 	schema *schema.Schema
 }
 
 // decode is Decode, reusing memo's schema (memo nil: none) when the
-// envelope's schema area is the same bytes, and remembering the one it
-// parses otherwise.
+// envelope carries the same one, and remembering the one it parses
+// otherwise.
 func decode(b []byte, memo *schemaMemo) (Envelope, error) {
 	if len(b) > 0 && b[0] == '{' {
-		return decodeJSON(b)
+		return decodeJSON(b, memo)
 	}
 	if len(b) < 8 {
 		return Envelope{}, fmt.Errorf("%w: %d bytes, shorter than a header", ErrEnvelope, len(b))
@@ -171,7 +174,7 @@ func decode(b []byte, memo *schemaMemo) (Envelope, error) {
 	}
 	if flags&flagSchema != 0 {
 		area := b[HeaderSize:n]
-		if memo != nil && memo.schema != nil && bytes.Equal(area, memo.area) {
+		if memo != nil && len(memo.area) > 0 && bytes.Equal(area, memo.area) {
 			e.Schema = memo.schema
 		} else {
 			l, err := schema.BinarySize(area)

@@ -187,7 +187,7 @@ type jsonEnvelope struct {
 	Base64   *string         `json:"base64"`
 }
 
-func decodeJSON(b []byte) (Envelope, error) {
+func decodeJSON(b []byte, memo *schemaMemo) (Envelope, error) {
 	var j jsonEnvelope
 	if err := json.Unmarshal(b, &j); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrEnvelope, err)
@@ -204,7 +204,7 @@ func decodeJSON(b []byte) (Envelope, error) {
 		}
 		e.UnixNano = t.UnixNano()
 	}
-	if e.Schema, err = j.schema(); err != nil {
+	if e.Schema, err = j.schema(memo); err != nil {
 		return Envelope{}, err
 	}
 	if e.Schema != nil && e.Schema.Kind() == schema.Struct {
@@ -233,8 +233,9 @@ func decodeJSON(b []byte) (Envelope, error) {
 }
 
 // schema returns the envelope's schema: nil without "kind", ForKind for
-// bytes, text and json, the parsed "schema" for struct.
-func (j *jsonEnvelope) schema() (*schema.Schema, error) {
+// bytes, text and json, the parsed "schema" for struct; memo's (memo nil:
+// none) if it is the same, else the new one, which memo then keeps.
+func (j *jsonEnvelope) schema(memo *schemaMemo) (*schema.Schema, error) {
 	if j.Kind == nil {
 		if j.Schema != nil {
 			return nil, fmt.Errorf("%w: schema without kind", ErrEnvelope)
@@ -245,19 +246,29 @@ func (j *jsonEnvelope) schema() (*schema.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrEnvelope, err)
 	}
-	var s *schema.Schema
+	text := k.String() // ForKind(k)'s text
 	switch {
 	case j.Schema != nil:
+		text = *j.Schema
+	case k == schema.Struct:
+		return nil, fmt.Errorf("%w: kind struct without schema", ErrEnvelope)
+	}
+	if memo != nil && memo.schema != nil && memo.schema.Kind() == k && memo.schema.String() == text {
+		return memo.schema, nil
+	}
+	var s *schema.Schema
+	if j.Schema != nil {
 		if s, err = schema.Parse(*j.Schema); err != nil {
 			return nil, fmt.Errorf("%w: schema: %v", ErrEnvelope, err)
 		}
 		if s.Kind() != k {
 			return nil, fmt.Errorf("%w: kind %v with a schema of kind %v", ErrEnvelope, k, s.Kind())
 		}
-	case k == schema.Struct:
-		return nil, fmt.Errorf("%w: kind struct without schema", ErrEnvelope)
-	default:
+	} else {
 		s, _ = schema.ForKind(k)
+	}
+	if memo != nil {
+		memo.area, memo.schema = memo.area[:0], s
 	}
 	return s, nil
 }

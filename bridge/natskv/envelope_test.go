@@ -212,62 +212,112 @@ func TestRedactURL(t *testing.T) {
 // TestDecodeSchemaMemo: decoding with a memo gives what Decode gives,
 // parses a schema once while the envelopes carry the same one, parses the
 // next one when it changes, and keeps the last good one over a damaged
-// envelope.
+// envelope; in either format, and when a key's envelopes change format.
 func TestDecodeSchemaMemo(t *testing.T) {
 	s1, _ := schema.Parse("float64 x")
 	s2, _ := schema.Parse("float64 x; int32 n")
-	env := func(sc *schema.Schema, seq uint64) []byte {
-		return Envelope{Owner: 1, Seq: seq, Value: make([]byte, sc.Size()), Schema: sc}.Encode()
+	for _, f := range []Format{FormatBinary, FormatJSON} {
+		t.Run(f.String(), func(t *testing.T) {
+			env := func(sc *schema.Schema, seq uint64) []byte {
+				return Envelope{Owner: 1, Seq: seq, Value: make([]byte, sc.Size()), Schema: sc}.Append(nil, f)
+			}
+			var memo schemaMemo
+			first, err := decode(env(s1, 1), &memo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, _ := Decode(env(s1, 1))
+			if diff := cmp.Diff(plain, first, cmp.Comparer(func(a, b *schema.Schema) bool { return a.Equal(b) })); diff != "" {
+				t.Errorf("decode with a memo differs from Decode (-Decode +decode):\n%s", diff)
+			}
+			second, err := decode(env(s1, 2), &memo)
+			if err != nil || second.Schema != first.Schema || second.Seq != 2 {
+				t.Errorf("second envelope of the same schema: %v, schema %p, want the memo's %p", err, second.Schema, first.Schema)
+			}
+			bad := env(s1, 3)
+			if f == FormatBinary {
+				bad[HeaderSize+4] ^= 0xff // the schema's version byte
+			} else {
+				bad = bytes.Replace(bad, []byte(`"float64 x"`), []byte(`"float64"`), 1)
+			}
+			if _, err := decode(bad, &memo); !errors.Is(err, ErrEnvelope) {
+				t.Errorf("damaged schema with a memo = %v, want ErrEnvelope", err)
+			}
+			other, err := decode(env(s2, 4), &memo)
+			if err != nil || other.Schema == first.Schema || !other.Schema.Equal(s2) {
+				t.Errorf("envelope of another schema: %v, %v, want %v parsed anew", err, other.Schema, s2)
+			}
+			back, err := decode(env(s1, 5), &memo)
+			if err != nil || back.Schema == other.Schema || !back.Schema.Equal(s1) {
+				t.Errorf("envelope of the first schema again: %v, %v, want %v", err, back.Schema, s1)
+			}
+		})
 	}
-	var memo schemaMemo
-	first, err := decode(env(s1, 1), &memo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, _ := Decode(env(s1, 1))
-	if diff := cmp.Diff(plain, first, cmp.Comparer(func(a, b *schema.Schema) bool { return a.Equal(b) })); diff != "" {
-		t.Errorf("decode with a memo differs from Decode (-Decode +decode):\n%s", diff)
-	}
-	second, err := decode(env(s1, 2), &memo)
-	if err != nil || second.Schema != first.Schema || second.Seq != 2 {
-		t.Errorf("second envelope of the same schema: %v, schema %p, want the memo's %p", err, second.Schema, first.Schema)
-	}
-	bad := env(s1, 3)
-	bad[HeaderSize+4] ^= 0xff // the schema's version byte
-	if _, err := decode(bad, &memo); !errors.Is(err, ErrEnvelope) {
-		t.Errorf("damaged schema with a memo = %v, want ErrEnvelope", err)
-	}
-	other, err := decode(env(s2, 4), &memo)
-	if err != nil || other.Schema == first.Schema || !other.Schema.Equal(s2) {
-		t.Errorf("envelope of another schema: %v, %v, want %v parsed anew", err, other.Schema, s2)
-	}
-	back, err := decode(env(s1, 5), &memo)
-	if err != nil || back.Schema == other.Schema || !back.Schema.Equal(s1) {
-		t.Errorf("envelope of the first schema again: %v, %v, want %v", err, back.Schema, s1)
-	}
+
+	t.Run("switch", func(t *testing.T) {
+		text, _ := schema.ForKind(schema.Text)
+		var memo schemaMemo
+		bin, err := decode(Envelope{Owner: 1, Seq: 1, Value: make([]byte, 8), Schema: s1}.Encode(), &memo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A JSON envelope of the same schema reuses the one parsed from
+		// the binary envelope.
+		js, err := decode(Envelope{Owner: 1, Seq: 2, Value: make([]byte, 8), Schema: s1}.Append(nil, FormatJSON), &memo)
+		if err != nil || js.Schema != bin.Schema {
+			t.Errorf("json envelope after a binary one: %v, schema %p, want the memo's %p", err, js.Schema, bin.Schema)
+		}
+		// Another kind with the memo's schema text is not the memo's.
+		if _, err := decode([]byte(`{"owner":"1","seq":3,"kind":"text","schema":"float64 x","value":"v"}`), &memo); !errors.Is(err, ErrEnvelope) {
+			t.Errorf("kind text with a struct schema, memo holding that struct = %v, want ErrEnvelope", err)
+		}
+		// A kind without a schema text: ForKind's, once.
+		t1, err := decode(Envelope{Owner: 1, Seq: 4, Value: []byte("a=1"), Schema: text}.Append(nil, FormatJSON), &memo)
+		if err != nil || !t1.Schema.Equal(text) {
+			t.Fatalf("text envelope: %v, %v", err, t1.Schema)
+		}
+		t2, err := decode(Envelope{Owner: 1, Seq: 5, Value: []byte("a=2"), Schema: text}.Append(nil, FormatJSON), &memo)
+		if err != nil || t2.Schema != t1.Schema {
+			t.Errorf("second text envelope: %v, schema %p, want the memo's %p", err, t2.Schema, t1.Schema)
+		}
+		// A binary envelope whose schema area is empty is still refused
+		// with a memo filled by a JSON envelope.
+		empty := Envelope{Owner: 1, Seq: 6}.Encode()
+		empty[6] |= flagSchema
+		if _, err := decode(empty, &memo); !errors.Is(err, ErrEnvelope) {
+			t.Errorf("empty schema area after a json envelope = %v, want ErrEnvelope", err)
+		}
+		again, err := decode(Envelope{Owner: 1, Seq: 7, Value: make([]byte, 8), Schema: s1}.Encode(), &memo)
+		if err != nil || !again.Schema.Equal(s1) {
+			t.Errorf("binary envelope after json ones: %v, %v, want %v", err, again.Schema, s1)
+		}
+	})
 }
 
-// BenchmarkDecodeStruct: a binary envelope of an 8-field struct, its
-// schema parsed each time (Decode) or once (the importer's memo).
+// BenchmarkDecodeStruct: an envelope of an 8-field struct in either
+// format, its schema parsed each time (Decode) or once (the importer's
+// memo).
 func BenchmarkDecodeStruct(b *testing.B) {
 	sc, err := schema.Parse("int64 t; float64 x; float64 y; float64 z; float64 qw; float64 qx; float64 qy; float64 qz")
 	if err != nil {
 		b.Fatal(err)
 	}
-	buf := Envelope{Owner: 1, Seq: 2, UnixNano: 3, Schema: sc, Value: make([]byte, sc.Size())}.Encode()
-	b.Run("Decode", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := Decode(buf); err != nil {
-				b.Fatal(err)
+	for _, f := range []Format{FormatBinary, FormatJSON} {
+		buf := Envelope{Owner: 1, Seq: 2, UnixNano: 3, Schema: sc, Value: make([]byte, sc.Size())}.Append(nil, f)
+		b.Run(f.String()+"/Decode", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Decode(buf); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("memo", func(b *testing.B) {
-		var memo schemaMemo
-		for b.Loop() {
-			if _, err := decode(buf, &memo); err != nil {
-				b.Fatal(err)
+		})
+		b.Run(f.String()+"/memo", func(b *testing.B) {
+			var memo schemaMemo
+			for b.Loop() {
+				if _, err := decode(buf, &memo); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
