@@ -19,10 +19,11 @@ they are. A segment that does not exist, or holds no value yet, is an error
 unless -wait gives the time to wait for one.
 
 With -follow, it prints the latest value and then each new one until
-interrupted. It sleeps while no value comes (it uses no CPU); values published
-faster than it prints them coalesce: it always prints the newest, and skips
-the ones overwritten meanwhile. It goes on across publishers: when one exits
-or dies and another takes the segment over, it prints the new one's values.
+interrupted. It sleeps while no value comes (it uses next to no CPU); values
+published faster than it prints them coalesce: it always prints the newest,
+and skips the ones overwritten meanwhile. It goes on across publishers: when
+one exits or dies and another takes the segment over, it prints the new
+one's values.
 
 With -stats, it follows NAME and prints once a second (-interval) the update
 rate, how many updates it did not observe (coalesced), and the latency from
