@@ -58,8 +58,8 @@ run() {
     OUT=$(timeout 30 wine "$TMP/$tool.exe" "$@" 2>"$TMP/stderr") && RC=0 || RC=$?
     OUT=${OUT//$'\r'/}
 }
-expect() { # expect DESCRIPTION WANT-RC GREP-PATTERN
-    if [[ $RC == "$2" ]] && grep -qE -- "$3" <<<"$OUT"; then
+expect() { # expect DESCRIPTION WANT-RC GREP-PATTERN [STDERR-GREP-PATTERN]
+    if [[ $RC == "$2" ]] && grep -qE -- "$3" <<<"$OUT" && { [[ -z ${4:-} ]] || grep -qE -- "$4" "$TMP/stderr"; }; then
         ok "$1"
     else
         fail "$1: exit $RC, output: $OUT $(cat "$TMP/stderr")"
@@ -79,19 +79,17 @@ expect "seqshm-cat.exe (clients/c) reads the retained value from the file" 0 "$V
 head -c 100 "$TMP/seqshm/imu" >"$TMP/seqshm/short"
 head -c $(($(stat -c %s "$TMP/seqshm/imu") - 64)) "$TMP/seqshm/imu" >"$TMP/seqshm/cut"
 run seqshm-cat short
-expect "seqshm-cat.exe: a 100-byte file is not initialised yet" 1 '^$'
-grep -q 'not initialised yet: file of 100 bytes' "$TMP/stderr" || fail "seqshm-cat.exe short: $(cat "$TMP/stderr")"
+expect "seqshm-cat.exe: a 100-byte file is not initialised yet" 1 '^$' 'not initialised yet: file of 100 bytes'
 run seqshm-cat cut
-expect "seqshm-cat.exe: a file 64 bytes short of its header's size is refused" 1 '^$'
-grep -q 'corrupt segment: header says [0-9]* bytes, region has' "$TMP/stderr" || fail "seqshm-cat.exe cut: $(cat "$TMP/stderr")"
+expect "seqshm-cat.exe: a file 64 bytes short of its header's size is refused" 1 '^$' \
+    'corrupt segment: header says [0-9]* bytes, region has'
 rm -f "$TMP/seqshm/short" "$TMP/seqshm/cut"
 run subscriber -list
 expect "subscriber -list shows imu" 0 '^imu +'
 run publisher -rm imu
 expect "publisher -rm imu" 0 '^$'
 run subscriber imu
-expect "subscriber imu after -rm: no such segment" 1 '^$'
-grep -q 'no such segment' "$TMP/stderr" || fail "subscriber imu after -rm did not say 'no such segment': $(cat "$TMP/stderr")"
+expect "subscriber imu after -rm: no such segment" 1 '^$' 'no such segment'
 
 # ---- 2. a clock publisher: named mapping, -follow, -info --------------------
 wine "$TMP/publisher.exe" -clock -interval 50ms clock </dev/null >"$TMP/clock.out" 2>&1 &
