@@ -22,8 +22,9 @@ func mustWriter(t *testing.T, region []byte, capacity int) *Writer {
 	return w
 }
 
-// slotAt returns the offset of slot i of a region laid out by g.
-func slotAt(g geometry, i int) int { return g.slot0 + i*g.slotSize }
+// slotOf returns the offset of the slot that holds write n in a region
+// laid out by g: slot n&(N-1) of its N slots.
+func slotOf(g geometry, n uint64) int { return g.slot0 + int(n&uint64(g.slotCount-1))*g.slotSize }
 
 func readString(t *testing.T, r *Reader) (string, Meta) {
 	t.Helper()
@@ -46,8 +47,8 @@ func TestAdoptInterruptedWrite(t *testing.T) {
 	// in its slot.
 	seq := word64(region, offSeq)
 	atomic.StoreUint64(seq, 5)
-	atomic.StoreUint64(word64(region, slotAt(w.g, 3)+offSlotSeq), 5)
-	copy(region[slotAt(w.g, 3)+slotHeaderSize:], "GARBAGE")
+	atomic.StoreUint64(word64(region, slotOf(w.g, 3)+offSlotSeq), 5)
+	copy(region[slotOf(w.g, 3)+slotHeaderSize:], "GARBAGE")
 	r, err := NewReader(region)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestLapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The slot word of write 1, the newest.
-	word := word64(region, slotAt(w.g, 1)+offSlotSeq)
+	word := word64(region, slotOf(w.g, 1)+offSlotSeq)
 	buf := make([]byte, 64<<10)
 
 	// A hostile writer that begins a write in the reader's slot during
@@ -148,7 +149,7 @@ func TestCorruptSlot(t *testing.T) {
 	w := mustWriter(t, region, 16)
 	w.Write([]byte("ok"))
 	r, _ := NewReader(region)
-	slot := slotAt(w.g, 1)
+	slot := slotOf(w.g, 1)
 	binary.LittleEndian.PutUint64(region[slot+offSlotLen:], 1<<40)
 	if _, err := r.Read(make([]byte, 1<<10)); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Read of a slot claiming 1 TiB = %v, want ErrCorrupt", err)
@@ -225,7 +226,7 @@ func TestDecodeHeaderRejects(t *testing.T) {
 			return put(offSlotCount, 64)(b)
 		}, ErrCorrupt},
 		{"total beyond region", put(offTotalSize, uint64(g.totalSize+1)), ErrCorrupt},
-		{"notify overlaps slot", put(offNotify, uint64(slotAt(g, 7))), ErrCorrupt},
+		{"notify overlaps slot", put(offNotify, uint64(slotOf(g, uint64(g.slotCount-1)))), ErrCorrupt}, // the last slot
 		{"notify beyond file", put(offNotify, uint64(g.totalSize)), ErrCorrupt},
 		{"truncated", func(b []byte) []byte { return b[:g.totalSize-1] }, ErrCorrupt},
 		{"header only", func(b []byte) []byte { return b[:headerSize] }, ErrCorrupt},

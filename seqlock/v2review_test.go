@@ -257,7 +257,7 @@ func v2Crash(t *testing.T, slots, capacity int, n uint64, word func(uint64) uint
 		}
 	}
 	// The dead writer's part of write n.
-	slot := g.slot0 + int(n&uint64(slots-1))*g.slotSize
+	slot := slotOf(g, n)
 	atomic.StoreUint64(word64(region, offSeq), 2*n-1)
 	if word != nil {
 		atomic.StoreUint64(word64(region, slot+offSlotSeq), word(n))
@@ -406,7 +406,7 @@ func TestV2HostileSlots(t *testing.T) {
 				capacity := uint64(tc.capacity)
 				length := pick(0, 1, capacity/2, capacity, capacity+1, roundUpU(capacity, 8), 1<<40, ^uint64(0), rng.Uint64N(capacity+1))
 				size := int(pick(0, 1, capacity/2, capacity, capacity+64))
-				slot := g.slot0 + int(m&uint64(tc.slots-1))*g.slotSize
+				slot := slotOf(g, m)
 				atomic.StoreUint64(word64(region, offSeq), c)
 				atomic.StoreUint64(word64(region, slot+offSlotSeq), word)
 				binary.LittleEndian.PutUint64(region[slot+offSlotLen:], length)
@@ -539,11 +539,7 @@ func TestV2DecodeHeaderAgreesWithTheDoc(t *testing.T) {
 		}
 		accepted++
 		for _, asm := range []bool{true, false} {
-			r, err := NewReader(region)
-			if err != nil {
-				t.Fatalf("NewReader after decodeHeader accepted %+v: %v", gg, err)
-			}
-			r.useAsm = r.useAsm && asm
+			r := pathReader(t, region, asm)
 			c := 2 * (1 + rng.Uint64N(1000))
 			m := c / 2
 			slot := s0 + (m&(n-1))*ss
