@@ -132,6 +132,16 @@ reader() { # reader c|py -> the command words
 	esac
 }
 if [[ -n $ARM ]]; then READERS+=(arm64); fi
+# check_readers NAME WANT_RC STDOUT_RE STDERR_RE ARGS...: check, as "R: NAME",
+# each reader R of READERS run with ARGS.
+check_readers() {
+	local name=$1 want_rc=$2 out_re=$3 err_re=$4 r
+	shift 4
+	for r in "${READERS[@]}"; do
+		# shellcheck disable=SC2046 # the reader command is several words
+		check "$r: $name" "$want_rc" "$out_re" "$err_re" $(reader "$r") "$@"
+	done
+}
 
 # ---- a fixed value -------------------------------------------------------------
 
@@ -140,13 +150,9 @@ step "build: go build ./cmd/publisher" go build -o "$BIN/publisher" ./cmd/publis
 PUBLISH=("$BIN/publisher")
 step "build: go build ./cmd/subscriber" go build -o "$BIN/subscriber" ./cmd/subscriber || true
 "${PUBLISH[@]}" fixed1 'hello, world'
-for r in "${READERS[@]}"; do
-	# shellcheck disable=SC2046 # the reader command is several words
-	check "$r: fixed value" 0 '^hello, world$' '^$' $(reader "$r") fixed1
-	# shellcheck disable=SC2046
-	check "$r: fixed value as JSON" 0 '"seq":1,"len":12,"time_ns":[1-9][0-9]*,"writer":"closed","value":"hello, world"' '^$' \
-		$(reader "$r") -j fixed1
-done
+check_readers "fixed value" 0 '^hello, world$' '^$' fixed1
+check_readers "fixed value as JSON" 0 '"seq":1,"len":12,"time_ns":[1-9][0-9]*,"writer":"closed","value":"hello, world"' '^$' \
+	-j fixed1
 # shellcheck disable=SC2086
 check "c: info of a cleanly closed segment" 0 'writer: +closed \(state 2, pid [0-9]+, lock free\)' '^$' $C_READER -i fixed1
 # shellcheck disable=SC2086
@@ -154,11 +160,8 @@ check "py: info of a cleanly closed segment" 0 '"writer":"closed","writer_state"
 
 # A second publish adopts the segment: write 2 goes into slot 2.
 "${PUBLISH[@]}" fixed1 'second value'
-for r in "${READERS[@]}"; do
-	# shellcheck disable=SC2046
-	check "$r: second value after the segment was adopted" 0 '"seq":2,"len":12,.*"writer":"closed","value":"second value"' '^$' \
-		$(reader "$r") -j fixed1
-done
+check_readers "second value after the segment was adopted" 0 '"seq":2,"len":12,.*"writer":"closed","value":"second value"' '^$' \
+	-j fixed1
 
 # ---- stress: checksummed values at full speed, both readers at once --------------
 
@@ -227,11 +230,8 @@ done
 # word odd with garbage in the slot of write 2, and kills itself (SIGKILL:
 # exit status 137 is expected).
 ("$BIN/writer" crash crash1 'last words' || true) 2>/dev/null
-for r in "${READERS[@]}"; do
-	# shellcheck disable=SC2046
-	check "$r: value of a writer that died mid-write" 0 '"seq":1,"len":10,.*"writer":"died","value":"last words"' '^$' \
-		$(reader "$r") -j crash1
-done
+check_readers "value of a writer that died mid-write" 0 '"seq":1,"len":10,.*"writer":"died","value":"last words"' '^$' \
+	-j crash1
 # shellcheck disable=SC2086
 check "c: info of a died writer" 0 'seq: +1 \(counter 3, write in progress\).*slots: +8 of 384 bytes each, slot 0 at 256.*writer: +died \(state 1, pid [0-9]+, lock free\)' '^$' \
 	$C_READER -i crash1
@@ -257,10 +257,7 @@ declare -A CORRUPT=(
 )
 for kind in magic version v1 truncated tiny notready slot count0 count3 count128 count64 length sseq; do
 	"$BIN/writer" corrupt "bad-$kind" "$kind"
-	for r in "${READERS[@]}"; do
-		# shellcheck disable=SC2046
-		check "$r: corrupt segment ($kind)" 1 '^$' "^seqshm[-.a-z]*: bad-$kind: ${CORRUPT[$kind]}" $(reader "$r") "bad-$kind"
-	done
+	check_readers "corrupt segment ($kind)" 1 '^$' "^seqshm[-.a-z]*: bad-$kind: ${CORRUPT[$kind]}" "bad-$kind"
 done
 
 # A segment of layout version 1 is refused by the Go tools too, writer and
@@ -277,10 +274,7 @@ fi
 # The remedy the messages give: remove it, and the writer makes it anew.
 check "go: publisher -rm removes a version-1 segment" 0 '' '' "${PUBLISH[@]}" -rm bad-v1
 "${PUBLISH[@]}" bad-v1 'version 2 now'
-for r in "${READERS[@]}"; do
-	# shellcheck disable=SC2046
-	check "$r: the re-created segment" 0 '^version 2 now$' '^$' $(reader "$r") bad-v1
-done
+check_readers "the re-created segment" 0 '^version 2 now$' '^$' bad-v1
 
 # ---- typed values: a Go struct, field by field ----------------------------------
 
@@ -376,10 +370,7 @@ fi
 
 "$BIN/writer" kind text1 text 'héllo, wörld'
 "$BIN/writer" kind json1 json '{"a":[1,2.5,null],"b":"x"}'
-for r in "${READERS[@]}"; do
-	# shellcheck disable=SC2046
-	check "$r: text segment" 0 '^héllo, wörld$' '^$' $(reader "$r") text1
-done
+check_readers "text segment" 0 '^héllo, wörld$' '^$' text1
 # shellcheck disable=SC2086
 check "py: json segment as a parsed object" 0 '"value":\{"a":\[1,2.5,null\],"b":"x"\}' '^$' $PY_READER -j json1
 # shellcheck disable=SC2086
@@ -423,11 +414,8 @@ fi
 # schemaDamage): an error naming the schema area, never a crash.
 for kind in record offset count arraylen length trailing nested fingerprint; do
 	"$BIN/writer" badschema "badschema-$kind" "$kind"
-	for r in "${READERS[@]}"; do
-		# shellcheck disable=SC2046
-		check "$r: damaged schema area ($kind)" 1 '^$' "^seqshm[-.a-z]*: badschema-$kind: corrupt segment: schema area: " \
-			$(reader "$r") "badschema-$kind"
-	done
+	check_readers "damaged schema area ($kind)" 1 '^$' "^seqshm[-.a-z]*: badschema-$kind: corrupt segment: schema area: " \
+		"badschema-$kind"
 done
 
 # ---- the PID namespace ------------------------------------------------------------
@@ -439,12 +427,8 @@ check "py: info gives the writer's PID namespace" 0 '"writer_pid_ns":[1-9][0-9]*
 
 # ---- missing segments, things that are not segments, bad usage -------------------
 
-for r in "${READERS[@]}"; do
-	# shellcheck disable=SC2046
-	check "$r: missing segment" 1 '^$' '^seqshm[-.a-z]*: nothing-here: no such segment in ' $(reader "$r") nothing-here
-	# shellcheck disable=SC2046
-	check "$r: invalid name" 1 '^$' 'seqshm[-.a-z]*: \.\./etc: invalid segment name' $(reader "$r") ../etc
-done
+check_readers "missing segment" 1 '^$' '^seqshm[-.a-z]*: nothing-here: no such segment in ' nothing-here
+check_readers "invalid name" 1 '^$' 'seqshm[-.a-z]*: \.\./etc: invalid segment name' ../etc
 ln -s "$SEQSHM_DIR/fixed1" "$SEQSHM_DIR/link1"
 mkfifo "$SEQSHM_DIR/fifo1"
 for r in c py; do
