@@ -67,7 +67,6 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		a exportArgs
 	)
 	args, err := parse(exportFlags(&p, &a), args, stdout)
-	key, prefix := a.key, a.prefix
 	if err != nil {
 		return err
 	}
@@ -88,21 +87,21 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := checkName(args[0]); err != nil {
 			return err
 		}
-		if prefix != "" {
+		if a.prefix != "" {
 			return usageErr("-prefix goes with globs; give the key with -key")
 		}
-		p.single, p.export.Key = args[0], key
-		if key != "" {
-			if err := natskv.CheckKey(key); err != nil {
-				return usageErr("-key %q: %s", key, keyRule)
+		p.single, p.export.Key = args[0], a.key
+		if a.key != "" {
+			if err := natskv.CheckKey(a.key); err != nil {
+				return usageErr("-key %q: %s", a.key, keyRule)
 			}
 		}
 	} else {
-		if key != "" {
+		if a.key != "" {
 			return usageErr("-key goes with one NAME; with globs, give a key -prefix")
 		}
 		for _, g := range args {
-			m := natskv.ExportMapping{Glob: g, Prefix: prefix}
+			m := natskv.ExportMapping{Glob: g, Prefix: a.prefix}
 			if err := natskv.CheckExportMapping(m); err != nil {
 				return usageErr("%q: not a valid glob or -prefix (%s)", g, keyRule)
 			}
