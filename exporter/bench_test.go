@@ -106,8 +106,7 @@ func TestScrape1000(t *testing.T) {
 // BenchmarkScrape1000 is one scrape of 1,000 segments, in the steady
 // state (segments open, label sets cached).
 func BenchmarkScrape1000(b *testing.B) {
-	dir := b.TempDir()
-	b.Setenv("SEQSHM_DIR", dir)
+	testproc.SegDir(b)
 	makeSegments(b, scrapeSegments)
 	c, scrape := scrapeHandler(b)
 	defer c.Close()
@@ -122,7 +121,7 @@ func BenchmarkScrape1000(b *testing.B) {
 // channel drained by another goroutine, without the registry's checks
 // and the encoding.
 func BenchmarkCollect1000(b *testing.B) {
-	b.Setenv("SEQSHM_DIR", b.TempDir())
+	testproc.SegDir(b)
 	makeSegments(b, scrapeSegments)
 	c, err := exporter.New(nil)
 	if err != nil {
