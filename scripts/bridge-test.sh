@@ -1,7 +1,8 @@
 #!/bin/sh
 # bridge-test.sh: vet and test the bridge module (its own Go module under
-# bridge/), with the race detector, then the 1,000-segment run that
-# docs/bridge.md reports (about 30 s more). Run from anywhere.
+# bridge/), with the race detector, then the 1,000-segment run (about 30 s
+# more) and three runs of the latency ratio benchmark (BenchmarkLatencyRatio)
+# that docs/bridge.md reports. Run from anywhere.
 set -eu
 cd "$(dirname "$0")/../bridge"
 gofmt -l . | (! grep .) || { echo "gofmt: files above need formatting" >&2; exit 1; }
