@@ -112,7 +112,7 @@ func percentiles(b *testing.B, d []time.Duration) {
 // latency of a plain NATS client's kv.Put to its kv.Watch (put-watch) and
 // of the bridge from a local Publish to the value in the imported segment
 // (bridge), one value at a time, alternating, and reports both and their
-// ratio (docs/benchmarks.md, "NATS bridge"), three ways:
+// ratio (docs/benchmarks.md, "NATS bridge"), two ways:
 //
 //   - wait: the defaults; the exporter sleeps in Wait between values and
 //     the reader of the imported segment in Wait;
