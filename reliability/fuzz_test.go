@@ -120,8 +120,8 @@ func isAny(err error, targets ...error) bool {
 // smallSegment returns a valid segment of capacity 64 without a waiter
 // area (notify 0) and with two slots, the fewest a segment may have: 512
 // bytes (the header and two 128-byte slots: a 64-byte slot header, then
-// the payload), holding value as write 1 in slot 1. A small seed that reaches every check of the decoder and the
-// reader.
+// the payload), holding value as write 1 in slot 1. A small seed that
+// reaches every check of the decoder and the reader.
 func smallSegment(t testing.TB, dir string, value string) []byte {
 	b := stableSegment(t, dir, value)
 	if get64(b, offSlot0) != 256 || get64(b, offSlotSize) != 128 {
