@@ -113,7 +113,6 @@ func v2Stress(t *testing.T, slots, capacity int, d time.Duration) {
 		t.Fatal(err)
 	}
 	asmWriter := w.useAsm
-	newReader := func(asm bool) *Reader { return pathReader(t, region, asm) }
 	var stop atomic.Bool
 	var last atomic.Uint64
 	var wg sync.WaitGroup
@@ -140,10 +139,10 @@ func v2Stress(t *testing.T, slots, capacity int, d time.Duration) {
 		size int // buffer size
 	}
 	readers := []reader{
-		{"asm", newReader(true), capacity},
-		{"asm", newReader(true), capacity},
-		{"go", newReader(false), capacity},
-		{"short", newReader(true), capacity / 2},
+		{"asm", pathReader(t, region, true), capacity},
+		{"asm", pathReader(t, region, true), capacity},
+		{"go", pathReader(t, region, false), capacity},
+		{"short", pathReader(t, region, true), capacity / 2},
 	}
 	var accepted, short, lapped atomic.Uint64
 	for _, rd := range readers {
