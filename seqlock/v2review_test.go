@@ -374,7 +374,7 @@ func v2Crash(t *testing.T, slots, capacity int, n uint64, word func(uint64) uint
 // counter/2. The caller's buffer is not written unless a value is
 // returned, and then not past the value.
 func TestV2HostileSlots(t *testing.T) {
-	const lapCases = 24 // a lapped-out Read spins about a millisecond
+	const lapCases = 24 // a lapped-out Read spins for about 2 ms
 	for _, tc := range []struct{ slots, capacity int }{{2, 40}, {8, 256}, {64, 700}} {
 		t.Run(fmt.Sprintf("N%d/cap%d", tc.slots, tc.capacity), func(t *testing.T) {
 			region, g := v2Region(t, tc.capacity, tc.slots)
