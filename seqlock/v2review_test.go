@@ -108,10 +108,7 @@ func TestV2StressEverySlotCount(t *testing.T) {
 
 func v2Stress(t *testing.T, slots, capacity int, d time.Duration) {
 	region, _ := v2Region(t, capacity, slots)
-	w, err := NewWriter(region, &WriterOptions{Capacity: capacity})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustWriter(t, region, capacity)
 	asmWriter := w.useAsm
 	var stop atomic.Bool
 	var last atomic.Uint64
@@ -245,10 +242,7 @@ func TestV2AdoptAtEveryCrashPoint(t *testing.T) {
 
 func v2Crash(t *testing.T, slots, capacity int, n uint64, word func(uint64) uint64, contents string) {
 	region, g := v2Region(t, capacity, slots)
-	w, err := NewWriter(region, &WriterOptions{Capacity: capacity})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustWriter(t, region, capacity)
 	buf := make([]byte, capacity)
 	for seq := uint64(1); seq < n; seq++ {
 		if _, err := w.WriteAt(v2Fill(buf, seq, capacity), time.Unix(0, v2Time(seq))); err != nil {
@@ -332,10 +326,7 @@ func v2Crash(t *testing.T, slots, capacity int, n uint64, word func(uint64) uint
 
 	// The next writer adopts the region and redoes write n, then goes on
 	// for more than a round of the slots, on both of its paths.
-	w2, err := NewWriter(region, &WriterOptions{Capacity: capacity})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w2 := mustWriter(t, region, capacity)
 	if s := w2.Seq(); s != n-1 {
 		t.Errorf("adopting writer's Seq = %d, want %d", s, n-1)
 	}
@@ -378,10 +369,7 @@ func TestV2HostileSlots(t *testing.T) {
 	for _, tc := range []struct{ slots, capacity int }{{2, 40}, {8, 256}, {64, 700}} {
 		t.Run(fmt.Sprintf("N%d/cap%d", tc.slots, tc.capacity), func(t *testing.T) {
 			region, g := v2Region(t, tc.capacity, tc.slots)
-			w, err := NewWriter(region, &WriterOptions{Capacity: tc.capacity})
-			if err != nil {
-				t.Fatal(err)
-			}
+			w := mustWriter(t, region, tc.capacity)
 			w.Write([]byte("x"))
 			readers := []*Reader{pathReader(t, region, true), pathReader(t, region, false)}
 			rng := rand.New(rand.NewPCG(1, uint64(tc.slots)))
