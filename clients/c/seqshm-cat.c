@@ -134,12 +134,14 @@ static void base64(FILE *f, const unsigned char *p, size_t n) {
     fputc('"', f);
 }
 
-/* writer_status names the writer's state: running, closed, died, ... */
+/* writer_status names the writer's state: running, closed, died, ... as
+ * seqshm_get_info would, from the lock probe and the header words it needs
+ * alone (no PID namespace lookup for every value printed). */
 static const char *writer_status(seqshm *h) {
-    seqshm_info info;
-    if (seqshm_get_info(h, &info) != SEQSHM_OK)
-        return "unknown";
-    return seqshm_state_name(info.state, info.lock_held, info.seq, info.writer_pid);
+    int64_t pid;
+    int held = seqshm_writer_lock(h, &pid);
+    return seqshm_state_name(seqshm__load(h->base, SEQSHM_OFF_WRITER_STATE), held < 0 ? -1 : held, seqshm_seq(h),
+                             seqshm__load(h->base, SEQSHM_OFF_WRITER_PID));
 }
 
 /* ---- Struct values ------------------------------------------------------- */
