@@ -5,7 +5,6 @@
 //
 // Usage:
 //
-//	writer fixed NAME VALUE            publish VALUE, close cleanly (state 2)
 //	writer stress NAME SECONDS         publish checksummed values at full speed
 //	writer crash NAME VALUE            publish VALUE, begin the next write, SIGKILL itself
 //	writer corrupt NAME KIND           write a broken segment file (see corruptKinds)
@@ -70,7 +69,7 @@ func run(args []string) error {
 		}
 	}
 	if len(args) != 3 {
-		return errors.New("usage: writer fixed|stress|crash|corrupt|typed|badschema NAME ARG, or writer kind|huge NAME ARG ARG")
+		return errors.New("usage: writer stress|crash|corrupt|typed|badschema NAME ARG, or writer kind|huge NAME ARG ARG")
 	}
 	mode, name, arg := args[0], args[1], args[2]
 	switch mode {
@@ -78,8 +77,6 @@ func run(args []string) error {
 		return typed(name)
 	case "badschema":
 		return badSchema(name, arg)
-	case "fixed":
-		return fixed(name, []byte(arg))
 	case "stress":
 		secs, err := strconv.ParseFloat(arg, 64)
 		if err != nil {
@@ -118,15 +115,6 @@ func writeOnce(region []byte, opts *seqlock.WriterOptions, value []byte) error {
 		return err
 	}
 	return w.Close()
-}
-
-func fixed(name string, value []byte) error {
-	seg, w, err := create(name, fixedCapacity)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(value)
-	return errors.Join(err, w.Close(), seg.Close())
 }
 
 // fill makes a self-checking payload for write number seq, exactly as
